@@ -1,0 +1,23 @@
+#include "tools/cli/common.h"
+
+#include <cstdlib>
+
+namespace moecheck::cli {
+
+std::filesystem::path default_data_dir() {
+  if (const char* env = std::getenv("MOECHECK_DATA"); env && *env) return env;
+  return std::filesystem::path(MOECHECK_SOURCE_DIR) / "fixtures" / "data";
+}
+
+std::uint32_t parse_unsigned(const std::string& text, std::uint64_t max, const std::string& what) {
+  const bool is_hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+  const std::string digits = is_hex ? text.substr(2) : text;
+  const std::string valid = is_hex ? "0123456789abcdefABCDEF" : "0123456789";
+  if (digits.empty() || digits.find_first_not_of(valid) != std::string::npos || digits.size() > 20)
+    throw UsageError(what + " '" + text + "' is not a number (use 0x.. for hexadecimal, or decimal)");
+  const std::uint64_t value = std::strtoull(digits.c_str(), nullptr, is_hex ? 16 : 10);
+  if (value > max) throw UsageError(what + " '" + text + "' is out of range (at most " + std::to_string(max) + ")");
+  return std::uint32_t(value);
+}
+
+}  // namespace moecheck::cli

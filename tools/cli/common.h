@@ -1,0 +1,24 @@
+// Shared pieces of the moecheck verbs: the user-facing error type and the default data folder.
+#pragma once
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+namespace moecheck::cli {
+
+// A mistake in the command line or its inputs: printed as "moecheck: error: ...", exit status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The committed fixtures: $MOECHECK_DATA if set, else fixtures/data of the source tree this binary
+// was built from.
+std::filesystem::path default_data_dir();
+
+// Parses a code or bit pattern: "0x7e" / "0X7E" hexadecimal, otherwise decimal. UsageError if the
+// text is not a whole number or exceeds max.
+std::uint32_t parse_unsigned(const std::string& text, std::uint64_t max, const std::string& what);
+
+}  // namespace moecheck::cli
