@@ -140,7 +140,10 @@ std::uint32_t e8m0_oracle(Rounding r, float x) {
       return std::uint32_t(k + 127 + (up ? 1 : 0));  // 1.5 * 2^127 and above give 0xFF
     }
     case Rounding::kEven: {
-      if (nan || inf) return 0xFE;
+      // The add of 0x200000 carries a NaN with a payload >= 0x7FE00000 into the sign bit, which
+      // the mask keeps (-0 -> log2 = -inf -> clamped to 0x00); smaller NaNs and inf become inf.
+      if (nan) return (std::bit_cast<std::uint32_t>(x) & 0x7FFFFFFFu) >= 0x7FE00000u ? 0x00 : 0xFE;
+      if (inf) return 0xFE;
       if (a < min_normal) return a >= 0.75 * min_normal ? 1 : 0;
       const int k = floor_log2(a);
       const bool up = a >= 1.75 * std::ldexp(1.0, k);

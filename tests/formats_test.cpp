@@ -320,6 +320,8 @@ TEST(E8m0, EvenRoundsAtOneMantissaBit) {
   EXPECT_EQ(fmt::e8m0_even(std::ldexp(1.0f, 127)), 0xFE);
   EXPECT_EQ(fmt::e8m0_even(std::numeric_limits<float>::max()), 0xFE);
   EXPECT_EQ(fmt::e8m0_even(kInf), 0xFE);
+  EXPECT_EQ(fmt::e8m0_even(kNan), 0xFE);                        // 0x7FC00000 + 0x200000 -> inf
+  EXPECT_EQ(fmt::e8m0_even(from_bits(0x7FE00000u)), 0x00);      // carries into the sign bit
   EXPECT_EQ(fmt::e8m0_even(-3.0f), fmt::e8m0_even(3.0f));
 }
 

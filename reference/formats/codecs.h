@@ -143,8 +143,9 @@ constexpr std::uint8_t e8m0_floor(float x) {
   return std::uint8_t(a >> 23);
 }
 // Quark/AITER "even": bits(|x|) + 0x200000, keep sign and exponent, floor(log2), clamp to
-// [-127, 127]. The mask turns a NaN into inf, so NaN and inf both give 0xFE, as that
-// arithmetic does. The scheme's "- emax" shift is applied by the caller before encoding.
+// [-127, 127]. As in that integer arithmetic, inf and most NaNs become inf (0xFE), while a NaN
+// whose bits are >= 0x7FE00000 carries into the sign bit and becomes -0 (0x00). The scheme's
+// "- emax" shift is applied by the caller before encoding.
 constexpr std::uint8_t e8m0_even(float x) {
   const std::uint32_t a = std::bit_cast<std::uint32_t>(x) & 0x7FFFFFFFu;
   const std::uint32_t b = ((a + 0x200000u) & 0x7F800000u) >> 23;
