@@ -1,0 +1,352 @@
+// MXFP8 activations (reference/quant/mxfp8.h; spec §3.9, §5) and NVFP4 (reference/quant/nvfp4.h;
+// spec §3.10): hand-computed blocks, the all-zero-block results of each path, the approximate
+// reciprocal, the global-scale conventions, round trips and errors.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "reference/formats.h"
+#include "reference/quant.h"
+
+namespace fmt = moecheck::reference::formats;
+namespace q = moecheck::reference::quant;
+using q::Mxfp8Quantizer;
+using q::Nvfp4Quantizer;
+using q::RowMatrixXf;
+
+namespace {
+
+template <typename F>
+void expect_invalid(F&& f, std::initializer_list<std::string> fragments) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    for (const auto& frag : fragments) EXPECT_NE(what.find(frag), std::string::npos) << "'" << frag << "' not in: " << what;
+  }
+}
+
+RowMatrixXf random_matrix(std::int64_t r, std::int64_t c, float scale, std::uint32_t salt) {
+  const char* env = std::getenv("MOECHECK_SEED");
+  std::mt19937 g((env ? std::uint32_t(std::strtoul(env, nullptr, 10)) : 20240611u) ^ salt);
+  std::normal_distribution<float> d(0.0f, scale);
+  RowMatrixXf m(r, c);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = d(g);
+  return m;
+}
+
+std::uint8_t nibble(const q::Nvfp4Tensor& t, std::int64_t r, std::int64_t c) {
+  const std::uint8_t b = t.packed(r, c / 2);
+  return c % 2 == 0 ? (b & 0x0F) : (b >> 4);
+}
+
+}  // namespace
+
+// ---- MXFP8 ------------------------------------------------------------------------------------
+
+TEST(Mxfp8, AllZeroBlockPerPath) {
+  const RowMatrixXf x = RowMatrixXf::Zero(2, 64);
+  const q::Mxfp8Tensor fi = q::quantize(x, Mxfp8Quantizer::kFlashinfer);
+  EXPECT_TRUE((fi.scales.array() == 0x00).all());
+  EXPECT_TRUE((fi.codes.array() == 0x7E).all()) << "flashinfer: rcp(2^-127) = inf, 0 · inf = NaN, clamp -> 448";
+  EXPECT_EQ(q::dequantize(fi)(0, 0), 448.0f * std::ldexp(1.0f, -127));  // not zero
+  const q::Mxfp8Tensor nc = q::quantize(x, Mxfp8Quantizer::kFlashinferNoClamp);
+  EXPECT_TRUE((nc.codes.array() == 0x7F).all());
+  EXPECT_TRUE(std::isnan(q::dequantize(nc)(1, 63)));
+  const q::Mxfp8Tensor tk = q::quantize(x, Mxfp8Quantizer::kTritonKernels);
+  EXPECT_TRUE((tk.scales.array() == 0x00).all());
+  EXPECT_TRUE((tk.codes.array() == 0x00).all());
+  const q::Mxfp8Tensor vt = q::quantize(x, Mxfp8Quantizer::kVllmTorchFallback);
+  EXPECT_TRUE((vt.scales.array() == 0x01).all()) << "amax clamped to FLT_MIN = 2^-126";
+  EXPECT_TRUE((vt.codes.array() == 0x00).all());
+}
+
+TEST(Mxfp8, FlashinferAndTritonHandValues) {
+  RowMatrixXf x = RowMatrixXf::Zero(2, 32);
+  x(0, 0) = 448;
+  x(0, 1) = -1.5f;
+  x(1, 0) = 449;  // SF = 449 · rcp(448) > 1 -> scale 2; 449 / 2 = 224.5 -> 224
+  x(1, 1) = 3;
+  for (Mxfp8Quantizer qz : {Mxfp8Quantizer::kFlashinfer, Mxfp8Quantizer::kFlashinferNoClamp, Mxfp8Quantizer::kTritonKernels}) {
+    const q::Mxfp8Tensor t = q::quantize(x, qz);
+    EXPECT_EQ(t.scales(0, 0), 127) << int(qz);
+    EXPECT_EQ(t.codes(0, 0), 0x7E);
+    EXPECT_EQ(t.codes(0, 1), 0xBC);
+    EXPECT_EQ(t.scales(1, 0), 128);
+    EXPECT_EQ(t.codes(1, 0), 0x76);
+    EXPECT_EQ(t.codes(1, 1), 0x3C);  // 1.5
+    EXPECT_EQ(q::dequantize(t)(1, 1), 3.0f);
+  }
+}
+
+TEST(Mxfp8, FlashinferAndTritonDifferBelowTheE8m0Range) {
+  // amax = 2^-130: flashinfer's SF rounds up to e8m0 byte 0 (2^-127), whose rcp flushes to inf:
+  // every code saturates to 0x7E. triton_kernels' bit ceiling turns the subnormal ds into 2^-126
+  // (byte 1) and quantizes exactly: 2^-130 · 2^126 = 2^-4.
+  RowMatrixXf x = RowMatrixXf::Zero(1, 32);
+  x(0, 0) = std::ldexp(1.0f, -130);
+  const q::Mxfp8Tensor fi = q::quantize(x, Mxfp8Quantizer::kFlashinfer);
+  EXPECT_EQ(fi.scales(0, 0), 0x00);
+  EXPECT_EQ(fi.codes(0, 0), 0x7E);
+  EXPECT_EQ(fi.codes(0, 1), 0x7E);
+  const q::Mxfp8Tensor tk = q::quantize(x, Mxfp8Quantizer::kTritonKernels);
+  EXPECT_EQ(tk.scales(0, 0), 0x01);
+  EXPECT_EQ(tk.codes(0, 0), 0x18);
+  EXPECT_EQ(tk.codes(0, 1), 0x00);
+  EXPECT_EQ(q::dequantize(tk)(0, 0), x(0, 0));
+}
+
+TEST(Mxfp8, VllmTorchFallbackDoesNotSubtractEmax) {
+  RowMatrixXf x = RowMatrixXf::Zero(2, 32);
+  x(0, 0) = 3;       // floor(log2 3) = 1: byte 128, 3 / 2 = 1.5
+  x(0, 1) = -1;      // -0.5
+  x(1, 0) = 1000;    // floor(log2 1000) = 9: byte 136, 1000 / 512 = 1.953 -> 2
+  x(1, 1) = -0.5f;   // -2^-10: a tie between 0 and the smallest subnormal 2^-9 -> -0
+  const q::Mxfp8Tensor t = q::quantize(x, Mxfp8Quantizer::kVllmTorchFallback);
+  EXPECT_EQ(t.scales(0, 0), 128);
+  EXPECT_EQ(t.codes(0, 0), 0x3C);
+  EXPECT_EQ(t.codes(0, 1), 0xB0);
+  EXPECT_EQ(t.scales(1, 0), 136);
+  EXPECT_EQ(t.codes(1, 0), 0x40);
+  EXPECT_EQ(t.codes(1, 1), 0x80);
+  // flashinfer would use 2^ceil(log2(1000/448)) = 4 for the same block.
+  EXPECT_EQ(q::quantize(x, Mxfp8Quantizer::kFlashinfer).scales(1, 0), 129);
+}
+
+TEST(Mxfp8, RoundTripsAndBounds) {
+  const RowMatrixXf x = random_matrix(8, 128, 4.0f, 51);
+  for (Mxfp8Quantizer qz : {Mxfp8Quantizer::kFlashinfer, Mxfp8Quantizer::kFlashinferNoClamp,
+                            Mxfp8Quantizer::kTritonKernels, Mxfp8Quantizer::kVllmTorchFallback}) {
+    const q::Mxfp8Tensor t = q::quantize(x, qz);
+    const RowMatrixXf d = q::dequantize(t);
+    // Values survive a second pass for the ROUND_UP paths (see below for the vLLM fallback).
+    if (qz != Mxfp8Quantizer::kVllmTorchFallback) {
+      EXPECT_TRUE(q::dequantize(q::quantize(d, qz)) == d) << int(qz);
+    }
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 128; ++c) {
+        const float s = fmt::e8m0_value(t.scales(r, c / 32));
+        ASSERT_LE(std::fabs(d(r, c) - x(r, c)), std::max(std::fabs(x(r, c)) * 0.0625f, std::ldexp(s, -10)))
+            << int(qz) << " " << r << " " << c;
+      }
+    EXPECT_GT(d.norm(), 0.0f);
+  }
+}
+
+TEST(Mxfp8, VllmFallbackCanChangeValuesOnASecondPass) {
+  // amax 1.99: byte 127, 1.99 rounds to 2.0; 0.01 -> 5 · 2^-9. Second pass: amax 2 -> byte 128,
+  // 5 · 2^-10 is a tie between 2 and 3 subnormal steps -> 2 · 2^-9 · 2 = 2^-7.
+  RowMatrixXf x = RowMatrixXf::Zero(1, 32);
+  x(0, 0) = 1.99f;
+  x(0, 1) = 0.01f;
+  const q::Mxfp8Tensor a = q::quantize(x, Mxfp8Quantizer::kVllmTorchFallback);
+  EXPECT_EQ(a.scales(0, 0), 127);
+  EXPECT_EQ(a.codes(0, 0), 0x40);
+  EXPECT_EQ(a.codes(0, 1), 0x05);
+  const q::Mxfp8Tensor b = q::quantize(q::dequantize(a), Mxfp8Quantizer::kVllmTorchFallback);
+  EXPECT_EQ(b.scales(0, 0), 128);
+  EXPECT_EQ(b.codes(0, 1), 0x02);
+  EXPECT_EQ(q::dequantize(b)(0, 1), std::ldexp(1.0f, -7));
+}
+
+TEST(Mxfp8, ApproximateAndIeeeScaleGiveTheSameByteNearEveryPowerOfTwo) {
+  // flashinfer's SF = amax · rcp(448) and IEEE amax / 448 differ by at most an ulp; near 448 · 2^k
+  // the spacing of amax is coarser than that, so the e8m0 ceiling always agrees.
+  RowMatrixXf x = RowMatrixXf::Zero(221 * 129, 32);
+  Eigen::Index n = 0;
+  for (int k = -140; k <= 80; ++k) {
+    float v = std::ldexp(448.0f, k);
+    for (int i = 0; i < 64; ++i) v = std::nextafter(v, 0.0f);
+    for (int i = 0; i < 129; ++i, v = std::nextafter(v, 1e38f)) x(n++, 0) = v;
+  }
+  const q::Mxfp8Tensor t = q::quantize(x, Mxfp8Quantizer::kFlashinfer);
+  for (Eigen::Index r = 0; r < x.rows(); ++r)
+    ASSERT_EQ(t.scales(r, 0), fmt::e8m0_ceil(x(r, 0) / 448.0f)) << x(r, 0);
+}
+
+TEST(Mxfp8, BadShapes) {
+  expect_invalid([&] { q::quantize(RowMatrixXf::Ones(1, 48), Mxfp8Quantizer::kFlashinfer); }, {"multiple of 32", "K = 48"});
+  q::Mxfp8Tensor t = q::quantize(RowMatrixXf::Ones(2, 64), Mxfp8Quantizer::kFlashinfer);
+  t.scales.resize(2, 1);
+  expect_invalid([&] { q::dequantize(t); }, {"scales shape", "[2, 2]", "[2, 1]"});
+}
+
+// ---- NVFP4 ------------------------------------------------------------------------------------
+
+TEST(Nvfp4, GlobalScaleConventions) {
+  const q::Nvfp4GlobalScale m = q::nvfp4_global_scale_modelopt(0.5f);
+  EXPECT_EQ(m.quant, 2.0f);
+  EXPECT_EQ(m.dequant, 0.5f);
+  const q::Nvfp4GlobalScale c = q::nvfp4_global_scale_compressed_tensors(2.0f);
+  EXPECT_EQ(c.quant, 2.0f);
+  EXPECT_EQ(c.dequant, 0.5f);
+  // 1 / (1 / x) need not be x: both numbers are kept.
+  const float x = 3.0f / 7.0f;
+  const q::Nvfp4GlobalScale r = q::nvfp4_global_scale_modelopt(x);
+  EXPECT_EQ(r.dequant, x);
+  EXPECT_EQ(r.quant, 1.0f / x);
+}
+
+TEST(Nvfp4, HandComputedBlocks) {
+  RowMatrixXf x = RowMatrixXf::Zero(3, 16);
+  const float b0[5] = {6, -3, 1.5f, 0.5f, 0.25f};
+  for (int i = 0; i < 5; ++i) x(0, i) = b0[i];
+  x(1, 0) = 12;  // SF = 12 · rcp(6) = 2 -> 0x40; out = rcp(2)
+  x(1, 1) = -5;  // -2.5 -> -2
+  x(2, 0) = 3;   // with gs = 2 (below): SF = 2 · (3 · rcp(6)) = 1, out = rcp(1 · rcp(2)) = 2
+  for (Nvfp4Quantizer qz : {Nvfp4Quantizer::kVllmCuda, Nvfp4Quantizer::kFlashinfer, Nvfp4Quantizer::kFlashinferNoFastMath,
+                            Nvfp4Quantizer::kReferenceEmulation}) {
+    const q::Nvfp4Tensor t = q::quantize(x, qz, {1.0f, 1.0f});
+    EXPECT_EQ(t.block_scales(0, 0), 0x38) << int(qz);
+    EXPECT_EQ(t.packed(0, 0), 0xD7);  // 6 -> 7, -3 -> 0xD
+    EXPECT_EQ(t.packed(0, 1), 0x13);  // 1.5 -> 3, 0.5 -> 1
+    EXPECT_EQ(t.packed(0, 2), 0x00);  // 0.25 ties to 0
+    EXPECT_EQ(t.block_scales(1, 0), 0x40);
+    EXPECT_EQ(nibble(t, 1, 0), 7);
+    EXPECT_EQ(nibble(t, 1, 1), 0xC);
+    const q::Nvfp4Tensor g = q::quantize(x, qz, q::nvfp4_global_scale_modelopt(0.5f));
+    EXPECT_EQ(g.block_scales(2, 0), 0x38);
+    EXPECT_EQ(nibble(g, 2, 0), 7);
+    EXPECT_EQ(q::dequantize(g)(2, 0), 3.0f);  // 6 · 1 · 0.5
+    EXPECT_EQ(q::dequantize(g, q::Nvfp4Dequant::kReferenceEmulation)(2, 0), 3.0f);  // 6 · (1 / 2)
+  }
+}
+
+TEST(Nvfp4, ZeroAndUnderflowingBlocks) {
+  // Block 0: all zero. Block 1: amax 0.001 with gs = 1: SF = 1.7e-4 rounds to e4m3 0.
+  RowMatrixXf x = RowMatrixXf::Zero(1, 32);
+  x(0, 16) = 0.001f;
+  x(0, 17) = -0.0005f;
+  for (Nvfp4Quantizer qz : {Nvfp4Quantizer::kVllmCuda, Nvfp4Quantizer::kFlashinfer, Nvfp4Quantizer::kFlashinferNoFastMath,
+                            Nvfp4Quantizer::kReferenceEmulation}) {
+    const q::Nvfp4Tensor t = q::quantize(x, qz, {1.0f, 1.0f});
+    EXPECT_EQ(t.block_scales(0, 0), 0x00) << int(qz);
+    EXPECT_EQ(t.block_scales(0, 1), 0x00) << int(qz);
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(t.packed(0, i), 0x00) << int(qz);
+  }
+  // vLLM tests sff != 0 -> out 0; flashinfer tests amax != 0 -> out = rcp(0) = inf: nonzero
+  // elements saturate to ±6 and 0 · inf = NaN is taken as +6; the IEEE variant caps out at
+  // FLT_MAX, so zeros stay zero; the torch reference guards 1/0 -> 0.
+  const q::Nvfp4Tensor v = q::quantize(x, Nvfp4Quantizer::kVllmCuda, {1.0f, 1.0f});
+  const q::Nvfp4Tensor f = q::quantize(x, Nvfp4Quantizer::kFlashinfer, {1.0f, 1.0f});
+  const q::Nvfp4Tensor n = q::quantize(x, Nvfp4Quantizer::kFlashinferNoFastMath, {1.0f, 1.0f});
+  const q::Nvfp4Tensor r = q::quantize(x, Nvfp4Quantizer::kReferenceEmulation, {1.0f, 1.0f});
+  // -0.0005 · 0 = -0: the CUDA cvt keeps the sign (code 8); the torch reference's
+  // cast_to_fp4 multiplies by torch.sign(-0.) = 0 and gives +0.
+  EXPECT_EQ(v.packed(0, 8), 0x80);
+  EXPECT_EQ(r.packed(0, 8), 0x00);
+  EXPECT_EQ(f.packed(0, 8), 0xF7);
+  EXPECT_EQ(f.packed(0, 9), 0x77);
+  EXPECT_EQ(n.packed(0, 8), 0xF7);
+  EXPECT_EQ(n.packed(0, 9), 0x00);
+}
+
+TEST(Nvfp4, BlockScaleSaturatesAt448) {
+  RowMatrixXf x = RowMatrixXf::Zero(1, 16);
+  x(0, 0) = 6;
+  x(0, 1) = 1;
+  for (Nvfp4Quantizer qz : {Nvfp4Quantizer::kVllmCuda, Nvfp4Quantizer::kReferenceEmulation}) {
+    const q::Nvfp4Tensor t = q::quantize(x, qz, {1000.0f, 0.001f});
+    EXPECT_EQ(t.block_scales(0, 0), 0x7E) << int(qz);
+  }
+}
+
+TEST(Nvfp4, CudaPathAndTorchReferenceDifferInTheReciprocal) {
+  // gs = 3.7: the CUDA path's rcp.approx(sff · rcp.approx(gs)) and the reference's IEEE
+  // 1 / (sff · (1 / gs)) differ by an ulp for some block scales, which moves elements next to the
+  // e2m1 ties. Each path is checked against its own formula; at least one code must differ.
+  const float gs = 3.7f;
+  RowMatrixXf x(64, 16 * 8);
+  for (int r = 0; r < 64; ++r)
+    for (int b = 0; b < 8; ++b) {
+      const float amax = 0.3f + 0.071f * float(r * 8 + b);
+      x(r, b * 16) = amax;
+      const float ties[7] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5.0f};
+      for (int i = 1; i < 16; ++i) {
+        const float sff = fmt::decode(fmt::Format::kE4m3fn, fmt::e4m3fn_satfinite(gs * (amax * fmt::rcp_approx_ftz(6.0f))));
+        float v = ties[i % 7] * sff / gs;
+        for (int k = 0; k < (i / 7) * 2; ++k) v = std::nextafter(v, (i % 2) ? 1e30f : -1e30f);
+        x(r, b * 16 + i) = v;
+      }
+    }
+  const q::Nvfp4Tensor a = q::quantize(x, Nvfp4Quantizer::kVllmCuda, {gs, 1.0f / gs});
+  const q::Nvfp4Tensor b = q::quantize(x, Nvfp4Quantizer::kReferenceEmulation, {gs, 1.0f / gs});
+  int differ = 0;
+  for (int r = 0; r < 64; ++r)
+    for (int c = 0; c < x.cols(); ++c) {
+      const float sff = fmt::decode(fmt::Format::kE4m3fn, a.block_scales(r, c / 16));
+      EXPECT_EQ(nibble(a, r, c), fmt::e2m1_satfinite(x(r, c) * fmt::rcp_approx_ftz(sff * fmt::rcp_approx_ftz(gs))));
+      EXPECT_EQ(nibble(b, r, c), fmt::e2m1_satfinite(std::clamp(x(r, c) * (1.0f / (sff * (1.0f / gs))), -6.0f, 6.0f)));
+      differ += nibble(a, r, c) != nibble(b, r, c);
+    }
+  EXPECT_GT(differ, 0);
+}
+
+TEST(Nvfp4, NoFastMathMultipliesAmaxLast) {
+  // SF = amax · (gs · (1/6)) in the IEEE variant against gs · (amax · rcp(6)) in the fast one:
+  // amax next to the values whose SF is an e4m3 tie.
+  const float gs = 3.7f;
+  RowMatrixXf x = RowMatrixXf::Zero(8 * 8 * 17, 16);
+  Eigen::Index n = 0;
+  for (int e = -3; e < 5; ++e)
+    for (int j = 0; j < 8; ++j) {
+      float v = (1.0f + float(2 * j + 1) / 16.0f) * std::ldexp(1.0f, e) * 6.0f / gs;
+      for (int k = 0; k < 8; ++k) v = std::nextafter(v, 0.0f);
+      for (int k = 0; k < 17; ++k, v = std::nextafter(v, 1e30f)) x(n++, 0) = v;
+    }
+  const q::Nvfp4Tensor a = q::quantize(x, Nvfp4Quantizer::kFlashinferNoFastMath, {gs, 1.0f / gs});
+  int differ = 0;
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    const float amax = x(r, 0);
+    EXPECT_EQ(a.block_scales(r, 0), fmt::e4m3fn_satfinite(amax * (gs * (1.0f / 6.0f))));
+    differ += a.block_scales(r, 0) != fmt::e4m3fn_satfinite(gs * (amax * (1.0f / 6.0f)));
+  }
+  EXPECT_GT(differ, 0);
+}
+
+TEST(Nvfp4, DequantOrdersDiffer) {
+  // (e2m1 · sf) · RN(1/3) against e2m1 · RN(sf / 3).
+  q::Nvfp4Tensor t;
+  t.rows = 1;
+  t.cols = 16 * 126;
+  t.global_scale = {3.0f, 1.0f / 3.0f};
+  t.packed.resize(1, t.cols / 2);
+  t.block_scales.resize(1, t.cols / 16);
+  for (int i = 0; i < t.cols / 2; ++i) t.packed(0, i) = std::uint8_t(0x10 * ((i + 1) % 8) + (i % 8));
+  for (int b = 0; b < t.cols / 16; ++b) t.block_scales(0, b) = std::uint8_t(b + 1);
+  const RowMatrixXf m = q::dequantize(t), r = q::dequantize(t, q::Nvfp4Dequant::kReferenceEmulation);
+  int differ = 0;
+  for (int c = 0; c < t.cols; ++c) {
+    const float e = fmt::decode(fmt::Format::kE2m1, nibble(t, 0, c));
+    const float sf = fmt::decode(fmt::Format::kE4m3fn, t.block_scales(0, c / 16));
+    EXPECT_EQ(m(0, c), (e * sf) * (1.0f / 3.0f));
+    EXPECT_EQ(r(0, c), e * (sf / 3.0f));
+    differ += m(0, c) != r(0, c);
+  }
+  EXPECT_GT(differ, 0);
+}
+
+TEST(Nvfp4, RoundTripAndBadShapes) {
+  const RowMatrixXf x = random_matrix(4, 64, 2.0f, 52);
+  const q::Nvfp4GlobalScale gs = q::nvfp4_global_scale_modelopt(x.cwiseAbs().maxCoeff() / (6.0f * 448.0f));
+  for (Nvfp4Quantizer qz : {Nvfp4Quantizer::kVllmCuda, Nvfp4Quantizer::kReferenceEmulation}) {
+    const q::Nvfp4Tensor t = q::quantize(x, qz, gs);
+    const RowMatrixXf d = q::dequantize(t);
+    for (int r = 0; r < 4; ++r)
+      for (int c = 0; c < 64; ++c) {
+        const float unit = fmt::decode(fmt::Format::kE4m3fn, t.block_scales(r, c / 16)) * gs.dequant;
+        ASSERT_LE(std::fabs(d(r, c) - x(r, c)), 1.0001f * unit + 1e-6f) << r << " " << c;
+      }
+    EXPECT_GT(d.norm(), 0.0f);
+  }
+  expect_invalid([&] { q::quantize(RowMatrixXf::Ones(1, 24), Nvfp4Quantizer::kVllmCuda, {}); }, {"multiple of 16", "K = 24"});
+  q::Nvfp4Tensor t = q::quantize(x, Nvfp4Quantizer::kVllmCuda, gs);
+  t.block_scales.resize(4, 3);
+  expect_invalid([&] { q::dequantize(t); }, {"block_scales shape", "[4, 4]", "[4, 3]"});
+}
