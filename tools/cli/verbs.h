@@ -9,5 +9,6 @@ namespace moecheck::cli {
 // and fixtures::Error are caught in main()).
 void add_convert(CLI::App& app, int& exit_code);
 void add_check(CLI::App& app, int& exit_code);
+void add_golden(CLI::App& app, int& exit_code);
 
 }  // namespace moecheck::cli

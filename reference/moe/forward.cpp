@@ -1,0 +1,133 @@
+#include "reference/moe/forward.h"
+
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reference/moe/linear.h"
+
+namespace moecheck::reference::moe {
+namespace {
+
+// The buffer that one expert's weights are materialized into, reused from expert to expert: a
+// fresh allocation of tens of MiB costs a page fault per 4 KiB on first touch, about as much time
+// as the GEMM that reads it.
+struct Workspace {
+  std::vector<float> weight;
+};
+
+// r(r(x · wᵀ) + r(b)): transformers' experts write `x @ W + b`, two ops, two roundings.
+RowMatrix<float> linear_rounded(const StackedWeight& weight, const std::vector<float>& bias, const RowMatrix<float>& x,
+                                Dtype dtype, Accumulate accumulate, Workspace& ws) {
+  const std::int64_t n = weight.rows();
+  const std::size_t size = static_cast<std::size_t>(n * weight.cols());
+  if (ws.weight.size() < size) ws.weight.resize(size);
+  const std::span<const float> w(ws.weight.data(), size);
+  materialize(weight, dtype, {ws.weight.data(), size});
+  const RowMatrix<double> z = linear(accumulate, x, w, n);
+  RowMatrix<float> y(x.rows(), n);
+  for (Eigen::Index i = 0; i < z.size(); ++i) y.data()[i] = round_to(dtype, z.data()[i]);
+  if (!bias.empty())
+    for (Eigen::Index t = 0; t < y.rows(); ++t)
+      for (std::int64_t o = 0; o < n; ++o) y(t, o) = round_to(dtype, double{y(t, o)} + round_to(dtype, bias[o]));
+  return y;
+}
+
+RowMatrix<float> run_expert(const Expert& expert, const RowMatrix<float>& x, Activation activation, GateUpLayout layout,
+                            Dtype dtype, Accumulate accumulate, Workspace& ws) {
+  const RowMatrix<float> gate_up = linear_rounded(expert.gate_up, expert.gate_up_bias, x, dtype, accumulate, ws);
+  RowMatrix<float> h(x.rows(), gate_up.cols() / 2);
+  for (Eigen::Index t = 0; t < x.rows(); ++t)
+    activate(activation, layout, dtype, {gate_up.row(t).data(), static_cast<std::size_t>(gate_up.cols())},
+             {h.row(t).data(), static_cast<std::size_t>(h.cols())});
+  return linear_rounded(expert.down, expert.down_bias, h, dtype, accumulate, ws);
+}
+
+}  // namespace
+
+RowMatrix<float> expert_mlp(const Expert& expert, const RowMatrix<float>& x, Activation activation, GateUpLayout layout,
+                            Dtype dtype, Accumulate accumulate) {
+  Workspace ws;
+  return run_expert(expert, x, activation, layout, dtype, accumulate, ws);
+}
+
+MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate) {
+  validate(block);
+  if (hidden.cols() != block.hidden)
+    throw std::invalid_argument("forward: hidden states: expected [T, " + std::to_string(block.hidden) + "], found [" +
+                                std::to_string(hidden.rows()) + ", " + std::to_string(hidden.cols()) + "]");
+  const Dtype dtype = block.dtype;
+  const Semantics& s = block.semantics;
+  const auto r = [dtype](double v) { return round_to(dtype, v); };
+  const std::int64_t tokens = hidden.rows(), experts = block.num_experts(), k = s.router.top_k;
+  const RowMatrix<float> x = hidden.unaryExpr([&](float v) { return r(v); });
+
+  MoeOutput out;
+  Workspace ws;
+  // Router: F.linear(x, W, b) is one op (addmm), so the bias joins the sum before the rounding.
+  {
+    std::vector<float> w(block.router.values.size());
+    materialize(StackedWeight{{block.router}}, dtype, w);
+    const RowMatrix<double> z = linear(accumulate, x, w, experts);
+    out.router_logits.resize(tokens, experts);
+    for (std::int64_t t = 0; t < tokens; ++t)
+      for (std::int64_t e = 0; e < experts; ++e)
+        out.router_logits(t, e) =
+            round_to(s.router.logits, dtype, z(t, e) + (block.router_bias.empty() ? 0.0 : r(block.router_bias[e])));
+  }
+  out.routing = route(s.router, dtype, out.router_logits, block.correction_bias);
+
+  // Which (token, slot) pairs each expert serves, tokens ascending.
+  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> served(static_cast<std::size_t>(experts));
+  for (std::int64_t t = 0; t < tokens; ++t)
+    for (std::int64_t j = 0; j < k; ++j) served[static_cast<std::size_t>(out.routing.ids(t, j))].emplace_back(t, j);
+
+  out.output = RowMatrix<float>::Zero(tokens, block.hidden);
+  RowMatrix<double> sum = RowMatrix<double>::Zero(s.combine == Combine::kSum ? tokens : 0, block.hidden);
+  for (std::int64_t e = 0; e < experts; ++e) {
+    const auto& members = served[static_cast<std::size_t>(e)];
+    if (members.empty()) continue;
+    out.experts_evaluated.push_back(static_cast<std::int32_t>(e));
+    RowMatrix<float> xe(static_cast<Eigen::Index>(members.size()), block.hidden);
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      const auto [t, j] = members[i];
+      const double w = out.routing.weights(t, j);
+      for (std::int64_t h = 0; h < block.hidden; ++h) xe(i, h) = s.weights_on_input ? r(x(t, h) * w) : x(t, h);
+    }
+    const RowMatrix<float> ye = run_expert(block.experts[static_cast<std::size_t>(e)], xe, s.activation, s.layout,
+                                           dtype, accumulate, ws);
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      const auto [t, j] = members[i];
+      const double w = out.routing.weights(t, j);
+      for (std::int64_t h = 0; h < block.hidden; ++h) {
+        // `out * weight` in the weights' precision (fp32 weights promote), then `.to(dtype)`.
+        const float contribution = s.weights_on_input ? ye(i, h) : r(round_to(s.router.weights, dtype, ye(i, h) * w));
+        if (s.combine == Combine::kSum)
+          sum(t, h) += contribution;
+        else
+          out.output(t, h) = r(double{out.output(t, h)} + contribution);
+      }
+    }
+  }
+  if (s.combine == Combine::kSum) out.output = sum.unaryExpr([&](double v) { return r(v); });
+
+  if (block.shared_expert) {
+    RowMatrix<float> shared =
+        run_expert(*block.shared_expert, x, s.activation, GateUpLayout::kConcatenated, dtype, accumulate, ws);
+    if (block.shared_expert_gate) {
+      const RowMatrix<float> gate =
+          linear_rounded(StackedWeight{{*block.shared_expert_gate}}, {}, x, dtype, accumulate, ws);
+      for (std::int64_t t = 0; t < tokens; ++t) {
+        const double g = r(sigmoid(gate(t, 0)));
+        for (std::int64_t h = 0; h < block.hidden; ++h) shared(t, h) = r(g * shared(t, h));
+      }
+    }
+    for (std::int64_t t = 0; t < tokens; ++t)
+      for (std::int64_t h = 0; h < block.hidden; ++h) out.output(t, h) = r(double{out.output(t, h)} + shared(t, h));
+  }
+  return out;
+}
+
+}  // namespace moecheck::reference::moe

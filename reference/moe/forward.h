@@ -1,0 +1,32 @@
+// The golden forward of one MoE block (block.h) on a batch of tokens, with transformers' eager
+// semantics: routed experts in ascending id order, tokens of an expert gathered, one GEMM pair per
+// expert, the weighted outputs accumulated in the model dtype; then the shared expert.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "reference/moe/block.h"
+
+namespace moecheck::reference::moe {
+
+struct MoeOutput {
+  RowMatrix<float> output;         // [T, H], values of the model dtype
+  Routing routing;                 // ids and weights [T, k]
+  RowMatrix<float> router_logits;  // [T, E], values of the logits precision
+  // The experts whose weights were materialized (dequantized), ascending: exactly the experts
+  // that at least one token selected.
+  std::vector<std::int32_t> experts_evaluated;
+};
+
+// `hidden` [T, H] is rounded to the model dtype first (as `.to(dtype)` would). Throws
+// std::invalid_argument for an inconsistent block or a hidden width other than block.hidden.
+MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate = Accumulate::kFp64);
+
+// One expert's MLP on the rows of x (values of the model dtype), unweighted: the gate_up linear
+// rounded (then + bias, rounded), the activation, the down linear rounded (then + bias, rounded).
+// Used for routed and shared experts alike.
+RowMatrix<float> expert_mlp(const Expert& expert, const RowMatrix<float>& x, Activation activation,
+                            GateUpLayout layout, Dtype dtype, Accumulate accumulate);
+
+}  // namespace moecheck::reference::moe

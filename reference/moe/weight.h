@@ -1,0 +1,49 @@
+// Weight matrices of the MoE block in the encodings checkpoints use. Quantized ones stay quantized
+// until the forward materializes one expert at a time, so only the experts that the routing
+// selects are ever dequantized.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "reference/moe/dtype.h"
+#include "reference/quant/fp8_block.h"
+#include "reference/quant/mxfp4.h"
+
+namespace moecheck::reference::moe {
+
+// A weight held as floats, row-major [rows = out, cols = in]: nn.Linear's orientation. Checkpoint
+// tensors stored in×out (gpt-oss, Llama-4, DBRX w2) are transposed into this when loaded.
+struct DenseWeight {
+  std::int64_t rows = 0, cols = 0;
+  std::vector<float> values;
+};
+
+// One [out, in] matrix: floats, gpt-oss MXFP4 blocks/scales, or DeepSeek-V3 FP8 blocks with
+// `weight_scale_inv`. Each quantized form dequantizes exactly (reference/quant).
+using Weight = std::variant<DenseWeight, quant::Mxfp4Weight, quant::Fp8BlockWeight>;
+
+std::int64_t rows(const Weight& weight);
+std::int64_t cols(const Weight& weight);
+
+// A projection made of parts stacked along the output axis: [gate; up] from two per-expert
+// checkpoint tensors (each with its own FP8 scales), or a single part for a fused tensor.
+struct StackedWeight {
+  std::vector<Weight> parts;
+
+  std::int64_t rows() const;  // the sum of the parts' rows
+  std::int64_t cols() const;  // the parts' common cols; std::invalid_argument if they differ
+};
+
+// The matrix's exact values, row-major [rows, cols], rounded to `dtype` (a bf16 model holds its
+// weights in bf16: exact for bf16 and MXFP4 tensors, a rounding for fp32 or FP8-block values).
+// `out` must hold rows() · cols() floats.
+void materialize(const StackedWeight& weight, Dtype dtype, std::span<float> out);
+
+// Throws std::invalid_argument naming `what` unless the matrix is [rows, cols] and every part is
+// internally consistent (value counts, block and scale sizes).
+void validate(const StackedWeight& weight, std::int64_t rows, std::int64_t cols, std::string_view what);
+
+}  // namespace moecheck::reference::moe
