@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   moecheck::cli::add_convert(app, exit_code);
   moecheck::cli::add_check(app, exit_code);
   moecheck::cli::add_golden(app, exit_code);
+  moecheck::cli::add_pad_report(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,87 @@
+// Tensor- and expert-parallel partition semantics: which checkpoint rows each rank holds, which
+// are padding, and who holds the w2 bias (padding.md §1.5, §1.7, §4.2).
+//
+// - Generic loader (FusedMoE.weight_loader): the checkpoint intermediate dim is cut in chunks of the
+//   rank's *allocated* I_pad (the shard size comes from the padded parameter), so rank r holds
+//   [r·I_pad, min((r+1)·I_pad, I_full)); a rank that starts past I_full is all padding. The
+//   generic loader has no bias path (biases come from model loaders).
+// - gpt-oss MXFP4 loader (and the Quark one with MXFP4 weights): 32-aligned chunks
+//   cdiv(I_full/32, tp)·32; the Quark loader otherwise uses cdiv(I_full, tp). w2_bias is loaded in
+//   full and zeroed on every TP rank but 0, so the all-reduce adds it once.
+// - EP: MoE tp = 1, every rank holds the full intermediate size of its own experts and their biases.
+// Padded rows are the tail [real, I_pad) of each rank's block (of each gate/up half).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reference/padding/plan.h"
+#include "reference/padding/tensor.h"
+
+namespace moecheck::reference::padding {
+
+enum class Loader : std::uint8_t { kGeneric, kGptOssMxfp4, kGptOssQuark };
+std::string_view name(Loader loader);
+
+// The loader vLLM uses: gpt-oss's own for model_type gpt_oss with an MXFP4 or Quark method, else
+// the generic FusedMoE.weight_loader. (gpt-oss with other methods is not in the spec: generic.)
+Loader default_loader(const Plan& plan);
+
+struct RankShard {
+  int rank = 0;
+  std::int64_t real_begin = 0, real_end = 0;  // checkpoint intermediate rows [begin, end)
+  std::int64_t padded_rows = 0;               // I_pad: rows per half of the rank's padded w13
+  std::int64_t expert_begin = 0, expert_end = 0;
+  bool holds_w2_bias = false;  // its w2 bias is the checkpoint's (else zero)
+
+  std::int64_t real_rows() const { return real_end - real_begin; }
+  bool all_padding() const { return real_rows() == 0; }
+  std::int64_t padding_rows() const { return padded_rows - real_rows(); }
+  std::int64_t experts() const { return expert_end - expert_begin; }
+};
+
+struct Partition {
+  Loader loader = Loader::kGeneric;
+  bool expert_parallel = false;
+  std::int64_t intermediate_full = 0;
+  std::int64_t chunk = 0;       // intermediate rows per rank slot of the loader
+  bool biases_loaded = false;   // false for the generic loader (§1.7)
+  std::vector<RankShard> ranks;
+  std::optional<std::string> error;  // the loader cannot load this (a real vLLM failure)
+
+  bool ok() const { return !error.has_value(); }
+  std::string summary() const;  // "real rows per rank: 736 x3, 672; 32/96 padding rows"
+};
+
+// std::invalid_argument if the plan itself is invalid.
+Partition partition(const Plan& plan, Loader loader);
+inline Partition partition(const Plan& plan) { return partition(plan, default_loader(plan)); }
+
+// The rank's slice of a full checkpoint tensor, in the same layout (no padding yet).
+// w13: [E, 2·I_full, C] -> [e, 2·real, C] (gate and up rows of [begin, end) in `layout`).
+template <class T>
+Tensor<T> shard_w13(const Partition& p, int rank, const Tensor<T>& full, W13Layout layout, bool gated = true);
+// w2: [E, R, st(I_full)] -> [e, R, st(real)], st = `packing` along the intermediate axis.
+template <class T>
+Tensor<T> shard_w2(const Partition& p, int rank, const Tensor<T>& full, Packing packing);
+// w13 bias [E, 2·I_full] -> [e, 2·real].
+template <class T>
+Tensor<T> shard_w13_bias(const Partition& p, int rank, const Tensor<T>& full, W13Layout layout, bool gated = true);
+// w2 bias [E, H] -> [e, H]: the checkpoint's on ranks that hold it, zeros elsewhere (§1.7, §4.2).
+template <class T>
+Tensor<T> shard_w2_bias(const Partition& p, int rank, const Tensor<T>& full);
+
+#define MOECHECK_PADDING_SHARD_EXTERN(T)                                                                   \
+  extern template Tensor<T> shard_w13<T>(const Partition&, int, const Tensor<T>&, W13Layout, bool);       \
+  extern template Tensor<T> shard_w2<T>(const Partition&, int, const Tensor<T>&, Packing);                \
+  extern template Tensor<T> shard_w13_bias<T>(const Partition&, int, const Tensor<T>&, W13Layout, bool);  \
+  extern template Tensor<T> shard_w2_bias<T>(const Partition&, int, const Tensor<T>&);
+MOECHECK_PADDING_SHARD_EXTERN(float)
+MOECHECK_PADDING_SHARD_EXTERN(std::uint8_t)
+MOECHECK_PADDING_SHARD_EXTERN(std::uint16_t)
+#undef MOECHECK_PADDING_SHARD_EXTERN
+
+}  // namespace moecheck::reference::padding

@@ -1,0 +1,99 @@
+#include "reference/padding/platform.h"
+
+#include <array>
+#include <stdexcept>
+
+namespace moecheck::reference::padding {
+namespace {
+
+constexpr std::array<Platform, 7> kPlatforms = {{
+    {"cuda:sm90", Vendor::kCuda, "sm90", 90},
+    {"cuda:sm100", Vendor::kCuda, "sm100", 100},
+    {"cuda:sm120", Vendor::kCuda, "sm120", 120},
+    {"rocm:gfx942", Vendor::kRocm, "gfx942", 94},
+    {"rocm:gfx950", Vendor::kRocm, "gfx950", 95},
+    {"xpu", Vendor::kXpu, "", 0},
+    {"cpu", Vendor::kCpu, "", 0},
+}};
+
+constexpr std::array<std::string_view, 4> kVendorNames = {"cuda", "rocm", "xpu", "cpu"};
+constexpr std::array<std::string_view, 3> kActDtypeNames = {"bf16", "fp16", "fp32"};
+constexpr std::array<std::string_view, 4> kAll2AllNames = {"none", "deepep_ht", "deepep_ll", "nixl"};
+
+template <class Names>
+std::string join(const Names& names) {
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::span<const Platform> platforms() { return kPlatforms; }
+
+std::optional<Platform> parse_platform(std::string_view text) {
+  for (const Platform& p : kPlatforms)
+    if (p.name == text) return p;
+  return std::nullopt;
+}
+
+std::string platform_names() {
+  std::string out;
+  for (const Platform& p : kPlatforms) {
+    if (!out.empty()) out += ", ";
+    out += p.name;
+  }
+  return out;
+}
+
+std::string_view name(Vendor vendor) { return kVendorNames[static_cast<std::size_t>(vendor)]; }
+
+bool is_platform_pattern(std::string_view pattern) {
+  if (pattern == "*") return true;
+  for (auto v : kVendorNames)
+    if (v == pattern) return true;
+  return parse_platform(pattern).has_value();
+}
+
+bool platform_matches(std::string_view pattern, const Platform& platform) {
+  return pattern == "*" || pattern == platform.name || pattern == name(platform.vendor);
+}
+
+std::string platform_pattern_names() { return "*, " + join(kVendorNames) + ", " + platform_names(); }
+
+std::string_view name(ActDtype dtype) { return kActDtypeNames[static_cast<std::size_t>(dtype)]; }
+
+int itemsize(ActDtype dtype) { return dtype == ActDtype::kFp32 ? 4 : 2; }
+
+std::optional<ActDtype> parse_act_dtype(std::string_view text) {
+  for (std::size_t i = 0; i < kActDtypeNames.size(); ++i)
+    if (kActDtypeNames[i] == text) return static_cast<ActDtype>(i);
+  return std::nullopt;
+}
+
+std::string act_dtype_names() { return join(kActDtypeNames); }
+
+std::string_view name(All2All a2a) { return kAll2AllNames[static_cast<std::size_t>(a2a)]; }
+
+std::optional<All2All> parse_all2all(std::string_view text) {
+  for (std::size_t i = 0; i < kAll2AllNames.size(); ++i)
+    if (kAll2AllNames[i] == text) return static_cast<All2All>(i);
+  return std::nullopt;
+}
+
+std::string all2all_names() { return join(kAll2AllNames); }
+
+std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
+  if (multiple <= 0 || x < 0) throw std::invalid_argument("round_up: needs x >= 0 and multiple > 0");
+  return (x + multiple - 1) / multiple * multiple;
+}
+
+std::int64_t cdiv(std::int64_t a, std::int64_t b) {
+  if (b <= 0 || a < 0) throw std::invalid_argument("cdiv: needs a >= 0 and b > 0");
+  return (a + b - 1) / b;
+}
+
+}  // namespace moecheck::reference::padding

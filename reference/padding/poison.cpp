@@ -1,0 +1,95 @@
+#include "reference/padding/poison.h"
+
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+namespace moecheck::reference::padding {
+namespace {
+
+// splitmix64: small, seedable, and every seed gives a different stream.
+struct SplitMix64 {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
+}  // namespace
+
+std::uint64_t poison_seed() {
+  const char* text = std::getenv("MOECHECK_POISON_SEED");
+  if (!text || !*text) return kDefaultPoisonSeed;
+  char* end = nullptr;
+  const std::uint64_t value = std::strtoull(text, &end, 0);
+  if (*end != '\0')
+    throw std::invalid_argument(std::string("MOECHECK_POISON_SEED='") + text +
+                                "': expected a decimal or 0x-hexadecimal integer");
+  return value;
+}
+
+void poison(std::span<float> out, std::uint64_t seed) {
+  SplitMix64 rng{seed};
+  for (float& x : out) {
+    const std::uint64_t r = rng.next();
+    const std::uint32_t sign = (r >> 63) ? 0x80000000u : 0u;
+    switch (r & 3) {
+      case 0:  // quiet NaN with a nonzero random payload
+        x = std::bit_cast<float>(sign | 0x7FC00000u | (std::uint32_t(r >> 8) & 0x003FFFFFu) | 1u);
+        break;
+      case 1:
+        x = std::bit_cast<float>(sign | 0x7F800000u);
+        break;
+      default: {  // finite garbage: exponent 2^0 .. 2^127, random mantissa
+        const std::uint32_t exponent = 127u + std::uint32_t((r >> 16) % 128);
+        x = std::bit_cast<float>(sign | (exponent << 23) | (std::uint32_t(r >> 24) & 0x007FFFFFu));
+      }
+    }
+  }
+}
+
+void poison(std::span<std::uint8_t> out, std::uint64_t seed) {
+  SplitMix64 rng{seed};
+  for (auto& b : out) {
+    const std::uint64_t r = rng.next();
+    switch (r & 3) {
+      case 0:
+        b = 0xFF;  // E8M0 NaN, e4m3fn -NaN
+        break;
+      case 1:
+        b = 0x7F;  // e4m3fn NaN, E8M0 2^0
+        break;
+      default:
+        b = std::uint8_t(2 + (r >> 8) % 254);  // 0x02 .. 0xFF
+    }
+  }
+}
+
+void poison(std::span<std::uint16_t> out, std::uint64_t seed) {
+  SplitMix64 rng{seed};
+  for (auto& h : out) {
+    const std::uint64_t r = rng.next();
+    const std::uint16_t sign = (r >> 63) ? 0x8000 : 0;
+    switch (r & 3) {
+      case 0:  // bf16 quiet NaN with payload
+        h = std::uint16_t(sign | 0x7FC0 | ((r >> 8) & 0x3F) | 1);
+        break;
+      case 1:  // bf16 ±Inf
+        h = std::uint16_t(sign | 0x7F80);
+        break;
+      default:  // nonzero exponent: never ±0 or a subnormal in bf16 or fp16
+        h = std::uint16_t(sign | (0x0400 + (r >> 8) % (0x7F80 - 0x0400)));
+    }
+  }
+}
+
+bool may_be_poison(float x) { return !std::isfinite(x) || std::fabs(x) >= 1.0f; }
+bool may_be_poison(std::uint8_t x) { return x >= 2; }
+bool may_be_poison(std::uint16_t x) { return (x & 0x7FFF) >= 0x0400; }
+
+}  // namespace moecheck::reference::padding

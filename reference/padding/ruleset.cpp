@@ -1,0 +1,165 @@
+#include "reference/padding/ruleset.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+namespace moecheck::reference::padding {
+namespace {
+
+template <class T>
+bool listed(const std::vector<T>& list, const T& value) {
+  return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+}
+
+bool listed(const std::vector<std::string>& list, std::string_view value) {
+  return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+}
+
+}  // namespace
+
+std::int64_t Round::alignment(ActDtype dtype) const {
+  switch (kind) {
+    case Kind::kMultipleOf:
+      return multiple;
+    case Kind::kBytesMultipleOf:
+      return multiple % itemsize(dtype) == 0 ? multiple / itemsize(dtype) : 1;
+    case Kind::kKeep:
+    case Kind::kSmallestOf:
+      break;
+  }
+  return 1;
+}
+
+RoundResult apply(const Round& round, std::int64_t x, ActDtype dtype) {
+  switch (round.kind) {
+    case Round::Kind::kKeep:
+      return {x, std::nullopt};
+    case Round::Kind::kMultipleOf:
+      return {round_up(x, round.multiple), std::nullopt};
+    case Round::Kind::kBytesMultipleOf: {
+      // §1.1 DeepEP HT: bytes = H·itemsize; if bytes % 512 != 0, H' = round_up(bytes, 512)/itemsize.
+      const std::int64_t size = itemsize(dtype);
+      const std::int64_t bytes = x * size;
+      if (bytes % round.multiple == 0) return {x, std::nullopt};
+      return {round_up(bytes, round.multiple) / size, std::nullopt};
+    }
+    case Round::Kind::kSmallestOf:
+      for (std::int64_t s : round.sizes)
+        if (s >= x) return {s, std::nullopt};
+      return {x, "size " + std::to_string(x) + " is above the largest supported size " +
+                     std::to_string(round.sizes.empty() ? 0 : round.sizes.back()) + " (" + describe(round) + ")"};
+  }
+  return {x, std::nullopt};
+}
+
+std::string describe(const Round& round) {
+  switch (round.kind) {
+    case Round::Kind::kKeep:
+      return "unchanged";
+    case Round::Kind::kMultipleOf:
+      return "multiple of " + std::to_string(round.multiple);
+    case Round::Kind::kBytesMultipleOf:
+      return "bytes multiple of " + std::to_string(round.multiple);
+    case Round::Kind::kSmallestOf: {
+      std::string out = "smallest of {";
+      for (std::size_t i = 0; i < round.sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(round.sizes[i]);
+      return out + "}";
+    }
+  }
+  return "?";
+}
+
+bool Condition::empty() const {
+  return methods.empty() && backends.empty() && platforms.empty() && model_types.empty() && all2all.empty() &&
+         act_dtypes.empty() && !gated && !ep;
+}
+
+bool matches(const Condition& when, const MatchContext& c) {
+  if (!listed(when.methods, c.method) || !listed(when.backends, c.backend)) return false;
+  if (!when.platforms.empty()) {
+    if (c.platform == nullptr) return false;
+    bool any = false;
+    for (const auto& p : when.platforms) any = any || platform_matches(p, *c.platform);
+    if (!any) return false;
+  }
+  // An unknown model (no --model) is no model type at all: gpt-oss-only rules do not fire.
+  if (!when.model_types.empty() && (c.model_type.empty() || !listed(when.model_types, c.model_type))) return false;
+  if (!listed(when.all2all, c.all2all) || !listed(when.act_dtypes, c.act_dtype)) return false;
+  if (when.gated && *when.gated != c.gated) return false;
+  if (when.ep && *when.ep != c.ep) return false;
+  return true;
+}
+
+std::string_view name(W13Padding padding) { return padding == W13Padding::kPerHalf ? "per_half" : "end"; }
+
+std::string describe(const FillValue& fill) {
+  switch (fill.kind) {
+    case FillKind::kNotApplicable:
+      return "n/a";
+    case FillKind::kZero:
+      return "zero";
+    case FillKind::kUninitialized:
+      return "uninitialized";
+    case FillKind::kByte: {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "0x%02x", fill.byte);
+      return buf;
+    }
+  }
+  return "?";
+}
+
+const BackendChoice* MethodRules::find_backend(std::string_view backend) const {
+  for (const auto& b : backends)
+    if (b.name == backend) return &b;
+  return nullptr;
+}
+
+std::string MethodRules::backend_names() const {
+  std::string out;
+  for (const auto& b : backends) out += (out.empty() ? "" : ", ") + b.name;
+  return out;
+}
+
+std::int64_t PadArg::value(std::int64_t hidden_padding, std::int64_t intermediate_padding) const {
+  const std::int64_t raw =
+      of == Of::kHiddenPadding ? hidden_padding : of == Of::kIntermediatePadding ? intermediate_padding : 0;
+  return raw / floor_to * floor_to * times;
+}
+
+const MethodRules* Ruleset::find_method(std::string_view method) const {
+  for (const auto& m : methods)
+    if (m.name == method) return &m;
+  return nullptr;
+}
+
+std::string Ruleset::method_names() const {
+  std::string out;
+  for (const auto& m : methods) out += (out.empty() ? "" : ", ") + m.name;
+  return out;
+}
+
+const Rule* first_match(const Ruleset& ruleset, const std::vector<Rule>& rules, const MatchContext& context,
+                        const Rule** via) {
+  if (via) *via = nullptr;
+  for (const Rule& rule : rules) {
+    if (!matches(rule.when, context)) continue;
+    if (rule.use.empty()) return &rule;
+    const auto table = ruleset.tables.find(rule.use);
+    if (table == ruleset.tables.end())
+      throw std::invalid_argument("ruleset " + ruleset.name + ": " + rule.where + " uses the unknown table '" +
+                                  rule.use + "'");
+    for (const Rule& inner : table->second) {
+      if (!inner.use.empty())
+        throw std::invalid_argument("ruleset " + ruleset.name + ": " + inner.where + ": tables may not use tables");
+      if (matches(inner.when, context)) {
+        if (via) *via = &rule;
+        return &inner;
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace moecheck::reference::padding
