@@ -196,12 +196,16 @@ void decode(Format format, std::span<const std::uint8_t> codes, std::span<float>
   const std::uint8_t* __restrict src = codes.data();
   float* __restrict dst = out.data();
   const std::size_t n = codes.size();
+  if (format != Format::kE2m1) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = table[src[i]];
+    return;
+  }
   std::uint8_t seen = 0;  // OR of every code: a high nibble anywhere means a bad e2m1 code
   for (std::size_t i = 0; i < n; ++i) {
     seen |= src[i];
-    dst[i] = table[src[i] & (format == Format::kE2m1 ? 0x0F : 0xFF)];
+    dst[i] = table[src[i] & 0x0F];
   }
-  if (format == Format::kE2m1 && (seen & 0xF0)) {
+  if (seen & 0xF0) {
     for (std::size_t i = 0; i < n; ++i)
       if (src[i] > 0x0F) throw_width(format, src[i]);
   }
