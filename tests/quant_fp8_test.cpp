@@ -15,9 +15,13 @@
 
 #include "reference/formats.h"
 #include "reference/quant.h"
+#include "tests/quant_test_support.h"
 
 namespace fmt = moecheck::reference::formats;
 namespace q = moecheck::reference::quant;
+using moecheck::test::expect_invalid;
+using moecheck::test::random_matrix;
+inline std::mt19937 rng(std::uint32_t salt) { return moecheck::test::seeded_rng(salt); }
 using fmt::Format;
 using q::RowMatrixXf;
 using q::RowMatrixXu8;
@@ -38,31 +42,6 @@ RowMatrixXf row(std::initializer_list<float> v) {
 }
 
 // Expects std::invalid_argument whose message contains every fragment.
-template <typename F>
-void expect_invalid(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception";
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    for (const auto& frag : fragments) EXPECT_NE(what.find(frag), std::string::npos) << "'" << frag << "' not in: " << what;
-  }
-}
-
-std::mt19937 rng(std::uint32_t salt) {
-  const char* env = std::getenv("MOECHECK_SEED");
-  const std::uint32_t seed = env ? std::uint32_t(std::strtoul(env, nullptr, 10)) : 20240611u;
-  return std::mt19937(seed ^ salt);
-}
-
-RowMatrixXf random_matrix(std::int64_t r, std::int64_t c, float scale, std::uint32_t salt) {
-  auto g = rng(salt);
-  std::normal_distribution<float> d(0.0f, scale);
-  RowMatrixXf m(r, c);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = d(g);
-  return m;
-}
-
 }  // namespace
 
 // ---- §3.1 static per-tensor -------------------------------------------------------------------

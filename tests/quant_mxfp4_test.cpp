@@ -14,9 +14,12 @@
 
 #include "reference/formats.h"
 #include "reference/quant.h"
+#include "tests/quant_test_support.h"
 
 namespace fmt = moecheck::reference::formats;
 namespace q = moecheck::reference::quant;
+using moecheck::test::expect_invalid;
+using moecheck::test::random_matrix;
 using q::Mxfp4Rounding;
 using q::RowMatrixXf;
 
@@ -26,26 +29,6 @@ constexpr Mxfp4Rounding kAll[] = {Mxfp4Rounding::kTritonRoundUp,        Mxfp4Rou
                                   Mxfp4Rounding::kTritonRoundDown,      Mxfp4Rounding::kTritonRoundDownAmax6,
                                   Mxfp4Rounding::kQuarkEven,            Mxfp4Rounding::kOcpReferenceNearest,
                                   Mxfp4Rounding::kOcpReferenceEven};
-
-template <typename F>
-void expect_invalid(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception";
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    for (const auto& frag : fragments) EXPECT_NE(what.find(frag), std::string::npos) << "'" << frag << "' not in: " << what;
-  }
-}
-
-RowMatrixXf random_matrix(std::int64_t r, std::int64_t c, float scale, std::uint32_t salt) {
-  const char* env = std::getenv("MOECHECK_SEED");
-  std::mt19937 g((env ? std::uint32_t(std::strtoul(env, nullptr, 10)) : 20240611u) ^ salt);
-  std::normal_distribution<float> d(0.0f, scale);
-  RowMatrixXf m(r, c);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = d(g);
-  return m;
-}
 
 // e2m1 code 8 (-0) replaced by 0 in every nibble.
 std::vector<std::uint8_t> fold_negative_zero(std::vector<std::uint8_t> bytes) {

@@ -12,34 +12,17 @@
 
 #include "reference/formats.h"
 #include "reference/quant.h"
+#include "tests/quant_test_support.h"
 
 namespace fmt = moecheck::reference::formats;
 namespace q = moecheck::reference::quant;
+using moecheck::test::expect_invalid;
+using moecheck::test::random_matrix;
 using q::Mxfp8Quantizer;
 using q::Nvfp4Quantizer;
 using q::RowMatrixXf;
 
 namespace {
-
-template <typename F>
-void expect_invalid(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception";
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    for (const auto& frag : fragments) EXPECT_NE(what.find(frag), std::string::npos) << "'" << frag << "' not in: " << what;
-  }
-}
-
-RowMatrixXf random_matrix(std::int64_t r, std::int64_t c, float scale, std::uint32_t salt) {
-  const char* env = std::getenv("MOECHECK_SEED");
-  std::mt19937 g((env ? std::uint32_t(std::strtoul(env, nullptr, 10)) : 20240611u) ^ salt);
-  std::normal_distribution<float> d(0.0f, scale);
-  RowMatrixXf m(r, c);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = d(g);
-  return m;
-}
 
 std::uint8_t nibble(const q::Nvfp4Tensor& t, std::int64_t r, std::int64_t c) {
   const std::uint8_t b = t.packed(r, c / 2);

@@ -1,4 +1,5 @@
 #include "reference/quant/fp8_block.h"
+#include "reference/quant/detail.h"
 
 #include <algorithm>
 #include <bit>
@@ -61,10 +62,7 @@ RowMatrixXf dequantize_row_major(const Fp8BlockWeight& w) {
 
 void dequantize_rows(const Fp8BlockWeight& w, std::int64_t row_begin, std::int64_t row_end, float* out) {
   validate(w);
-  if (row_begin < 0 || row_begin > row_end || row_end > w.rows)
-    detail::fail("Fp8BlockWeight dequantize_rows range", "0 <= row_begin <= row_end <= rows = " + std::to_string(w.rows),
-                 std::string("[").append(std::to_string(row_begin)).append(", ").append(std::to_string(row_end)).append(")"));
-  if (row_end > row_begin && out == nullptr) detail::fail("Fp8BlockWeight dequantize_rows out", "a buffer", "nullptr");
+  detail::check_row_range("Fp8BlockWeight", row_begin, row_end, w.rows, out);
   fill_rows(w, row_begin, row_end, out);
 }
 

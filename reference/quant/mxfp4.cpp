@@ -120,10 +120,7 @@ RowMatrixXf dequantize_row_major(const Mxfp4Weight& w) {
 
 void dequantize_rows(const Mxfp4Weight& w, std::int64_t row_begin, std::int64_t row_end, float* out) {
   validate(w);
-  if (row_begin < 0 || row_begin > row_end || row_end > w.rows)
-    detail::fail("Mxfp4Weight dequantize_rows range", "0 <= row_begin <= row_end <= rows = " + std::to_string(w.rows),
-                 std::string("[").append(std::to_string(row_begin)).append(", ").append(std::to_string(row_end)).append(")"));
-  if (row_end > row_begin && out == nullptr) detail::fail("Mxfp4Weight dequantize_rows out", "a buffer", "nullptr");
+  detail::check_row_range("Mxfp4Weight", row_begin, row_end, w.rows, out);
   fill_rows(w, row_begin, row_end, out);
 }
 

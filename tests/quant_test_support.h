@@ -1,0 +1,45 @@
+// Helpers shared by the quant_*_test.cpp files (one executable, quant_test).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <initializer_list>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "reference/quant.h"
+
+namespace moecheck::test {
+
+// f() must throw std::invalid_argument whose message contains every fragment.
+template <typename F>
+void expect_invalid(F&& f, std::initializer_list<std::string> fragments) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    for (const auto& frag : fragments) EXPECT_NE(what.find(frag), std::string::npos) << "'" << frag << "' not in: " << what;
+  }
+}
+
+// A generator seeded from MOECHECK_SEED (default 20240611) and a per-test salt.
+inline std::mt19937 seeded_rng(std::uint32_t salt) {
+  const char* env = std::getenv("MOECHECK_SEED");
+  const std::uint32_t seed = env ? std::uint32_t(std::strtoul(env, nullptr, 10)) : 20240611u;
+  return std::mt19937(seed ^ salt);
+}
+
+// r x c normal values with standard deviation `scale`.
+inline reference::quant::RowMatrixXf random_matrix(std::int64_t r, std::int64_t c, float scale, std::uint32_t salt) {
+  std::mt19937 g = seeded_rng(salt);
+  std::normal_distribution<float> d(0.0f, scale);
+  reference::quant::RowMatrixXf m(r, c);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = d(g);
+  return m;
+}
+
+}  // namespace moecheck::test
