@@ -2,6 +2,7 @@
 // large tensors), atomic commit, every read error with its message, and interoperability with
 // files that h5py and h5dump see.
 #include "fixtures/hdf5_io.h"
+#include "tests/fixtures_test_support.h"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -51,21 +52,8 @@ class Hdf5IoTest : public ::testing::Test {
   fs::path dir_;
 };
 
-template <class Action>
-std::string error_of(Action&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected fixtures::Error, none thrown";
-  return {};
-}
-
-void expect_mentions(const std::string& message, std::initializer_list<std::string> parts) {
-  for (const auto& part : parts)
-    EXPECT_NE(message.find(part), std::string::npos) << "message: " << message << "\nlacks: " << part;
-}
+using moecheck::test::error_of;
+using moecheck::test::expect_mentions;
 
 // Raw HDF5 C API, to build files moecheck's writer would never produce (h5py-style, broken).
 class RawFile {

@@ -7,6 +7,7 @@
 // (`__metadata__` first, tensors by dtype descending then name, header padded with spaces to a
 // multiple of 8), and raw bytes for the broken ones. No Python, no committed binaries.
 #include "fixtures/safetensors.h"
+#include "tests/fixtures_test_support.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -143,21 +144,8 @@ class SafetensorsTest : public ::testing::Test {
   fs::path dir_;
 };
 
-template <class Action>
-std::string error_of(Action&& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected fixtures::Error, none thrown";
-  return {};
-}
-
-void expect_mentions(const std::string& message, std::initializer_list<std::string> parts) {
-  for (const auto& part : parts)
-    EXPECT_NE(message.find(part), std::string::npos) << "message: " << message << "\nlacks: " << part;
-}
+using moecheck::test::error_of;
+using moecheck::test::expect_mentions;
 
 // The error File(path) throws, which must name the file.
 std::string open_error(const fs::path& path) {
