@@ -1,0 +1,161 @@
+#include "device/backend.h"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+#include <string>
+
+#include "device/sim/sim_backend.h"
+
+namespace moecheck::device {
+
+std::string_view name(WeightScheme scheme) {
+  switch (scheme) {
+    case WeightScheme::kDense: return "dense";
+    case WeightScheme::kMxfp4W4A16: return "mxfp4_w4a16";
+    case WeightScheme::kFp8Block128W8A16: return "fp8_block128_w8a16";
+  }
+  return "unknown";
+}
+
+std::span<const KernelFaultInfo> kernel_faults() {
+  static const KernelFaultInfo faults[] = {
+      {"skip_last_output_tile", "B3", "ROCm/aiter PR #3538",
+       "GEMM1's grid is sized from the logical intermediate size: w13 output tiles past ceil(2*I/BLOCK_N) stay "
+       "poisoned in the intermediate cache (visible when I_pad > I)",
+       &FaultSwitches::skip_last_output_tile},
+      {"uninitialized_k_tail_lanes", "B4", "ROCm/aiter PR #3117 -> #3344 (revert) -> #3537",
+       "GEMM2's K lanes in [I, I_pad) hold poison instead of loaded zeros (visible when I_pad > I)",
+       &FaultSwitches::uninitialized_k_tail_lanes},
+      {"read_padded_scales", "B1", "flashinfer-ai/flashinfer#2861; vllm-project/vllm PR #38148",
+       "the last real w13 row of each half is dequantized with the scales of the last padded row (quantized "
+       "schemes; visible when I_pad > I)",
+       &FaultSwitches::read_padded_scales},
+      {"e8m0_scale_misindex", "B2", "ROCm/aiter#5233, PR #5232",
+       "GEMM2 reads the w2 E8M0 scales with row stride round_up(I_pad, 256)/32 (MXFP4; visible when "
+       "I_pad % 256 != 0)",
+       &FaultSwitches::e8m0_scale_misindex},
+      {"nan_for_empty_experts", "B10", "vllm-project/vllm PR #39645 (test_batched_moe_scale_init.py)",
+       "experts with zero tokens keep a NaN activation scale that the finalize multiplies by 0 into every row",
+       &FaultSwitches::nan_for_empty_experts},
+      {"w13_end_padded", "B12", "vllm-project/vllm#48624",
+       "a concatenated w13 (biases, scale rows) arrives end-padded [gate, up, zeros] and is split at I_pad "
+       "(visible when I_pad > I)",
+       &FaultSwitches::w13_end_padded},
+  };
+  return faults;
+}
+
+const KernelFaultInfo* find_kernel_fault(std::string_view fault_name) {
+  for (const KernelFaultInfo& f : kernel_faults())
+    if (f.name == fault_name) return &f;
+  return nullptr;
+}
+
+namespace {
+
+using reference::padding::Shape;
+using reference::padding::to_string;
+
+template <class T>
+void expect_shape(const reference::padding::Tensor<T>& t, const Shape& expected, std::string_view what) {
+  if (t.shape != expected)
+    throw std::invalid_argument("PaddedCase." + std::string(what) + ": expected shape " + to_string(expected) +
+                                ", found " + to_string(t.shape));
+  if (t.data.size() != static_cast<std::size_t>(t.numel()))
+    throw std::invalid_argument("PaddedCase." + std::string(what) + ": " + std::to_string(t.data.size()) +
+                                " values for shape " + to_string(t.shape));
+}
+
+std::int64_t cdiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+void validate(const PaddedCase& c) {
+  const std::int64_t e = c.experts, t = c.tokens, k = c.top_k;
+  const std::int64_t h = c.plan.hidden, hp = c.plan.hidden_padded;
+  const std::int64_t i = c.plan.intermediate_per_partition, ip = c.plan.intermediate_per_partition_padded;
+  if (e < 1 || t < 0 || k < 1 || k > e)
+    throw std::invalid_argument("PaddedCase: need experts >= 1, tokens >= 0, 1 <= top_k <= experts; found experts " +
+                                std::to_string(e) + ", tokens " + std::to_string(t) + ", top_k " + std::to_string(k));
+  if (h < 1 || hp < h || i < 1 || ip < i)
+    throw std::invalid_argument("PaddedCase.plan: need 1 <= hidden <= hidden_padded and 1 <= intermediate <= "
+                                "intermediate_padded; found H " + std::to_string(h) + "/" + std::to_string(hp) +
+                                ", I " + std::to_string(i) + "/" + std::to_string(ip));
+  switch (c.scheme) {
+    case WeightScheme::kDense:
+      expect_shape(c.w13, {e, 2 * ip, hp}, "w13");
+      expect_shape(c.w2, {e, hp, ip}, "w2");
+      break;
+    case WeightScheme::kMxfp4W4A16:
+      if (hp % 32 != 0 || ip % 32 != 0)
+        throw std::invalid_argument("PaddedCase: MXFP4 needs H_pad and I_pad multiples of 32; found " +
+                                    std::to_string(hp) + ", " + std::to_string(ip));
+      expect_shape(c.w13_codes, {e, 2 * ip, hp / 2}, "w13_codes");
+      expect_shape(c.w2_codes, {e, hp, ip / 2}, "w2_codes");
+      expect_shape(c.w13_mx_scales, {e, 2 * ip, hp / 32}, "w13_mx_scales");
+      expect_shape(c.w2_mx_scales, {e, hp, ip / 32}, "w2_mx_scales");
+      break;
+    case WeightScheme::kFp8Block128W8A16:
+      expect_shape(c.w13_codes, {e, 2 * ip, hp}, "w13_codes");
+      expect_shape(c.w2_codes, {e, hp, ip}, "w2_codes");
+      expect_shape(c.w13_block_scales, {e, 2 * cdiv(ip, 128), cdiv(hp, 128)}, "w13_block_scales");
+      expect_shape(c.w2_block_scales, {e, cdiv(hp, 128), cdiv(ip, 128)}, "w2_block_scales");
+      break;
+  }
+  if (!c.w13_bias.shape.empty()) expect_shape(c.w13_bias, {e, 2 * ip}, "w13_bias");
+  if (!c.w2_bias.shape.empty()) expect_shape(c.w2_bias, {e, hp}, "w2_bias");
+  expect_shape(c.hidden, {t, hp}, "hidden");
+  expect_shape(c.topk_ids, {t, k}, "topk_ids");
+  expect_shape(c.topk_weights, {t, k}, "topk_weights");
+  for (std::size_t n = 0; n < c.topk_ids.data.size(); ++n)
+    if (c.topk_ids.data[n] < 0 || c.topk_ids.data[n] >= e)
+      throw std::invalid_argument("PaddedCase.topk_ids: element " + std::to_string(n) + " is " +
+                                  std::to_string(c.topk_ids.data[n]) + ", expected an expert id in [0, " +
+                                  std::to_string(e) + ")");
+}
+
+bool Capabilities::supports(WeightScheme scheme) const {
+  return std::find(schemes.begin(), schemes.end(), scheme) != schemes.end();
+}
+bool Capabilities::supports(reference::moe::GateUpLayout layout) const {
+  return std::find(layouts.begin(), layouts.end(), layout) != layouts.end();
+}
+bool Capabilities::supports(reference::moe::Activation activation) const {
+  return std::find(activations.begin(), activations.end(), activation) != activations.end();
+}
+bool Capabilities::supports(reference::moe::Dtype dtype) const {
+  return std::find(dtypes.begin(), dtypes.end(), dtype) != dtypes.end();
+}
+bool Capabilities::supports(const PaddedCase& c) const {
+  const bool has_bias = !c.w13_bias.shape.empty() || !c.w2_bias.shape.empty();
+  return supports(c.scheme) && supports(c.layout) && supports(c.activation) && supports(c.dtype) &&
+         (biases || !has_bias) && (weights_on_input || !c.weights_on_input);
+}
+
+// vLLM's small-batch Triton config, and a wide-tile variant that stands for a backend with 256-wide
+// tiles (CK / FlyDSL style), so tile-boundary effects are exercised twice. Function-local statics:
+// safe to call from other translation units' static initializers.
+std::span<const Backend* const> backends() {
+  static const sim::SimBackend sim_default(sim::TileConfig{"sim", 16, 64, 64});
+  static const sim::SimBackend sim_tiles256(sim::TileConfig{"sim-tiles256", 64, 256, 256});
+  static const std::array<const Backend*, 2> all{&sim_default, &sim_tiles256};
+  return all;
+}
+
+const Backend* find_backend(std::string_view backend_name) {
+  for (const Backend* b : backends())
+    if (b->name() == backend_name) return b;
+  return nullptr;
+}
+
+std::string backend_names() {
+  std::string out;
+  for (const Backend* b : backends()) {
+    if (!out.empty()) out += ", ";
+    out += b->name();
+  }
+  return out;
+}
+
+}  // namespace moecheck::device

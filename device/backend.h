@@ -1,0 +1,195 @@
+// The device interface: one fused-MoE call on padded shapes (padding.md §1.4–§1.7, §4), the
+// capabilities a backend declares, and the registry of the backends built into this binary.
+// `properties/` and `tools/` code against this header only; `sim`, and later `cuda`, `hip` and
+// vendor backends, plug in through `backends()` without touching them.
+//
+// Conventions shared by every field below:
+// - Sizes come from `plan`: logical `plan.hidden` (H), `plan.intermediate_per_partition` (I) and
+//   the padded ones the kernel runs on, `plan.hidden_padded` (H_pad),
+//   `plan.intermediate_per_partition_padded` (I_pad). Tensors are in padded shapes.
+// - Float tensors hold values of the model dtype (`dtype`): a bf16 model's floats are
+//   bf16-representable, as the golden model keeps them.
+// - The shared expert and the router are not part of the call: the caller routes on the LOGICAL
+//   hidden states (padding.md §1.4, bugs.md B7) and adds the shared expert itself.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reference/formats/format.h"
+#include "reference/moe/activation.h"
+#include "reference/moe/dtype.h"
+#include "reference/padding/plan.h"
+#include "reference/padding/tensor.h"
+
+namespace moecheck::device {
+
+// The weight encodings a backend reads, named after the kernels they emulate.
+enum class WeightScheme : std::uint8_t {
+  // Unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod → Triton fused_moe).
+  kDense,
+  // gpt-oss MXFP4 weights with bf16/fp32 activations (w4a16: Mxfp4MoEMethod, triton_kernels
+  // matmul_ogs): e2m1 codes two per byte, one E8M0 scale byte per 32 elements along K,
+  // dequantized in-tile; activations stay in the model dtype.
+  kMxfp4W4A16,
+  // DeepSeek-V3 FP8 128×128 block weights (e4m3fn / e4m3fnuz codes, fp32 weight_scale_inv per
+  // block), dequantized in-tile; activations stay in the model dtype (no per-token-group
+  // activation quantization; a w8a8 scheme would be a separate enumerator).
+  kFp8Block128W8A16,
+};
+std::string_view name(WeightScheme scheme);  // "dense", "mxfp4_w4a16", "fp8_block128_w8a16"
+
+// Faults the `sim` pipeline can exhibit, one switch per bug class of spec/bugs.md that lives in
+// the kernel (padding-code faults — B5, B6, B7, B8, B9, B11, B13 — live in the caller's padding
+// path). Every field defaults to "no fault". Backends that cannot inject faults declare
+// Capabilities::injects_faults = false and ignore this struct.
+struct FaultSwitches {
+  // B3 (ROCm/aiter PR #3538): GEMM1's grid is computed from the logical intermediate size, so
+  // the w13 output tiles past ceil(2·I / BLOCK_N) — the last, padded ones — are never written
+  // and the intermediate cache keeps its poison there. Visible when I_pad > I.
+  bool skip_last_output_tile = false;
+  // B4 (ROCm/aiter PR #3117 → #3344 → #3537): GEMM2's K-padding tail tile leaves its padded
+  // lanes (k in [I, I_pad)) uninitialized: the A and B tile lanes there hold poison instead of
+  // the loaded zeros. Visible when I_pad > I.
+  bool uninitialized_k_tail_lanes = false;
+  // B1 (flashinfer#2861, vLLM PR #38148): the scales of padding rows are applied to real rows:
+  // the last real row of each w13 half (row I−1) is dequantized with the scale row of the last
+  // padded row of that half (row I_pad−1; for FP8 blocks its 128-row grid row). Quantized
+  // schemes only; visible when I_pad > I (for FP8 blocks: when they fall in different grid rows).
+  bool read_padded_scales = false;
+  // B2 (ROCm/aiter#5233, PR #5232): GEMM2 reads the w2 E8M0 scales with a row stride of
+  // round_up(I_pad, 256) / 32 bytes instead of I_pad / 32 (indices wrap inside the expert's
+  // scale tensor). MXFP4 only; visible when I_pad % 256 != 0.
+  bool e8m0_scale_misindex = false;
+  // B10 (vLLM PR #39645 test_batched_moe_scale_init.py): the per-expert activation scale
+  // workspace is allocated NaN and set only for experts that received tokens; the finalize
+  // reduces over every expert slot (weight 0 for unselected ones), so 0 · NaN reaches every
+  // token's output whenever some expert has zero tokens.
+  bool nan_for_empty_experts = false;
+  // B12 (vLLM#48624): a gated, concatenated w13 (and its biases and scale rows) arrives
+  // end-padded as [gate(I), up(I), zeros] while the kernel splits it at I_pad. Visible when
+  // I_pad > I with the concatenated layout.
+  bool w13_end_padded = false;
+
+  bool any() const {
+    return skip_last_output_tile || uninitialized_k_tail_lanes || read_padded_scales || e8m0_scale_misindex ||
+           nan_for_empty_experts || w13_end_padded;
+  }
+};
+
+// The kernel faults by name, one source of truth for the fault catalog (MOECHECK_FAULT=NAME):
+// `flag` is the FaultSwitches member it turns on.
+struct KernelFaultInfo {
+  std::string_view name;         // the member's name: "skip_last_output_tile", ...
+  std::string_view bug;          // spec/bugs.md id: "B3"
+  std::string_view upstream;     // the upstream reference
+  std::string_view description;  // what the sim does when it is on, and when it is visible
+  bool FaultSwitches::*flag;
+};
+std::span<const KernelFaultInfo> kernel_faults();
+const KernelFaultInfo* find_kernel_fault(std::string_view name);  // nullptr if unknown
+
+// Everything one fused-MoE call needs, on padded shapes. E = local experts, T = tokens, k = top_k.
+struct PaddedCase {
+  reference::padding::Plan plan;  // logical and padded sizes
+  WeightScheme scheme = WeightScheme::kDense;
+
+  // Block semantics the kernel needs.
+  reference::moe::Activation activation = reference::moe::Activation::kSilu;
+  reference::moe::GateUpLayout layout = reference::moe::GateUpLayout::kConcatenated;
+  reference::moe::Dtype dtype = reference::moe::Dtype::kF32;  // the model (activation) dtype
+  bool weights_on_input = false;  // Llama-4: the router weight scales the input, not the output
+
+  std::int64_t tokens = 0;   // T
+  std::int64_t experts = 0;  // E
+  std::int64_t top_k = 0;    // k
+
+  // Weights in the block's layout. Rows of w13 [E, 2·I_pad, ·]: kConcatenated = [gate half of
+  // I_pad rows; up half of I_pad rows], each half's padding at its bottom; kInterleaved = row 2i
+  // gate_i, row 2i+1 up_i, padding at the tail.
+  // kDense: fp32 values.
+  reference::padding::Tensor<float> w13;  // [E, 2·I_pad, H_pad]
+  reference::padding::Tensor<float> w2;   // [E, H_pad, I_pad]
+  // kMxfp4W4A16: packed e2m1 codes, low nibble = even element (the checkpoint's `*_blocks`
+  // flattened), and E8M0 scale bytes. kFp8Block128W8A16: one code per byte.
+  reference::padding::Tensor<std::uint8_t> w13_codes;  // [E, 2·I_pad, H_pad/2] or [E, 2·I_pad, H_pad]
+  reference::padding::Tensor<std::uint8_t> w2_codes;   // [E, H_pad, I_pad/2]  or [E, H_pad, I_pad]
+  reference::padding::Tensor<std::uint8_t> w13_mx_scales;  // MXFP4: [E, 2·I_pad, H_pad/32]
+  reference::padding::Tensor<std::uint8_t> w2_mx_scales;   // MXFP4: [E, H_pad, I_pad/32]
+  // FP8 blocks: weight_scale_inv, vLLM's grid. w13 per half: [E, 2·ceil(I_pad/128),
+  // ceil(H_pad/128)], gate grid rows first; row r of half h uses grid row h·ceil(I_pad/128) + r/128
+  // (interleaved: w13 row 2i+h is row i of half h). w2: [E, ceil(H_pad/128), ceil(I_pad/128)].
+  reference::padding::Tensor<float> w13_block_scales;
+  reference::padding::Tensor<float> w2_block_scales;
+  reference::formats::Format fp8_format = reference::formats::Format::kE4m3fn;
+
+  // Biases in the model dtype, or empty (shape {}) when the block has none.
+  reference::padding::Tensor<float> w13_bias;  // [E, 2·I_pad], rows as w13
+  reference::padding::Tensor<float> w2_bias;   // [E, H_pad]
+
+  // Activations as the kernel receives them: [T, H_pad], padded as the plan says (zeros on the
+  // right; padding.md §1.4). Plans with skip_forward_padding reach the kernel unpadded and the
+  // kernel pads internally: the caller passes that zero-padded form at H_pad here too.
+  reference::padding::Tensor<float> hidden;
+  // Routing, computed by the caller on the LOGICAL hidden states: expert ids in [0, E) and
+  // weights (values of the weights precision), [T, k].
+  reference::padding::Tensor<std::int32_t> topk_ids;
+  reference::padding::Tensor<float> topk_weights;
+
+  FaultSwitches faults;  // default: none
+
+  std::int64_t hidden_padded() const { return plan.hidden_padded; }
+  std::int64_t intermediate_padded() const { return plan.intermediate_per_partition_padded; }
+};
+
+// Throws std::invalid_argument naming the first field whose shape or contents disagree with the
+// plan and scheme (expected and actual shape; ids out of range).
+void validate(const PaddedCase& padded_case);
+
+struct Capabilities {
+  std::vector<WeightScheme> schemes;
+  std::vector<reference::moe::GateUpLayout> layouts;
+  std::vector<reference::moe::Activation> activations;
+  std::vector<reference::moe::Dtype> dtypes;
+  bool weights_on_input = false;  // supports the Llama-4 input-side router weight
+  bool biases = false;            // supports w13/w2 biases
+
+  // Padded zeros leave every fp32 sum bitwise unchanged, so the padded run sliced to the logical
+  // width equals the unpadded run bitwise (+0 and −0 count as equal): P1 may demand bit identity.
+  bool order_preserving = false;
+  // When !order_preserving: the largest ULP distance (in the model dtype) P1 allows between the
+  // padded-sliced and the unpadded run; 0 when order_preserving.
+  int ulp_bound = 0;
+  std::string tolerance_reason;  // why that bound (or why bitwise) — printed by reports
+
+  // Tile sizes the backend models (0 where not meaningful).
+  std::int64_t block_m = 0, block_n = 0, block_k = 0;
+  bool injects_faults = false;  // honours PaddedCase::faults
+
+  bool supports(WeightScheme scheme) const;
+  bool supports(reference::moe::GateUpLayout layout) const;
+  bool supports(reference::moe::Activation activation) const;
+  bool supports(reference::moe::Dtype dtype) const;
+  // Whether this backend can run the case (scheme, layout, activation, dtype, biases, weights on input).
+  bool supports(const PaddedCase& padded_case) const;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  virtual Capabilities capabilities() const = 0;
+  // Fills `output` [T, H_pad] (row-major), which the caller has poisoned; every element must be
+  // written. Throws std::invalid_argument for an invalid or unsupported case.
+  virtual void run(const PaddedCase& padded_case, std::span<float> output) const = 0;
+};
+
+// The backends built into this binary, in a fixed order ("sim" first).
+std::span<const Backend* const> backends();
+const Backend* find_backend(std::string_view name);  // nullptr if not built
+std::string backend_names();                         // comma-separated, for error messages
+
+}  // namespace moecheck::device

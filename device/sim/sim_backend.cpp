@@ -1,0 +1,376 @@
+#include "device/sim/sim_backend.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "device/sim/align.h"
+#include "reference/formats/codecs.h"
+#include "reference/moe/activation.h"
+#include "reference/padding/poison.h"
+
+namespace moecheck::device::sim {
+
+namespace {
+
+using reference::moe::Dtype;
+using reference::moe::GateUpLayout;
+using reference::padding::Tensor;
+
+std::int64_t cdiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+float round_dtype(Dtype dtype, float v) { return reference::moe::round_to(dtype, double{v}); }
+
+// One expert's [rows, cols] weight as the kernel's B operand sees it, dequantized element by
+// element into the compute dtype (the Triton kernel's `b = (b * scale).to(compute_type)`).
+struct WeightView {
+  WeightScheme scheme = WeightScheme::kDense;
+  Dtype dtype = Dtype::kF32;
+  std::int64_t rows = 0, cols = 0;
+  const float* dense = nullptr;         // kDense: [rows, cols]
+  const std::uint8_t* codes = nullptr;  // MXFP4: [rows, cols/2]; FP8: [rows, cols]
+  const std::uint8_t* mx_scales = nullptr;  // [rows, cols/32]
+  std::int64_t mx_row_stride = 0;       // cols/32, or the mis-indexing stride of fault B2
+  const float* block_scales = nullptr;  // FP8 grid of this expert
+  std::int64_t grid_cols = 0;
+  // Row → (half, index in half) for w13's per-half scale grid; half_rows = 0 for w2.
+  std::int64_t half_rows = 0;
+  bool interleaved = false;
+  // Fault B1: row `b1_row` of each half takes the scales of row `b1_source` of that half.
+  std::int64_t b1_row = -1, b1_source = -1;
+  const float* e2m1 = nullptr;
+  const float* fp8 = nullptr;
+
+  // The row whose scales row n uses, in w13 row numbering.
+  std::int64_t scale_row(std::int64_t n) const {
+    if (b1_row < 0 || half_rows == 0) return n;
+    const std::int64_t half = interleaved ? n % 2 : n / half_rows;
+    const std::int64_t i = interleaved ? n / 2 : n % half_rows;
+    if (i != b1_row) return n;
+    return interleaved ? 2 * b1_source + half : half * half_rows + b1_source;
+  }
+  std::int64_t grid_row(std::int64_t n) const {
+    if (half_rows == 0) return n / quant_block;
+    const std::int64_t half = interleaved ? n % 2 : n / half_rows;
+    const std::int64_t i = interleaved ? n / 2 : n % half_rows;
+    return half * cdiv(half_rows, quant_block) + i / quant_block;
+  }
+
+  // Elements [k0, k0 + count) of row n, into out[0..count).
+  void row(std::int64_t n, std::int64_t k0, std::int64_t count, float* out) const {
+    switch (scheme) {
+      case WeightScheme::kDense:
+        std::copy_n(dense + n * cols + k0, count, out);
+        return;
+      case WeightScheme::kMxfp4W4A16: {
+        const std::uint8_t* r = codes + n * (cols / 2);
+        const std::int64_t srow = scale_row(n) * mx_row_stride, scale_count = rows * (cols / 32);
+        for (std::int64_t k = k0; k < k0 + count;) {
+          const float s = reference::formats::e8m0_value(mx_scales[(srow + k / 32) % scale_count]);
+          const std::int64_t end = std::min(k0 + count, (k / 32 + 1) * 32);
+          for (; k < end; ++k) {
+            const std::uint8_t byte = r[k / 2];
+            const std::uint8_t code = k % 2 == 0 ? byte & 0x0F : byte >> 4;
+            out[k - k0] = round_dtype(dtype, e2m1[code] * s);
+          }
+        }
+        return;
+      }
+      case WeightScheme::kFp8Block128W8A16: {
+        const std::uint8_t* r = codes + n * cols;
+        const float* srow = block_scales + grid_row(scale_row(n)) * grid_cols;
+        for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = round_dtype(dtype, fp8[r[k]] * srow[k / quant_block]);
+        return;
+      }
+    }
+  }
+
+  static constexpr std::int64_t quant_block = 128;  // FP8 weight_block_size
+};
+
+// Fault B4's uninitialized lanes: K lanes at or past `logical_k` read poison from `pool`.
+struct KTail {
+  std::int64_t logical_k = std::numeric_limits<std::int64_t>::max();
+  const std::vector<float>* pool = nullptr;
+  float at(std::size_t i) const { return (*pool)[i % pool->size()]; }
+};
+
+// One fused_moe_kernel launch: for each block of the aligned sort and each output tile, one fp32
+// accumulator per element, K tiles ascending, ascending k inside a tile, multiply then add.
+// a_row(pair) → pointer to K values; view(expert) → WeightView; store(pair, expert, n, acc).
+template <class ARow, class View, class Store>
+void tiled_gemm(const TileConfig& t, const AlignedBlocks& ab, std::int64_t n_total, std::int64_t k_total,
+                std::int64_t n_tiles, ARow a_row, View view, Store store, const KTail& tail) {
+  const std::int64_t bm = t.block_m, bn = t.block_n, bk = t.block_k;
+  std::vector<float> acc(static_cast<std::size_t>(bm * bn));
+  std::vector<float> bt(static_cast<std::size_t>(bk * bn));  // B tile, [k][n]
+  std::vector<float> wrow(static_cast<std::size_t>(bk));
+  std::vector<std::int32_t> pairs;
+  for (std::int64_t b = 0; b < ab.num_blocks(); ++b) {
+    const std::int32_t expert = ab.expert_ids[static_cast<std::size_t>(b)];
+    const WeightView w = view(expert);
+    pairs.clear();
+    for (std::int64_t m = 0; m < bm; ++m) {
+      const std::int32_t id = ab.sorted_token_ids[static_cast<std::size_t>(b * bm + m)];
+      if (id < ab.sentinel) pairs.push_back(id);  // the kernel's token_mask
+    }
+    for (std::int64_t nt = 0; nt < n_tiles; ++nt) {
+      const std::int64_t n0 = nt * bn, nn = std::min(bn, n_total - n0);
+      if (nn <= 0) break;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (std::int64_t k0 = 0; k0 < k_total; k0 += bk) {
+        const std::int64_t kk = std::min(bk, k_total - k0);
+        for (std::int64_t n = 0; n < nn; ++n) {
+          w.row(n0 + n, k0, kk, wrow.data());
+          for (std::int64_t k = 0; k < kk; ++k)
+            bt[static_cast<std::size_t>(k * bn + n)] =
+                k0 + k >= tail.logical_k ? tail.at(static_cast<std::size_t>((k0 + k) * 131 + n)) : wrow[static_cast<std::size_t>(k)];
+        }
+        for (std::size_t m = 0; m < pairs.size(); ++m) {
+          const float* a = a_row(pairs[m]);
+          float* accr = acc.data() + static_cast<std::int64_t>(m) * bn;
+          for (std::int64_t k = 0; k < kk; ++k) {
+            const float av = k0 + k >= tail.logical_k ? tail.at(static_cast<std::size_t>((k0 + k) * 17 + m)) : a[k0 + k];
+            const float* br = bt.data() + k * bn;
+            for (std::int64_t n = 0; n < nn; ++n) {
+              const float product = av * br[n];
+              accr[n] = accr[n] + product;
+            }
+          }
+        }
+      }
+      for (std::size_t m = 0; m < pairs.size(); ++m)
+        for (std::int64_t n = 0; n < nn; ++n)
+          store(pairs[m], expert, n0 + n, acc[static_cast<std::size_t>(static_cast<std::int64_t>(m) * bn + n)]);
+    }
+  }
+}
+
+// Fault B12: a concatenated w13 [E, 2·I_pad, W] rebuilt end-padded as [gate(I), up(I), fill].
+template <class T>
+void end_pad_rows(Tensor<T>& t, std::int64_t i, std::int64_t ip, T fill) {
+  if (t.shape.empty()) return;
+  const std::int64_t e = t.shape[0];
+  const std::int64_t width = t.shape.size() == 3 ? t.shape[2] : 1;
+  const Tensor<T> src = t;
+  for (std::int64_t x = 0; x < e; ++x)
+    for (std::int64_t r = 0; r < 2 * ip; ++r) {
+      const std::int64_t from = r < i ? r : r < 2 * i ? ip + (r - i) : -1;
+      for (std::int64_t c = 0; c < width; ++c)
+        t.data[static_cast<std::size_t>((x * 2 * ip + r) * width + c)] =
+            from < 0 ? fill : src.data[static_cast<std::size_t>((x * 2 * ip + from) * width + c)];
+    }
+}
+
+}  // namespace
+
+SimBackend::SimBackend(TileConfig tiles) : tiles_(std::move(tiles)) {
+  if (tiles_.block_m < 1 || tiles_.block_n < 1 || tiles_.block_k < 1)
+    throw std::invalid_argument("SimBackend " + tiles_.name + ": tile sizes must be >= 1");
+}
+
+Capabilities SimBackend::capabilities() const {
+  Capabilities c;
+  c.schemes = {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16};
+  c.layouts = {GateUpLayout::kConcatenated, GateUpLayout::kInterleaved};
+  c.activations = {reference::moe::Activation::kSilu, reference::moe::Activation::kGeluErf,
+                   reference::moe::Activation::kSwigluOai};
+  c.dtypes = {Dtype::kF32, Dtype::kBf16};
+  c.weights_on_input = true;
+  c.biases = true;
+  c.order_preserving = true;
+  c.ulp_bound = 0;
+  c.tolerance_reason =
+      "fp32 accumulation, K tiles ascending, ascending k inside a tile, multiply then add (no FMA): the "
+      "golden's Accumulate::kFp32 order, so padded zero products leave every sum bitwise unchanged";
+  c.block_m = tiles_.block_m;
+  c.block_n = tiles_.block_n;
+  c.block_k = tiles_.block_k;
+  c.injects_faults = true;
+  return c;
+}
+
+void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
+  validate(input);
+  if (!capabilities().supports(input))
+    throw std::invalid_argument("backend " + tiles_.name + ": unsupported case (scheme " +
+                                std::string(device::name(input.scheme)) + ")");
+  const std::int64_t tokens = input.tokens, k = input.top_k, experts = input.experts;
+  const std::int64_t hp = input.plan.hidden_padded;
+  const std::int64_t i = input.plan.intermediate_per_partition, ip = input.plan.intermediate_per_partition_padded;
+  if (static_cast<std::int64_t>(output.size()) != tokens * hp)
+    throw std::invalid_argument("backend " + tiles_.name + ": output holds " + std::to_string(output.size()) +
+                                " floats, expected [T, H_pad] = " + std::to_string(tokens * hp));
+  const FaultSwitches& f = input.faults;
+  const Dtype dtype = input.dtype;
+  const std::uint64_t seed = reference::padding::poison_seed();
+
+  // Fault B12 works on a copy whose w13 rows are end-padded.
+  PaddedCase end_padded;
+  const bool b12 = f.w13_end_padded && input.layout == GateUpLayout::kConcatenated && ip > i;
+  if (b12) {
+    end_padded = input;
+    end_pad_rows(end_padded.w13, i, ip, 0.0f);
+    end_pad_rows(end_padded.w13_bias, i, ip, 0.0f);
+    end_pad_rows(end_padded.w13_codes, i, ip, std::uint8_t{0});
+    end_pad_rows(end_padded.w13_mx_scales, i, ip, std::uint8_t{0});
+  }
+  const PaddedCase& c = b12 ? end_padded : input;
+  if (tokens == 0) return;
+
+  const AlignedBlocks ab = moe_align_block_size(c.topk_ids, experts, tiles_.block_m, seed);
+  const std::int64_t pairs = tokens * k;
+  const float* e2m1 = reference::formats::decode_table(reference::formats::Format::kE2m1);
+  const float* fp8 = c.scheme == WeightScheme::kFp8Block128W8A16 ? reference::formats::decode_table(c.fp8_format) : nullptr;
+
+  std::vector<float> pool(4099);
+  reference::padding::poison(std::span<float>(pool), seed ^ 0xb4b4b4b4ULL);
+  const KTail no_tail{};
+
+  // Fault B10: the per-expert activation scale (1 for unquantized activations) of a batched
+  // prepare, allocated NaN (the NaN-filled allocator of vLLM's test) and set for experts with
+  // tokens only — or, without the fault, for every expert.
+  std::vector<float> a_scale(static_cast<std::size_t>(experts), std::numeric_limits<float>::quiet_NaN());
+  for (std::int64_t e = 0; e < experts; ++e)
+    if (!f.nan_for_empty_experts || ab.tokens_per_expert[static_cast<std::size_t>(e)] > 0)
+      a_scale[static_cast<std::size_t>(e)] = 1.0f;
+
+  // Router weight on the input (MoEPrepareAndFinalizeNoDPEP.prepare): a1 = x · w.to(dtype), one
+  // row per pair.
+  std::vector<float> a1;
+  if (c.weights_on_input) {
+    a1.resize(static_cast<std::size_t>(pairs * hp));
+    reference::padding::poison(std::span<float>(a1), seed ^ 0xa1ULL);
+    for (std::int64_t p = 0; p < pairs; ++p) {
+      const float w = round_dtype(dtype, c.topk_weights.data[static_cast<std::size_t>(p)]);
+      for (std::int64_t h = 0; h < hp; ++h)
+        a1[static_cast<std::size_t>(p * hp + h)] = round_dtype(dtype, c.hidden.at(p / k, h) * w);
+    }
+  }
+
+  // GEMM1: [pairs, H_pad] × w13ᵀ → cache1 [pairs, 2·I_pad].
+  const std::int64_t n1 = 2 * ip;
+  std::vector<float> cache1(static_cast<std::size_t>(pairs * n1));
+  reference::padding::poison(std::span<float>(cache1), seed ^ 0xc1ULL);
+  const auto w13_view = [&](std::int32_t e) {
+    WeightView v;
+    v.scheme = c.scheme;
+    v.dtype = dtype;
+    v.rows = n1;
+    v.cols = hp;
+    v.half_rows = ip;
+    v.interleaved = c.layout == GateUpLayout::kInterleaved;
+    v.e2m1 = e2m1;
+    v.fp8 = fp8;
+    if (f.read_padded_scales && ip > i) {
+      v.b1_row = i - 1;
+      v.b1_source = ip - 1;
+    }
+    switch (c.scheme) {
+      case WeightScheme::kDense: v.dense = c.w13.data.data() + e * n1 * hp; break;
+      case WeightScheme::kMxfp4W4A16:
+        v.codes = c.w13_codes.data.data() + e * n1 * (hp / 2);
+        v.mx_scales = c.w13_mx_scales.data.data() + e * n1 * (hp / 32);
+        v.mx_row_stride = hp / 32;
+        break;
+      case WeightScheme::kFp8Block128W8A16:
+        v.codes = c.w13_codes.data.data() + e * n1 * hp;
+        v.grid_cols = c.w13_block_scales.shape[2];
+        v.block_scales = c.w13_block_scales.data.data() + e * c.w13_block_scales.shape[1] * v.grid_cols;
+        break;
+    }
+    return v;
+  };
+  const bool has_b13 = !c.w13_bias.shape.empty();
+  // B3: the grid is sized from the logical intermediate size.
+  const std::int64_t n1_tiles = cdiv(f.skip_last_output_tile ? 2 * i : n1, tiles_.block_n);
+  tiled_gemm(
+      tiles_, ab, n1, hp, n1_tiles,
+      [&](std::int32_t p) {
+        return c.weights_on_input ? a1.data() + p * hp : c.hidden.data.data() + (p / k) * hp;
+      },
+      w13_view,
+      [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {
+        // Epilogue: acc *= dequant (activation) scale; acc += bias; cast to the compute dtype.
+        float v = acc * a_scale[static_cast<std::size_t>(e)];
+        if (has_b13) v = v + c.w13_bias.at(e, n);
+        cache1[static_cast<std::size_t>(p * n1 + n)] = round_dtype(dtype, v);
+      },
+      no_tail);
+
+  // Activation: cache1 → cache2 [pairs, I_pad], split at I_pad (or interleaved pairs).
+  std::vector<float> cache2(static_cast<std::size_t>(pairs * ip));
+  reference::padding::poison(std::span<float>(cache2), seed ^ 0xc2ULL);
+  for (std::int64_t p = 0; p < pairs; ++p)
+    reference::moe::activate(c.activation, c.layout, dtype,
+                             std::span<const float>(cache1.data() + p * n1, static_cast<std::size_t>(n1)),
+                             std::span<float>(cache2.data() + p * ip, static_cast<std::size_t>(ip)));
+
+  // GEMM2: cache2 × w2ᵀ → cache3 [pairs, H_pad], router weight in the epilogue.
+  std::vector<float> cache3(static_cast<std::size_t>(pairs * hp));
+  reference::padding::poison(std::span<float>(cache3), seed ^ 0xc3ULL);
+  const bool b2 = f.e8m0_scale_misindex && c.scheme == WeightScheme::kMxfp4W4A16 && ip % 256 != 0;
+  const auto w2_view = [&](std::int32_t e) {
+    WeightView v;
+    v.scheme = c.scheme;
+    v.dtype = dtype;
+    v.rows = hp;
+    v.cols = ip;
+    v.e2m1 = e2m1;
+    v.fp8 = fp8;
+    switch (c.scheme) {
+      case WeightScheme::kDense: v.dense = c.w2.data.data() + e * hp * ip; break;
+      case WeightScheme::kMxfp4W4A16:
+        v.codes = c.w2_codes.data.data() + e * hp * (ip / 2);
+        v.mx_scales = c.w2_mx_scales.data.data() + e * hp * (ip / 32);
+        v.mx_row_stride = b2 ? cdiv(ip, 256) * 256 / 32 : ip / 32;
+        break;
+      case WeightScheme::kFp8Block128W8A16:
+        v.codes = c.w2_codes.data.data() + e * hp * ip;
+        v.grid_cols = c.w2_block_scales.shape[2];
+        v.block_scales = c.w2_block_scales.data.data() + e * c.w2_block_scales.shape[1] * v.grid_cols;
+        break;
+    }
+    return v;
+  };
+  const bool has_b2 = !c.w2_bias.shape.empty();
+  KTail tail;
+  if (f.uninitialized_k_tail_lanes && ip > i) {
+    tail.logical_k = i;
+    tail.pool = &pool;
+  }
+  tiled_gemm(
+      tiles_, ab, hp, ip, cdiv(hp, tiles_.block_n), [&](std::int32_t p) { return cache2.data() + p * ip; }, w2_view,
+      [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {
+        float v = acc;
+        if (has_b2) v = v + c.w2_bias.at(e, n);
+        if (!c.weights_on_input) v = v * c.topk_weights.data[static_cast<std::size_t>(p)];  // MUL_ROUTED_WEIGHT
+        cache3[static_cast<std::size_t>(p * hp + n)] = round_dtype(dtype, v);
+      },
+      tail);
+
+  // moe_sum over the k slots: k = 1 a copy; k in {2, 3, 4} adds in the tensor dtype, rounding after
+  // each add (the templated CUDA kernel); other k: at::sum_out, fp32 accumulation, one rounding.
+  const bool dtype_adds = k >= 2 && k <= 4;
+  for (std::int64_t t = 0; t < tokens; ++t)
+    for (std::int64_t h = 0; h < hp; ++h) {
+      float s = cache3[static_cast<std::size_t>((t * k) * hp + h)];
+      for (std::int64_t j = 1; j < k; ++j) {
+        s = s + cache3[static_cast<std::size_t>((t * k + j) * hp + h)];
+        if (dtype_adds) s = round_dtype(dtype, s);
+      }
+      output[static_cast<std::size_t>(t * hp + h)] = round_dtype(dtype, s);
+    }
+
+  // Fault B10, the finalize: a batched layout reduces over every expert slot, weight 0 for the
+  // experts a token did not choose; 0 · NaN from an empty expert's scale poisons every row.
+  if (f.nan_for_empty_experts)
+    for (std::int64_t e = 0; e < experts; ++e) {
+      const float zero_weighted = 0.0f * a_scale[static_cast<std::size_t>(e)];
+      if (zero_weighted == 0.0f) continue;  // finite scale: adds +0, a no-op
+      for (float& o : output) o = o + zero_weighted;
+    }
+}
+
+}  // namespace moecheck::device::sim
