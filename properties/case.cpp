@@ -1,0 +1,297 @@
+#include "properties/case.h"
+
+#include <sstream>
+#include <stdexcept>
+#include <variant>
+
+#include "reference/moe/linear.h"
+#include "reference/padding/pad.h"
+#include "reference/padding/partition.h"
+#include "reference/padding/platform.h"
+#include "reference/padding/poison.h"
+#include "reference/padding/registry.h"
+
+namespace moecheck::properties {
+
+namespace moe = reference::moe;
+namespace pd = reference::padding;
+using device::WeightScheme;
+
+namespace {
+
+// Distinct poison per buffer, all derived from the one seed the caller gives.
+enum : std::uint64_t {
+  kSeedW13 = 0x13,
+  kSeedW2 = 0x02,
+  kSeedW13Scale = 0x130,
+  kSeedW2Scale = 0x020,
+  kSeedW13Bias = 0x13b,
+  kSeedW2Bias = 0x02b,
+  kSeedHidden = 0x41d,
+  kSeedOutput = 0x0a7,
+};
+
+pd::W13Layout w13_layout(moe::GateUpLayout layout) {
+  return layout == moe::GateUpLayout::kInterleaved ? pd::W13Layout::kInterleaved : pd::W13Layout::kConcatenated;
+}
+
+const moe::Weight& only_part(const moe::StackedWeight& w, const char* what) {
+  if (w.parts.empty()) throw std::invalid_argument(std::string(what) + ": no weight parts");
+  return w.parts.front();
+}
+
+// Stacks the storage rows of every part of `w` (quantized MXFP4: code bytes or scale bytes) into
+// expert `e` of `out` [E, rows, row_bytes].
+void copy_mxfp4_rows(const moe::StackedWeight& w, bool scales, std::int64_t e, pd::Tensor<std::uint8_t>& out) {
+  std::int64_t row = 0;
+  for (const moe::Weight& part : w.parts) {
+    const auto* mx = std::get_if<reference::quant::Mxfp4Weight>(&part);
+    if (!mx) throw std::invalid_argument("MXFP4 scheme: every weight part must be an Mxfp4Weight");
+    const std::vector<std::uint8_t>& bytes = scales ? mx->scales : mx->blocks;
+    const std::int64_t row_bytes = out.dim(2);
+    if (static_cast<std::int64_t>(bytes.size()) != mx->rows * row_bytes)
+      throw std::invalid_argument("MXFP4 weight: expected " + std::to_string(mx->rows * row_bytes) + " bytes, found " +
+                                  std::to_string(bytes.size()));
+    for (std::int64_t r = 0; r < mx->rows; ++r, ++row)
+      for (std::int64_t b = 0; b < row_bytes; ++b)
+        out.at(e, row, b) = bytes[static_cast<std::size_t>(r * row_bytes + b)];
+  }
+}
+
+// Every expert's [rows, cols] matrix (values of the model dtype) as [E, rows, cols].
+pd::Tensor<float> dense_stack(const moe::MoeBlock& block, bool w13) {
+  const std::int64_t rows = w13 ? 2 * block.intermediate : block.hidden;
+  const std::int64_t cols = w13 ? block.hidden : block.intermediate;
+  pd::Tensor<float> t({block.num_experts(), rows, cols}, 0.0f);
+  for (std::int64_t e = 0; e < block.num_experts(); ++e) {
+    const moe::Expert& x = block.experts[static_cast<std::size_t>(e)];
+    moe::materialize(w13 ? x.gate_up : x.down, block.dtype,
+                     std::span<float>(t.data).subspan(static_cast<std::size_t>(e * rows * cols),
+                                                      static_cast<std::size_t>(rows * cols)));
+  }
+  return t;
+}
+
+pd::Tensor<std::uint8_t> mxfp4_stack(const moe::MoeBlock& block, bool w13, bool scales) {
+  const std::int64_t rows = w13 ? 2 * block.intermediate : block.hidden;
+  const std::int64_t k = w13 ? block.hidden : block.intermediate;
+  const pd::Packing packing = scales ? pd::kMxScaleBytes : pd::kFp4Bytes;
+  pd::Tensor<std::uint8_t> t({block.num_experts(), rows, packing.storage(k)}, 0);
+  for (std::int64_t e = 0; e < block.num_experts(); ++e) {
+    const moe::Expert& x = block.experts[static_cast<std::size_t>(e)];
+    copy_mxfp4_rows(w13 ? x.gate_up : x.down, scales, e, t);
+  }
+  return t;
+}
+
+}  // namespace
+
+WeightScheme scheme_of(const moe::MoeBlock& block) {
+  if (block.experts.empty()) throw std::invalid_argument("scheme_of: the block has no experts");
+  const moe::Weight& w = only_part(block.experts.front().gate_up, "expert 0 gate_up");
+  if (std::holds_alternative<moe::DenseWeight>(w)) return WeightScheme::kDense;
+  if (std::holds_alternative<reference::quant::Mxfp4Weight>(w)) return WeightScheme::kMxfp4W4A16;
+  throw std::invalid_argument(
+      "scheme_of: FP8 block weights are not paddable through reference::padding yet (no pad function for the "
+      "128x128 scale grid)");
+}
+
+std::vector<std::string> methods_for(WeightScheme scheme) {
+  std::vector<std::string> out;
+  for (const pd::MethodInfo& m : pd::methods()) {
+    const bool dense = m.weight_bits == 16 && m.scale == pd::ScaleKind::kNone;
+    const bool mxfp4 = m.weight_bits == 4 && m.scale == pd::ScaleKind::kPerRowBlock && m.scale_block == 32 &&
+                       m.weight_packing == pd::kFp4Bytes;
+    if ((scheme == WeightScheme::kDense && dense) || (scheme == WeightScheme::kMxfp4W4A16 && mxfp4))
+      out.emplace_back(m.name);
+  }
+  return out;
+}
+
+pd::Plan plan_for(const MoeCase& c, const pd::Ruleset& ruleset) {
+  pd::Problem problem;
+  problem.hidden = c.block.hidden;
+  problem.intermediate = c.block.intermediate;
+  problem.experts = c.block.num_experts();
+  problem.topk = c.block.semantics.router.top_k;
+  problem.gated = true;
+  problem.has_bias = !c.block.experts.empty() && !c.block.experts.front().gate_up_bias.empty();
+  problem.model_type = std::string(moe::name(c.block.family));
+  const auto platform = pd::parse_platform(c.target.platform);
+  if (!platform)
+    throw std::invalid_argument("unknown platform '" + c.target.platform + "'; valid platforms: " +
+                                pd::platform_names());
+  pd::ParallelConfig parallel;
+  parallel.tp_size = c.target.tp;
+  const pd::ActDtype act = c.block.dtype == moe::Dtype::kBf16 ? pd::ActDtype::kBf16 : pd::ActDtype::kFp32;
+  return pd::make_plan(ruleset, problem, c.target.method, c.target.backend, *platform, parallel, act);
+}
+
+pd::Plan unpadded_plan(const pd::Plan& plan) {
+  pd::Plan p = plan;
+  p.hidden_after_all2all = p.hidden_allocated = p.hidden_padded = p.hidden;
+  p.intermediate_per_partition_allocated = p.intermediate_per_partition_padded = p.intermediate_per_partition;
+  p.skip_forward_padding = false;
+  p.kernel_activation_alignment = 0;
+  return p;
+}
+
+std::string unsupported_reason(const pd::Plan& plan) {
+  if (!plan.ok()) return "invalid plan: " + *plan.error;
+  if (plan.skip_forward_padding &&
+      pd::round_up(plan.hidden, plan.kernel_activation_alignment) != plan.hidden_padded)
+    return "the kernel pads activations to " + std::to_string(pd::round_up(plan.hidden, plan.kernel_activation_alignment)) +
+           " columns, not H_pad " + std::to_string(plan.hidden_padded) + ": device::PaddedCase has one width";
+  return {};
+}
+
+moe::Routing route_logical(const moe::MoeBlock& block, const RowMatrix<float>& hidden, moe::Accumulate accumulate) {
+  // The router of reference::moe::forward (forward.cpp), step for step: F.linear with the bias
+  // inside the sum, rounded to the logits precision, then route().
+  const moe::Dtype dtype = block.dtype;
+  const moe::Semantics& s = block.semantics;
+  const std::int64_t experts = block.num_experts();
+  const RowMatrix<float> x = hidden.unaryExpr([dtype](float v) { return moe::round_to(dtype, v); });
+  std::vector<float> w(block.router.values.size());
+  moe::materialize(moe::StackedWeight{{block.router}}, dtype, w);
+  const RowMatrix<double> z = moe::linear(accumulate, x, w, experts);
+  RowMatrix<float> logits(x.rows(), experts);
+  for (Eigen::Index t = 0; t < x.rows(); ++t)
+    for (std::int64_t e = 0; e < experts; ++e)
+      logits(t, e) = moe::round_to(
+          s.router.logits, dtype,
+          z(t, e) + (block.router_bias.empty() ? 0.0 : moe::round_to(dtype, block.router_bias[static_cast<std::size_t>(e)])));
+  return moe::route(s.router, dtype, logits, block.correction_bias);
+}
+
+device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed) {
+  if (const std::string why = unsupported_reason(plan); !why.empty())
+    throw std::invalid_argument("make_padded_case: " + describe(c) + ": " + why);
+  const moe::MoeBlock& b = c.block;
+  if (c.hidden_states.cols() != b.hidden)
+    throw std::invalid_argument("make_padded_case: hidden states: expected [T, " + std::to_string(b.hidden) +
+                                "], found [" + std::to_string(c.hidden_states.rows()) + ", " +
+                                std::to_string(c.hidden_states.cols()) + "]");
+  const pd::Partition part = pd::partition(plan);
+  if (!part.ok()) throw std::invalid_argument("make_padded_case: " + describe(c) + ": partition: " + *part.error);
+  const int rank = c.target.rank;
+  if (rank < 0 || rank >= static_cast<int>(part.ranks.size()))
+    throw std::invalid_argument("make_padded_case: rank " + std::to_string(rank) + " of " +
+                                std::to_string(part.ranks.size()));
+  const pd::W13Layout layout = w13_layout(b.semantics.layout);
+
+  device::PaddedCase p;
+  p.plan = plan;
+  p.scheme = c.scheme;
+  p.activation = b.semantics.activation;
+  p.layout = b.semantics.layout;
+  p.dtype = b.dtype;
+  p.weights_on_input = b.semantics.weights_on_input;
+  p.tokens = c.tokens();
+  p.experts = part.ranks[static_cast<std::size_t>(rank)].experts();
+  p.top_k = b.semantics.router.top_k;
+
+  switch (c.scheme) {
+    case WeightScheme::kDense:
+      p.w13 = pd::pad_w13(plan, pd::shard_w13(part, rank, dense_stack(b, true), layout), layout, pd::Role::kWeight,
+                          pd::kUnpacked, seed ^ kSeedW13);
+      p.w2 = pd::pad_w2(plan, pd::shard_w2(part, rank, dense_stack(b, false), pd::kUnpacked), pd::Role::kWeight,
+                        pd::kUnpacked, seed ^ kSeedW2);
+      break;
+    case WeightScheme::kMxfp4W4A16:
+      p.w13_codes = pd::pad_w13(plan, pd::shard_w13(part, rank, mxfp4_stack(b, true, false), layout), layout,
+                                pd::Role::kWeight, pd::kFp4Bytes, seed ^ kSeedW13);
+      p.w13_mx_scales = pd::pad_w13(plan, pd::shard_w13(part, rank, mxfp4_stack(b, true, true), layout), layout,
+                                    pd::Role::kScale, pd::kMxScaleBytes, seed ^ kSeedW13Scale);
+      p.w2_codes = pd::pad_w2(plan, pd::shard_w2(part, rank, mxfp4_stack(b, false, false), pd::kFp4Bytes),
+                              pd::Role::kWeight, pd::kFp4Bytes, seed ^ kSeedW2);
+      p.w2_mx_scales = pd::pad_w2(plan, pd::shard_w2(part, rank, mxfp4_stack(b, false, true), pd::kMxScaleBytes),
+                                  pd::Role::kScale, pd::kMxScaleBytes, seed ^ kSeedW2Scale);
+      break;
+    case WeightScheme::kFp8Block128W8A16:
+      throw std::invalid_argument("make_padded_case: FP8 block weights are not paddable through reference::padding yet");
+  }
+
+  if (!b.experts.empty() && !b.experts.front().gate_up_bias.empty()) {
+    const std::int64_t e = b.num_experts();
+    pd::Tensor<float> w13_bias({e, 2 * b.intermediate}, 0.0f), w2_bias({e, b.hidden}, 0.0f);
+    for (std::int64_t x = 0; x < e; ++x) {
+      const moe::Expert& ex = b.experts[static_cast<std::size_t>(x)];
+      for (std::int64_t r = 0; r < 2 * b.intermediate; ++r)
+        w13_bias.at(x, r) = moe::round_to(b.dtype, ex.gate_up_bias[static_cast<std::size_t>(r)]);
+      for (std::int64_t r = 0; r < b.hidden; ++r)
+        w2_bias.at(x, r) = ex.down_bias.empty() ? 0.0f : moe::round_to(b.dtype, ex.down_bias[static_cast<std::size_t>(r)]);
+    }
+    p.w13_bias = pd::pad_w13_bias(plan, pd::shard_w13_bias(part, rank, w13_bias, layout), layout, seed ^ kSeedW13Bias);
+    p.w2_bias = pd::pad_w2_bias(plan, pd::shard_w2_bias(part, rank, w2_bias), seed ^ kSeedW2Bias);
+  }
+
+  pd::Tensor<float> x({c.tokens(), b.hidden}, 0.0f);
+  for (std::int64_t t = 0; t < c.tokens(); ++t)
+    for (std::int64_t h = 0; h < b.hidden; ++h) x.at(t, h) = moe::round_to(b.dtype, c.hidden_states(t, h));
+  p.hidden = pd::kernel_activations(plan, x, seed ^ kSeedHidden);
+
+  // Routing on the logical hidden states (the router sees x[:, :H], padding.md §1.4, bugs.md B7).
+  const moe::Routing routing = route_logical(b, c.hidden_states);
+  p.topk_ids = pd::Tensor<std::int32_t>({c.tokens(), p.top_k}, 0);
+  p.topk_weights = pd::Tensor<float>({c.tokens(), p.top_k}, 0.0f);
+  for (std::int64_t t = 0; t < c.tokens(); ++t)
+    for (std::int64_t j = 0; j < p.top_k; ++j) {
+      p.topk_ids.at(t, j) = routing.ids(t, j);
+      p.topk_weights.at(t, j) = routing.weights(t, j);
+    }
+  device::validate(p);
+  return p;
+}
+
+device::PaddedCase make_padded_case(const MoeCase& c, const pd::Ruleset& ruleset, std::uint64_t seed) {
+  return make_padded_case(c, plan_for(c, ruleset), seed);
+}
+
+std::vector<float> slice_output(const device::PaddedCase& padded, std::span<const float> output) {
+  pd::Tensor<float> y;
+  y.shape = {padded.tokens, padded.hidden_padded()};
+  if (static_cast<std::int64_t>(output.size()) != y.numel())
+    throw std::invalid_argument("slice_output: expected " + std::to_string(y.numel()) + " values [" +
+                                std::to_string(padded.tokens) + ", " + std::to_string(padded.hidden_padded()) +
+                                "], found " + std::to_string(output.size()));
+  y.data.assign(output.begin(), output.end());
+  return pd::slice_output(padded.plan, y).data;
+}
+
+std::vector<float> run_and_slice(const device::Backend& backend, const device::PaddedCase& padded, std::uint64_t seed) {
+  std::vector<float> out(static_cast<std::size_t>(padded.tokens * padded.hidden_padded()));
+  pd::poison(std::span<float>(out), seed ^ kSeedOutput);
+  backend.run(padded, out);
+  return slice_output(padded, out);
+}
+
+moe::MoeOutput golden(const MoeCase& c, moe::Accumulate accumulate) {
+  if (c.target.tp != 1)
+    throw std::invalid_argument("golden: defined for tp = 1 only (a rank's partial sum is not a block output)");
+  return moe::forward(c.block, c.hidden_states, accumulate);
+}
+
+std::string describe(const MoeCase& c) {
+  std::ostringstream os;
+  os << moe::name(c.block.family) << " " << moe::name(c.block.dtype) << " " << device::name(c.scheme) << " T"
+     << c.tokens() << " H" << c.block.hidden << " I" << c.block.intermediate << " E" << c.block.num_experts() << " k"
+     << c.block.semantics.router.top_k << " | " << c.target.ruleset << " " << c.target.method << " "
+     << c.target.backend << " " << c.target.platform << " tp" << c.target.tp << "/" << c.target.rank;
+  return os.str();
+}
+
+}  // namespace moecheck::properties
+
+#include <map>
+
+#include "fixtures/ruleset_json.h"
+
+namespace moecheck::properties {
+const reference::padding::Ruleset& shipped_ruleset(const std::string& name) {
+  static std::map<std::string, reference::padding::Ruleset, std::less<>> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) it = cache.emplace(name, fixtures::load_ruleset(name)).first;
+  return it->second;
+}
+}  // namespace moecheck::properties

@@ -1,0 +1,174 @@
+#include "properties/gen/case.h"
+
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "fixtures/ruleset_json.h"
+#include "properties/quarantine.h"
+#include "reference/padding/platform.h"
+#include "reference/padding/registry.h"
+#include "reference/quant/mxfp4.h"
+
+namespace moecheck::properties::gen {
+
+namespace moe = reference::moe;
+namespace pd = reference::padding;
+using device::WeightScheme;
+
+std::ostream& operator<<(std::ostream& os, const CaseSpec& s) {
+  return os << moe::name(s.family) << " " << moe::name(s.dtype) << " " << device::name(s.scheme) << " T" << s.tokens
+            << " H" << s.hidden << " I" << s.intermediate << " E" << s.experts << " k" << s.top_k << " | "
+            << s.target.ruleset << " " << s.target.method << " " << s.target.backend << " " << s.target.platform
+            << " tp" << s.target.tp << "/" << s.target.rank << " | x " << s.activations << ", w " << s.weights;
+}
+
+namespace {
+
+// `rows` x `cols` values of `spec` with its scale replaced and its seed offset by `salt`.
+std::vector<float> values(ValueSpec spec, std::uint32_t salt, float scale, std::int64_t rows, std::int64_t cols) {
+  spec.seed = spec.seed * 131u + salt;
+  spec.scale = scale;
+  std::vector<float> v(static_cast<std::size_t>(rows * cols));
+  fill(spec, v);
+  return v;
+}
+
+moe::Weight make_weight(WeightScheme scheme, std::vector<float> v, std::int64_t rows, std::int64_t cols) {
+  if (scheme == WeightScheme::kMxfp4W4A16) {
+    const Eigen::Map<const reference::quant::RowMatrixXf> m(v.data(), rows, cols);
+    return reference::quant::quantize(m, reference::quant::Mxfp4Rounding::kTritonRoundUpTorchRef);
+  }
+  return moe::DenseWeight{rows, cols, std::move(v)};
+}
+
+}  // namespace
+
+MoeCase build_case(const CaseSpec& s) {
+  MoeCase c;
+  moe::MoeBlock& b = c.block;
+  b.family = s.family;
+  b.dtype = s.dtype;
+  b.hidden = s.hidden;
+  b.intermediate = s.intermediate;
+  b.semantics = moe::semantics(s.family);
+  b.semantics.router.top_k = s.top_k;
+  const bool biases = s.family == moe::Family::kGptOss;
+  const float in_scale = 1.0f / std::sqrt(static_cast<float>(s.hidden));
+  const float mid_scale = 1.0f / std::sqrt(static_cast<float>(s.intermediate));
+  // The router always gets normal weights: ties in the top-k (grid values) would make routing
+  // depend on tie-breaking, which the spec leaves to the implementation.
+  ValueSpec router_spec = s.weights;
+  router_spec.distribution = Distribution::kNormal;
+  b.router = moe::DenseWeight{s.experts, s.hidden, values(router_spec, 1, 1.0f, s.experts, s.hidden)};
+  if (biases) b.router_bias = values(router_spec, 2, 1.0f, 1, s.experts);
+  for (std::int64_t e = 0; e < s.experts; ++e) {
+    moe::Expert x;
+    const auto salt = static_cast<std::uint32_t>(16 + 4 * e);
+    x.gate_up.parts.push_back(make_weight(s.scheme, values(s.weights, salt, in_scale, 2 * s.intermediate, s.hidden),
+                                          2 * s.intermediate, s.hidden));
+    x.down.parts.push_back(make_weight(s.scheme, values(s.weights, salt + 1, mid_scale, s.hidden, s.intermediate),
+                                       s.hidden, s.intermediate));
+    if (biases) {
+      x.gate_up_bias = values(router_spec, salt + 2, 0.5f, 1, 2 * s.intermediate);
+      x.down_bias = values(router_spec, salt + 3, 0.5f, 1, s.hidden);
+    }
+    b.experts.push_back(std::move(x));
+  }
+  c.scheme = s.scheme;
+  const std::vector<float> h = values(s.activations, 3, s.activations.scale, s.tokens, s.hidden);
+  c.hidden_states = Eigen::Map<const RowMatrix<float>>(h.data(), s.tokens, s.hidden);
+  c.target = s.target;
+  return c;
+}
+
+const std::vector<PadTarget>& valid_targets(WeightScheme scheme, moe::Family family, std::int64_t hidden,
+                                            std::int64_t intermediate, std::int64_t experts, std::int64_t top_k,
+                                            bool require_padding) {
+  using Key = std::tuple<WeightScheme, moe::Family, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool>;
+  static std::map<Key, std::vector<PadTarget>> cache;
+  const Key key{scheme, family, hidden, intermediate, experts, top_k, require_padding};
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  std::vector<PadTarget> out;
+  MoeCase probe;  // only what plan_for reads
+  probe.block.family = family;
+  probe.block.hidden = hidden;
+  probe.block.intermediate = intermediate;
+  probe.block.experts.resize(static_cast<std::size_t>(experts));
+  if (family == moe::Family::kGptOss) probe.block.experts.front().gate_up_bias = {0.0f};
+  probe.block.semantics.router.top_k = top_k;
+  const std::vector<std::string> methods = methods_for(scheme);
+  for (const std::string& rs_name : fixtures::ruleset_names()) {
+    const pd::Ruleset& rs = shipped_ruleset(rs_name);
+    for (const std::string& method : methods) {
+      const pd::MethodRules* rules = rs.find_method(method);
+      if (!rules) continue;
+      for (const pd::BackendChoice& choice : rules->backends)
+        for (const pd::Platform& platform : pd::platforms()) {
+          if (!pd::backend_runs_on(choice, platform)) continue;
+          probe.target = PadTarget{rs_name, method, choice.name, std::string(platform.name), 1, 0};
+          const pd::Plan plan = plan_for(probe, rs);
+          if (!unsupported_reason(plan).empty() || quarantined(plan, "*")) continue;
+          if (require_padding && !plan.hidden_is_padded() && !plan.intermediate_is_padded()) continue;
+          out.push_back(probe.target);
+        }
+    }
+  }
+  return cache.emplace(key, std::move(out)).first->second;
+}
+
+namespace {
+struct Shape {
+  moe::Family family;
+  moe::Dtype dtype;
+  WeightScheme scheme;
+  std::int64_t hidden, intermediate;
+  ExpertCount ek;
+  std::int64_t tokens;
+};
+}  // namespace
+
+rc::Gen<CaseSpec> case_spec(CaseOptions o) {
+  const auto shape = rc::gen::apply(
+      [](moe::Family f, moe::Dtype d, WeightScheme s, std::int64_t h, std::int64_t i, ExpertCount ek, std::int64_t t) {
+        // MXFP4 needs whole 32-element blocks along K: a real size like 720 stays dense.
+        if (h % kSizeQuantum != 0 || i % kSizeQuantum != 0) s = WeightScheme::kDense;
+        return Shape{f, d, s, h, i, ek, t};
+      },
+      rc::gen::element(moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss),
+      rc::gen::element(moe::Dtype::kF32, moe::Dtype::kBf16),
+      rc::gen::element(WeightScheme::kDense, WeightScheme::kMxfp4W4A16), feature_size(o.allow_large),
+      feature_size(o.allow_large), experts_and_top_k(o.max_experts), token_count(o.max_tokens));
+  return rc::gen::mapcat(shape, [o](const Shape& sh) {
+    const auto& padded = valid_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts, sh.ek.top_k, true);
+    const auto& all = valid_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts, sh.ek.top_k,
+                                    o.require_padding);
+    if (all.empty())
+      throw std::logic_error("case_spec: no valid padding target for " + std::string(device::name(sh.scheme)) +
+                             " H" + std::to_string(sh.hidden) + " I" + std::to_string(sh.intermediate));
+    // Padding targets most of the time: they are where the bugs are.
+    const rc::Gen<PadTarget> target = padded.empty()
+                                          ? rc::gen::elementOf(all)
+                                          : rc::gen::weightedOneOf<PadTarget>(
+                                                {{3, rc::gen::elementOf(padded)}, {1, rc::gen::elementOf(all)}});
+    return rc::gen::apply(
+        [sh](const PadTarget& t, ValueSpec x, ValueSpec w) {
+          CaseSpec s;
+          s.family = sh.family;
+          s.dtype = sh.dtype;
+          s.scheme = sh.scheme;
+          s.hidden = sh.hidden;
+          s.intermediate = sh.intermediate;
+          s.experts = sh.ek.experts;
+          s.top_k = sh.ek.top_k;
+          s.tokens = sh.tokens;
+          s.target = t;
+          s.activations = x;
+          s.weights = w;
+          return s;
+        },
+        target, value_spec(1.0f), value_spec(1.0f));
+  });
+}
+
+}  // namespace moecheck::properties::gen

@@ -1,0 +1,58 @@
+// The case generator: sizes, experts and top-k, family and dtype, weight scheme, a padding target
+// drawn from the shipped rulesets (only combinations whose plan is valid and that the device
+// layout can express, never a quarantined one), and value distributions. Each step is a
+// RapidCheck generator composed with gen::mapcat / gen::apply, so a failing case shrinks along
+// every axis at once: fewer tokens, smaller sizes, fewer experts, simpler values.
+#pragma once
+
+#include <rapidcheck.h>
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "device/backend.h"
+#include "properties/case.h"
+#include "properties/gen/sizes.h"
+#include "properties/gen/values.h"
+#include "reference/moe/block.h"
+
+namespace moecheck::properties::gen {
+
+// Bumped whenever a generator change makes an old reproduce string mean a different case. Written
+// into every counterexample fixture; the fixture's values stay valid across versions.
+inline constexpr std::int64_t kGeneratorVersion = 1;
+inline constexpr std::int64_t generator_version = kGeneratorVersion;
+
+// Everything a case is made of, small enough to print and shrink.
+struct CaseSpec {
+  reference::moe::Family family = reference::moe::Family::kMixtral;
+  reference::moe::Dtype dtype = reference::moe::Dtype::kF32;
+  device::WeightScheme scheme = device::WeightScheme::kDense;
+  std::int64_t hidden = 32, intermediate = 32, experts = 1, top_k = 1, tokens = 0;
+  PadTarget target;
+  ValueSpec activations, weights;
+};
+std::ostream& operator<<(std::ostream& os, const CaseSpec& spec);
+
+// The MoeCase a spec describes (deterministic).
+MoeCase build_case(const CaseSpec& spec);
+
+struct CaseOptions {
+  bool allow_large = false;    // admit the real model sizes (2880, 2688, ...): slow on the host
+  std::int64_t max_tokens = 24;
+  std::int64_t max_experts = 8;
+  bool require_padding = false;  // only targets whose plan pads H or I (P1, P3 want those most)
+};
+
+// The padding targets (tp = 1) a block of this scheme and these sizes can be padded for: every
+// shipped ruleset × method of the scheme × backend × platform where the backend runs, whose plan is
+// valid, expressible as a device::PaddedCase, and not quarantined (quarantine.h). Sorted, cached.
+const std::vector<PadTarget>& valid_targets(device::WeightScheme scheme, reference::moe::Family family,
+                                            std::int64_t hidden, std::int64_t intermediate, std::int64_t experts,
+                                            std::int64_t top_k, bool require_padding);
+
+rc::Gen<CaseSpec> case_spec(CaseOptions options = {});
+
+}  // namespace moecheck::properties::gen

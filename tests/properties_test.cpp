@@ -1,0 +1,461 @@
+// The property suite (properties/): the committed counterexamples replayed first, then P1 padding
+// invariance, P3 poison and P4 routing over generated cases on every built backend; and the
+// pieces they stand on — comparison, generators, case construction, the quarantine ledger and
+// counterexample persistence — each with a test that shows it can fail.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <random>
+#include <set>
+
+#include "device/backend.h"
+#include "fixtures/ruleset_json.h"
+#include "properties/case.h"
+#include "properties/compare.h"
+#include "properties/gen/case.h"
+#include "properties/gen/sizes.h"
+#include "properties/gen/values.h"
+#include "properties/persist.h"
+#include "properties/properties.h"
+#include "properties/quarantine.h"
+#include "reference/padding/pad.h"
+
+namespace {
+
+namespace pr = moecheck::properties;
+namespace pg = moecheck::properties::gen;
+namespace moe = moecheck::reference::moe;
+namespace pd = moecheck::reference::padding;
+namespace fs = std::filesystem;
+using moecheck::device::WeightScheme;
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() / ("moecheck_properties_" + std::to_string(std::random_device{}()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::size_t count_files(const fs::path& dir) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.is_regular_file();
+  return n;
+}
+
+// A fixed, padded case: MXFP4 gpt-oss-like sizes that vLLM's TRITON rule pads (H 96 -> 128?, I 96).
+pg::CaseSpec padded_spec(WeightScheme scheme = WeightScheme::kMxfp4W4A16) {
+  pg::CaseSpec s;
+  s.family = moe::Family::kMixtral;
+  s.dtype = moe::Dtype::kBf16;
+  s.scheme = scheme;
+  s.hidden = 96;
+  s.intermediate = 96;
+  s.experts = 4;
+  s.top_k = 2;
+  s.tokens = 5;
+  // Dense weights have no padded target outside the quarantine (every ruleset leaves unquantized
+  // padding uninitialized): they get an unpadded one.
+  const bool dense = scheme == WeightScheme::kDense;
+  const auto& targets = pg::valid_targets(scheme, s.family, s.hidden, s.intermediate, s.experts, s.top_k, !dense);
+  if (targets.empty()) throw std::logic_error("test: no padding target for H96 I96");
+  s.target = targets.front();
+  s.activations = {pg::Distribution::kNormal, 7, 1.0f};
+  s.weights = {pg::Distribution::kNormal, 11, 1.0f};
+  return s;
+}
+
+// A case whose padding target `entry` quarantines (any scheme, a plain and a gpt-oss family), if any.
+std::optional<pr::MoeCase> quarantined_case(const pr::QuarantineEntry& entry) {
+  for (WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16})
+    for (moe::Family family : {moe::Family::kMixtral, moe::Family::kGptOss}) {
+      pg::CaseSpec spec = padded_spec(scheme);
+      spec.family = family;
+      pr::MoeCase c = pg::build_case(spec);
+      for (const std::string& rs : moecheck::fixtures::ruleset_names())
+        for (const std::string& method : pr::methods_for(scheme)) {
+          const pd::MethodRules* rules = pr::shipped_ruleset(rs).find_method(method);
+          if (!rules) continue;
+          for (const pd::BackendChoice& bc : rules->backends)
+            for (const pd::Platform& p : pd::platforms()) {
+              if (!pd::backend_runs_on(bc, p)) continue;
+              c.target = pr::PadTarget{rs, method, bc.name, std::string(p.name), 1, 0};
+              const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(rs));
+              if (pr::unsupported_reason(plan).empty() && pr::quarantined(plan, "*") == &entry) return c;
+            }
+        }
+    }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ---- Replay first: every kept counterexample, before any new case is generated. ----------------
+
+TEST(A0Replay, RegressionFixturesStillPass) {
+  const pr::ReplayResult r = pr::replay_regressions(pr::replay_dirs(), pr::env_faults());
+  std::cout << "[ replay   ] " << r.fixtures << " case fixtures, " << r.verdicts << " verdicts\n";
+  for (const std::string& f : r.failures) ADD_FAILURE() << f;
+}
+
+// ---- compare ------------------------------------------------------------------------------------
+
+TEST(Compare, UlpDistance) {
+  EXPECT_EQ(pr::ulp_distance(0.0f, -0.0f), 0u);
+  EXPECT_EQ(pr::ulp_distance(1.0f, 1.0f), 0u);
+  EXPECT_EQ(pr::ulp_distance(1.0f, std::nextafter(1.0f, 2.0f)), 1u);
+  EXPECT_EQ(pr::ulp_distance(-std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::denorm_min()), 2u);
+  EXPECT_EQ(pr::ulp_distance(std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity()), 1u);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(pr::ulp_distance(nan, nan), pr::kNanDistance);
+  EXPECT_EQ(pr::ulp_distance(1.0f, nan), pr::kNanDistance);
+}
+
+TEST(Compare, HistogramWorstAndSummary) {
+  const std::vector<float> e = {1.0f, 0.0f, 2.0f, 3.0f};
+  std::vector<float> a = {1.0f, -0.0f, std::nextafter(2.0f, 3.0f), std::numeric_limits<float>::quiet_NaN()};
+  moe::Routing routing;
+  routing.ids.resize(2, 2);
+  routing.ids << 3, 1, 0, 2;
+  routing.weights.resize(2, 2);
+  routing.weights.setZero();
+  const pr::Comparison c = pr::compare(e, a, 2, 2, 0, &routing);
+  EXPECT_EQ(c.signed_zero_pairs, 1);
+  EXPECT_EQ(c.mismatches, 2);
+  EXPECT_EQ(c.max_ulp, pr::kNanDistance);
+  EXPECT_EQ(c.histogram[0], 2);
+  EXPECT_EQ(c.histogram[1], 1);
+  EXPECT_EQ(c.histogram[pr::kHistogramBuckets - 1], 1);
+  ASSERT_EQ(c.worst.size(), 2u);
+  EXPECT_EQ(c.worst[0].token, 1);
+  EXPECT_EQ(c.worst[0].column, 1);
+  EXPECT_EQ(c.worst[0].experts, (std::vector<std::int32_t>{0, 2}));
+  EXPECT_NE(c.summary().find("1 +0/-0 pairs counted equal"), std::string::npos) << c.summary();
+  EXPECT_EQ(c.histogram_text(), "0:2 1:1 NaN:1");
+  EXPECT_FALSE(c.ok());
+  EXPECT_TRUE(pr::compare(e, e, 2, 2, 0).ok());
+  EXPECT_THROW(pr::compare(e, a, 3, 2, 0), std::invalid_argument);
+}
+
+// ---- generators ---------------------------------------------------------------------------------
+
+RC_GTEST_PROP(Generators, SizesAreMultiplesOf32OrReal, ()) {
+  const std::int64_t s = *pg::feature_size(true);
+  RC_ASSERT(s >= 32);
+  RC_ASSERT(s % pg::kSizeQuantum == 0 ||
+            std::find(pg::kRealSizes.begin(), pg::kRealSizes.end(), s) != pg::kRealSizes.end());
+  RC_ASSERT(s <= 2880 + 12 * 256);
+}
+
+TEST(Generators, CoverEdgeTokenCountsBoundariesAndRealSizes) {
+  std::set<std::int64_t> tokens, sizes;
+  const auto tg = pg::token_count();
+  const auto sg = pg::feature_size(true);
+  for (int seed = 0; seed < 2000; ++seed) {
+    tokens.insert(tg(rc::Random(static_cast<std::uint64_t>(seed)), 50).value());
+    sizes.insert(sg(rc::Random(static_cast<std::uint64_t>(seed)), 50).value());
+  }
+  for (std::int64_t t : {0, 1, 2, 3, 5, 7, 11, 13, 17, 19, 23}) EXPECT_TRUE(tokens.count(t)) << t;
+  for (std::int64_t s : {96, 128, 160, 224, 256, 288, 2880, 704, 1440}) EXPECT_TRUE(sizes.count(s)) << s;
+  std::size_t small = 0;
+  for (int seed = 0; seed < 1000; ++seed) small += sg(rc::Random(static_cast<std::uint64_t>(seed)), 50).value() <= 512;
+  EXPECT_GT(small, 800u) << "most default cases must stay small";
+}
+
+TEST(Generators, ValueDistributions) {
+  std::vector<float> a(256), b(256);
+  pg::fill({pg::Distribution::kNormal, 3, 1.0f}, a);
+  pg::fill({pg::Distribution::kNormal, 3, 1.0f}, b);
+  EXPECT_EQ(a, b) << "fill must be deterministic";
+  pg::fill({pg::Distribution::kSubnormals, 3, 1.0f}, a);
+  EXPECT_TRUE(std::any_of(a.begin(), a.end(), [](float x) { return std::fpclassify(x) == FP_SUBNORMAL; }));
+  pg::fill({pg::Distribution::kZeroBlocks, 3, 1.0f}, a);
+  bool zero_block = false;
+  for (std::size_t blk = 0; blk < a.size(); blk += 32)
+    zero_block |= std::all_of(a.begin() + static_cast<std::ptrdiff_t>(blk), a.begin() + static_cast<std::ptrdiff_t>(blk + 32),
+                              [](float x) { return x == 0.0f; });
+  EXPECT_TRUE(zero_block);
+  pg::fill({pg::Distribution::kGrid, 3, 1.0f}, a);
+  for (float x : a) EXPECT_TRUE(std::set<float>({0, 0.125f, 0.25f, 0.375f, 0.5f, 0.75f, 1.0f, 1.5f}).count(std::abs(x))) << x;
+  pg::fill({pg::Distribution::kOutliers, 3, 1.0f}, a);
+  EXPECT_TRUE(std::any_of(a.begin(), a.end(), [](float x) { return std::abs(x) > 16.0f; }));
+}
+
+RC_GTEST_PROP(Generators, CasesAreValidAndPaddable, ()) {
+  const pg::CaseSpec spec = *pg::case_spec();
+  RC_TAG(moe::name(spec.family), moecheck::device::name(spec.scheme));
+  const pr::MoeCase c = pg::build_case(spec);
+  moe::validate(c.block);
+  const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
+  RC_ASSERT(pr::unsupported_reason(plan).empty());
+  RC_ASSERT(pr::quarantined(plan, "*") == nullptr);
+  RC_ASSERT(pr::scheme_of(c.block) == spec.scheme);
+  RC_CLASSIFY(plan.hidden_is_padded() || plan.intermediate_is_padded(), "padded");
+}
+
+// ---- case construction --------------------------------------------------------------------------
+
+TEST(Case, RouteLogicalEqualsForward) {
+  for (moe::Family f : {moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss}) {
+    pg::CaseSpec s = padded_spec(WeightScheme::kDense);
+    s.family = f;
+    s.target = pg::valid_targets(s.scheme, f, s.hidden, s.intermediate, s.experts, s.top_k, false).front();
+    const pr::MoeCase c = pg::build_case(s);
+    const moe::Routing a = pr::route_logical(c.block, c.hidden_states);
+    const moe::Routing b = moe::forward(c.block, c.hidden_states).routing;
+    EXPECT_EQ(a.ids, b.ids) << moe::name(f);
+    EXPECT_EQ(a.weights, b.weights) << moe::name(f);
+  }
+}
+
+TEST(Case, PaddedCaseComesFromThePaddingPlan) {
+  const pr::MoeCase c = pg::build_case(padded_spec());
+  const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
+  ASSERT_TRUE(plan.hidden_is_padded() || plan.intermediate_is_padded()) << pr::describe(c);
+  const auto p = pr::make_padded_case(c, plan);
+  EXPECT_EQ(p.hidden.shape, (pd::Shape{5, plan.hidden_padded}));
+  EXPECT_EQ(p.w13_codes.shape, (pd::Shape{4, 2 * plan.intermediate_per_partition_padded, plan.hidden_padded / 2}));
+  // Every padded activation column is the pad function's zero; every real one the logical value.
+  for (std::int64_t t = 0; t < 5; ++t)
+    for (std::int64_t h = 0; h < plan.hidden_padded; ++h)
+      EXPECT_EQ(p.hidden.at(t, h), h < 96 ? moe::round_to(moe::Dtype::kBf16, c.hidden_states(t, h)) : 0.0f);
+  const auto u = pr::make_padded_case(c, pr::unpadded_plan(plan));
+  EXPECT_EQ(u.hidden.shape, (pd::Shape{5, 96}));
+  EXPECT_EQ(u.w13_codes.shape, (pd::Shape{4, 192, 48}));
+  pd::Plan bad = plan;
+  bad.error = "nope";
+  EXPECT_THROW(pr::make_padded_case(c, bad), std::invalid_argument);
+}
+
+// ---- the properties over generated cases --------------------------------------------------------
+
+MOECHECK_PROP(Properties, P1PaddingInvariance) {
+  const pr::MoeCase c = pg::build_case(*pg::case_spec());
+  const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
+  RC_CLASSIFY(plan.hidden_is_padded(), "H padded");
+  RC_CLASSIFY(plan.intermediate_is_padded(), "I padded");
+  RC_CLASSIFY(c.tokens() == 0, "no tokens");
+  for (const moecheck::device::Backend* b : moecheck::device::backends()) {
+    const pr::Verdict v = pr::check_padding_invariance(c, *b, pr::env_faults());
+    if (v.skipped) continue;
+    RC_CLASSIFY(v.comparison.signed_zero_pairs > 0, "+0/-0 pairs counted equal");
+    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    RC_LOG() << v.message << "\n";
+    RC_ASSERT(v.ok);
+  }
+}
+
+MOECHECK_PROP(Properties, P3Poison) {
+  const pr::MoeCase c = pg::build_case(*pg::case_spec());
+  for (const moecheck::device::Backend* b : moecheck::device::backends()) {
+    const pr::Verdict v = pr::check_poison(c, *b, pr::env_faults());
+    if (v.skipped) continue;
+    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    RC_LOG() << v.message << "\n";
+    RC_ASSERT(v.ok);
+  }
+}
+
+MOECHECK_PROP(Properties, P4Routing) {
+  const pr::MoeCase c = pg::build_case(*pg::case_spec());
+  const pr::Verdict v = pr::check_routing(c);
+  if (!v.ok) pr::record_failure(c, v.property, v.message);
+  RC_LOG() << v.message << "\n";
+  RC_ASSERT(v.ok);
+}
+
+MOECHECK_PROP(Properties, P5Metamorphic) {
+  const pr::MoeCase c = pg::build_case(*pg::case_spec());
+  for (const moecheck::device::Backend* b : moecheck::device::backends()) {
+    const pr::Verdict v = pr::check_metamorphic(c, *b, pr::env_faults());
+    if (v.skipped) continue;
+    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    RC_LOG() << v.message << "\n";
+    RC_ASSERT(v.ok);
+  }
+}
+
+// The properties can fail: the sim's fault switches (bugs.md B4, B10) are caught on a fixed
+// padded case.
+TEST(Properties, CatchInjectedFaults) {
+  const pr::MoeCase c = pg::build_case(padded_spec());
+  const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
+  ASSERT_GT(plan.intermediate_per_partition_padded, plan.intermediate_per_partition) << pr::describe(c);
+  bool any = false;
+  for (const moecheck::device::Backend* b : moecheck::device::backends()) {
+    if (!b->capabilities().injects_faults) continue;
+    any = true;
+    moecheck::device::FaultSwitches f;
+    f.uninitialized_k_tail_lanes = true;
+    const pr::Verdict p1 = pr::check_padding_invariance(c, *b, f);
+    EXPECT_FALSE(p1.ok) << p1.message;
+    const pr::Verdict p3 = pr::check_poison(c, *b, f);
+    EXPECT_FALSE(p3.ok) << p3.message;
+    EXPECT_TRUE(pr::check_padding_invariance(c, *b).ok);
+    // B10: NaN activation scales of experts without tokens reach every output.
+    moecheck::device::FaultSwitches nan_empty;
+    nan_empty.nan_for_empty_experts = true;
+    pg::CaseSpec one = padded_spec();
+    one.tokens = 1;  // one token, top-1 of 4 experts: three experts receive none
+    one.top_k = 1;
+    const pr::MoeCase m = pg::build_case(one);
+    const pr::Verdict p5 = pr::check_metamorphic(m, *b, nan_empty);
+    EXPECT_FALSE(p5.ok) << p5.message;
+    EXPECT_TRUE(pr::check_metamorphic(m, *b).ok) << pr::check_metamorphic(m, *b).message;
+  }
+  EXPECT_TRUE(any) << "no backend injects faults: the properties' power is untested";
+}
+
+TEST(Properties, P4CatchesRoutingOnPaddedWidthMismatch) {
+  const pr::MoeCase c = pg::build_case(padded_spec());
+  EXPECT_TRUE(pr::check_routing(c).ok);
+  // Routing on other hidden states than the logical ones must be noticed: shift one token.
+  pr::MoeCase other = c;
+  other.hidden_states(0, 0) += 64.0f;
+  const moe::Routing a = pr::route_logical(c.block, c.hidden_states);
+  const moe::Routing b = pr::route_logical(other.block, other.hidden_states);
+  EXPECT_FALSE(a.ids == b.ids && a.weights == b.weights);
+}
+
+// ---- the quarantine ledger ----------------------------------------------------------------------
+
+TEST(Ledger, EveryEntryCitesAnIssue) {
+  const auto& ledger = pr::quarantine();
+  for (const pr::QuarantineEntry& q : ledger) {
+    EXPECT_TRUE(pr::cites_issue(q.issue)) << q.id << ": " << q.issue;
+    EXPECT_FALSE(q.reason.empty()) << q.id;
+  }
+  EXPECT_TRUE(pr::cites_issue("vllm-project/vllm#52051"));
+  EXPECT_TRUE(pr::cites_issue("vllm-project/vllm PR #55251"));
+  EXPECT_TRUE(pr::cites_issue("moecheck#5"));
+  EXPECT_FALSE(pr::cites_issue("flaky, see chat"));
+  EXPECT_FALSE(pr::cites_issue(""));
+}
+
+TEST(Ledger, RejectsAnEntryWithoutAnIssue) {
+  TempDir dir;
+  const fs::path f = dir.path() / "q.json";
+  std::ofstream(f) << R"({"schema": "moecheck.quarantine/1", "entries": [{"id": "x", "property": "*", "issue": "TODO", "reason": "r"}]})";
+  try {
+    pr::read_quarantine(f);
+    FAIL() << "accepted an entry without an issue reference";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/entries/0/issue"), std::string::npos) << e.what();
+  }
+}
+
+// A quarantined failure that starts passing must be noticed: each entry still fails somewhere.
+TEST(Ledger, EntriesStillFail) {
+  for (const pr::QuarantineEntry& q : pr::quarantine()) {
+    const std::optional<pr::MoeCase> c = quarantined_case(q);
+    if (!c) {
+      ADD_FAILURE() << q.id << ": matches no padded target of the shipped rulesets (stale entry?)";
+      continue;
+    }
+    bool fails = false;
+    std::string messages;
+    for (const std::string& property : {std::string(pr::kP1PaddingInvariance), std::string(pr::kP3Poison)})
+      for (const pr::Verdict& v : pr::check(property, *c)) {
+        fails |= !v.ok;
+        messages += v.message + "\n";
+      }
+    EXPECT_TRUE(fails) << q.id << " (" << q.issue << "): the quarantined failure passes now; remove the entry\n"
+                       << messages;
+  }
+}
+
+// ---- persistence --------------------------------------------------------------------------------
+
+TEST(Persist, RoundTripIsIdentical) {
+  TempDir dir;
+  for (WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16}) {
+    pg::CaseSpec s = padded_spec(scheme);
+    s.family = moe::Family::kGptOss;  // biases and router bias too
+    s.target = pg::valid_targets(scheme, s.family, s.hidden, s.intermediate, s.experts, s.top_k, false).front();
+    const pr::MoeCase c = pg::build_case(s);
+    bool written = false;
+    const fs::path path = pr::write_counterexample({c, pr::kP1PaddingInvariance, "T/N", "reproduce=abc", "msg"},
+                                                   dir.path(), &written);
+    EXPECT_TRUE(written);
+    EXPECT_EQ(path.filename().string(), pr::fixture_name(c, pr::kP1PaddingInvariance));
+    ASSERT_TRUE(pr::is_case_fixture(path));
+    const pr::CaseFixture back = pr::read_case_fixture(path);
+    EXPECT_EQ(back.property, pr::kP1PaddingInvariance);
+    EXPECT_EQ(back.reproduce, "reproduce=abc");
+    EXPECT_EQ(back.test, "T/N");
+    EXPECT_EQ(back.generator_version, pg::kGeneratorVersion);
+    EXPECT_EQ(back.c.target, c.target);
+    EXPECT_EQ(back.c.scheme, c.scheme);
+    EXPECT_EQ(back.c.hidden_states, c.hidden_states);
+    // Identical content <=> identical hash over every value and setting.
+    EXPECT_EQ(pr::content_hash(back.c, pr::kP1PaddingInvariance), pr::content_hash(c, pr::kP1PaddingInvariance));
+    EXPECT_EQ(moe::forward(back.c.block, back.c.hidden_states).output, moe::forward(c.block, c.hidden_states).output);
+    // Written again: same name, not rewritten.
+    pr::write_counterexample({c, pr::kP1PaddingInvariance, "T/N", "reproduce=other", "msg"}, dir.path(), &written);
+    EXPECT_FALSE(written);
+    // The hash sees a one-ulp change of one weight.
+    pr::MoeCase changed = back.c;
+    changed.hidden_states(0, 0) = std::nextafter(changed.hidden_states(0, 0), 10.0f);
+    EXPECT_NE(pr::content_hash(changed, pr::kP1PaddingInvariance), pr::content_hash(c, pr::kP1PaddingInvariance));
+  }
+  EXPECT_EQ(count_files(dir.path()), 2u);
+  EXPECT_EQ(pr::replay_regressions({dir.path()}).fixtures, 2);
+}
+
+// A deliberately failing property writes exactly one fixture, under a stable name, and replay
+// re-checks (and here passes) it; a second failing run finds it already kept.
+TEST(Persist, FailingPropertyWritesExactlyOneFixture) {
+  TempDir dir;
+  const pr::MoeCase fixed = pg::build_case(padded_spec());
+  const auto body = [&fixed] {
+    const int n = *rc::gen::inRange(0, 1000);
+    pr::record_failure(fixed, pr::kP1PaddingInvariance, "deliberate failure, n = " + std::to_string(n));
+    RC_ASSERT(n < 0);
+  };
+  const std::string first = pr::run_property("Persist/Deliberate", body, dir.path());
+  ASSERT_FALSE(first.empty());
+  EXPECT_NE(first.find("REPRO: RC_PARAMS=\"reproduce="), std::string::npos) << first;
+  EXPECT_NE(first.find("--gtest_filter=Persist.Deliberate"), std::string::npos) << first;
+  EXPECT_NE(first.find("(new)"), std::string::npos) << first;
+  ASSERT_EQ(count_files(dir.path()), 1u);
+  const fs::path only = fs::directory_iterator(dir.path())->path();
+  EXPECT_EQ(only.filename().string(), pr::fixture_name(fixed, pr::kP1PaddingInvariance));
+  const pr::CaseFixture f = pr::read_case_fixture(only);
+  EXPECT_EQ(f.test, "Persist/Deliberate");
+  EXPECT_EQ(f.reproduce.rfind("reproduce=", 0), 0u) << f.reproduce;
+  const std::string second = pr::run_property("Persist/Deliberate", body, dir.path());
+  EXPECT_NE(second.find("(already kept)"), std::string::npos) << second;
+  EXPECT_EQ(count_files(dir.path()), 1u);
+  const pr::ReplayResult r = pr::replay_regressions({dir.path()});
+  EXPECT_EQ(r.fixtures, 1);
+  EXPECT_TRUE(r.failures.empty());
+}
+
+TEST(Persist, ReplayReportsAFailingFixture) {
+  TempDir dir;
+  const pr::MoeCase c = pg::build_case(padded_spec());
+  pr::write_counterexample({c, pr::kP1PaddingInvariance, "T/N", "", ""}, dir.path());
+  EXPECT_TRUE(pr::replay_regressions({dir.path()}).failures.empty());
+  // The same fixture replayed on a backend with a padding bug (bugs.md B4) must fail.
+  moecheck::device::FaultSwitches f;
+  f.uninitialized_k_tail_lanes = true;
+  const pr::ReplayResult r = pr::replay_regressions({dir.path()}, f);
+  EXPECT_EQ(r.fixtures, 1);
+  EXPECT_FALSE(r.failures.empty());
+}
