@@ -4,20 +4,13 @@
 #include <cmath>
 
 #include "reference/formats/codecs.h"
+#include "reference/splitmix64.h"
 
 namespace moecheck::properties::gen {
 
 namespace {
-// splitmix64: small, fast and the same everywhere.
-struct Rng {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+// splitmix64 (reference/splitmix64.h) plus a normal draw.
+struct Rng : reference::SplitMix64 {
   // Box-Muller in double with std::log/cos/sqrt: correctly rounded enough that the bf16 rounding
   // afterwards makes the result platform-independent in practice.
   double normal() {

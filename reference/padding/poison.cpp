@@ -6,21 +6,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "reference/splitmix64.h"
+
 namespace moecheck::reference::padding {
-namespace {
-
-// splitmix64: small, seedable, and every seed gives a different stream.
-struct SplitMix64 {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
-
-}  // namespace
+using reference::SplitMix64;  // the poison stream (reference/splitmix64.h)
 
 std::uint64_t poison_seed() {
   const char* text = std::getenv("MOECHECK_POISON_SEED");
