@@ -26,21 +26,9 @@ namespace {
 namespace fs = std::filesystem;
 using reference::formats::Format;
 
-class Hdf5IoTest : public ::testing::Test {
+class Hdf5IoTest : public moecheck::test::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::random_device random;
-    dir_ = fs::temp_directory_path() / ("moecheck-hdf5-" + std::string(test->name()) + "-" +
-                                        std::to_string(::getpid()) + "-" + std::to_string(random()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  fs::path file(const std::string& name) const { return dir_ / name; }
+  Hdf5IoTest() : TempDirTest("moecheck-hdf5-") {}
 
   std::vector<std::string> entries() const {
     std::vector<std::string> names;
@@ -49,7 +37,6 @@ class Hdf5IoTest : public ::testing::Test {
     return names;
   }
 
-  fs::path dir_;
 };
 
 using moecheck::test::error_of;

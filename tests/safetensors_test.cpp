@@ -117,21 +117,9 @@ void write_text(const fs::path& path, const std::string& text) { write_file(path
 
 // ---- Fixture and assertions ---------------------------------------------------------------------
 
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public moecheck::test::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::random_device random;
-    dir_ = fs::temp_directory_path() / ("moecheck-safetensors-" + std::string(test->name()) + "-" +
-                                        std::to_string(::getpid()) + "-" + std::to_string(random()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  fs::path file(const std::string& name) const { return dir_ / name; }
+  SafetensorsTest() : TempDirTest("moecheck-safetensors-") {}
 
   // Writes a file with a hand-written header (no padding unless asked) and returns its path.
   fs::path raw(const std::string& header, const Bytes& data, bool pad = true,
@@ -141,7 +129,6 @@ class SafetensorsTest : public ::testing::Test {
     return path;
   }
 
-  fs::path dir_;
 };
 
 using moecheck::test::error_of;
