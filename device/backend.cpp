@@ -75,8 +75,9 @@ void validate(const PaddedCase& c) {
   const std::int64_t e = c.experts, t = c.tokens, k = c.top_k;
   const std::int64_t h = c.plan.hidden, hp = c.plan.hidden_padded;
   const std::int64_t i = c.plan.intermediate_per_partition, ip = c.plan.intermediate_per_partition_padded;
-  if (e < 1 || t < 0 || k < 1 || k > e)
-    throw std::invalid_argument("PaddedCase: need experts >= 1, tokens >= 0, 1 <= top_k <= experts; found experts " +
+  // top_k may exceed the local experts under EP (a rank holding fewer experts than a token picks).
+  if (e < 1 || t < 0 || k < 1)
+    throw std::invalid_argument("PaddedCase: need experts >= 1, tokens >= 0, top_k >= 1; found experts " +
                                 std::to_string(e) + ", tokens " + std::to_string(t) + ", top_k " + std::to_string(k));
   if (h < 1 || hp < h || i < 1 || ip < i)
     throw std::invalid_argument("PaddedCase.plan: need 1 <= hidden <= hidden_padded and 1 <= intermediate <= "
@@ -109,10 +110,10 @@ void validate(const PaddedCase& c) {
   expect_shape(c.topk_ids, {t, k}, "topk_ids");
   expect_shape(c.topk_weights, {t, k}, "topk_weights");
   for (std::size_t n = 0; n < c.topk_ids.data.size(); ++n)
-    if (c.topk_ids.data[n] < 0 || c.topk_ids.data[n] >= e)
+    if (c.topk_ids.data[n] < -1 || c.topk_ids.data[n] >= e)
       throw std::invalid_argument("PaddedCase.topk_ids: element " + std::to_string(n) + " is " +
-                                  std::to_string(c.topk_ids.data[n]) + ", expected an expert id in [0, " +
-                                  std::to_string(e) + ")");
+                                  std::to_string(c.topk_ids.data[n]) + ", expected a local expert id in [0, " +
+                                  std::to_string(e) + ") or -1 (an expert of another EP rank)");
 }
 
 bool Capabilities::supports(WeightScheme scheme) const {

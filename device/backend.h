@@ -134,7 +134,8 @@ struct PaddedCase {
   // right; padding.md §1.4). Plans with skip_forward_padding reach the kernel unpadded and the
   // kernel pads internally: the caller passes that zero-padded form at H_pad here too.
   reference::padding::Tensor<float> hidden;
-  // Routing, computed by the caller on the LOGICAL hidden states: expert ids in [0, E) and
+  // Routing, computed by the caller on the LOGICAL hidden states: local expert ids in [0, E), or
+  // -1 for an expert of another EP rank (vLLM's expert_map; that slot contributes zero), and
   // weights (values of the weights precision), [T, k].
   reference::padding::Tensor<std::int32_t> topk_ids;
   reference::padding::Tensor<float> topk_weights;

@@ -82,6 +82,17 @@ TEST(MoeAlignBlockSize, BlockOfOneAndExactMultiples) {
             (std::vector<std::int32_t>{2, 3, 0, 1}));
 }
 
+// EP: a -1 id (an expert of another rank) is in no expert's segment.
+TEST(MoeAlignBlockSize, ExpertOfAnotherRankIsSkipped) {
+  const auto ab = device::sim::moe_align_block_size(ids(2, 2, {1, -1, -1, 1}), 2, 4, 7);
+  EXPECT_EQ(ab.tokens_per_expert, (std::vector<std::int64_t>{0, 2}));
+  EXPECT_EQ(ab.num_tokens_post_padded, 4);
+  EXPECT_EQ(ab.expert_ids[0], 1);
+  EXPECT_EQ(std::vector<std::int32_t>(ab.sorted_token_ids.begin(), ab.sorted_token_ids.begin() + 4),
+            (std::vector<std::int32_t>{0, 3, 4, 4}));
+  EXPECT_THROW(device::sim::moe_align_block_size(ids(1, 1, {-2}), 2, 4, 7), std::invalid_argument);
+}
+
 TEST(MoeAlignBlockSize, NoTokensAndBadIds) {
   const auto ab = device::sim::moe_align_block_size(Tensor<std::int32_t>({0, 2}, 0), 3, 16, 7);
   EXPECT_EQ(ab.num_tokens_post_padded, 0);
@@ -571,6 +582,30 @@ TEST(SimBackend, NoTokensWritesNothingAndBadCasesThrow) {
   c1.topk_ids.data[0] = static_cast<std::int32_t>(s1.experts);
   std::vector<float> right(static_cast<std::size_t>(s1.tokens * 64));
   EXPECT_THROW(device::find_backend("sim")->run(c1, right), std::invalid_argument);
+}
+
+// EP: a slot routed to another rank's expert (id -1) contributes exactly zero: with slot 1 = -1 for
+// every token the output equals, bitwise, the top-1 run of slot 0 alone (fp32: x + 0 is x).
+TEST(SimBackend, SlotsOfOtherRanksContributeZero) {
+  Spec s;
+  s.top_k = 2;
+  const Built b = build(s);
+  PaddedCase two = make_padded(s, b.block, b.hidden, b.golden.routing, 64, 64);
+  for (std::int64_t t = 0; t < two.tokens; ++t) two.topk_ids.at(t, 1) = -1;
+  PaddedCase one = two;
+  one.top_k = 1;
+  one.topk_ids = Tensor<std::int32_t>({two.tokens, 1}, 0);
+  one.topk_weights = Tensor<float>({two.tokens, 1}, 0.0f);
+  for (std::int64_t t = 0; t < two.tokens; ++t) {
+    one.topk_ids.at(t, 0) = two.topk_ids.at(t, 0);
+    one.topk_weights.at(t, 0) = two.topk_weights.at(t, 0);
+  }
+  for (const device::Backend* backend : device::backends()) {
+    SCOPED_TRACE(std::string(backend->name()));
+    const std::vector<float> a = run_sliced(*backend, two), c = run_sliced(*backend, one);
+    ASSERT_EQ(a.size(), c.size());
+    for (std::size_t n = 0; n < a.size(); ++n) ASSERT_EQ(a[n], c[n]) << n;
+  }
 }
 
 TEST(SimBackend, WritesEveryOutputElementPaddedColumnsZero) {

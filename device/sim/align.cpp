@@ -30,6 +30,7 @@ AlignedBlocks moe_align_block_size(const reference::padding::Tensor<std::int32_t
   out.tokens_per_expert.assign(static_cast<std::size_t>(experts), 0);
   for (std::int64_t p = 0; p < pairs; ++p) {
     const std::int32_t e = topk_ids.data[static_cast<std::size_t>(p)];
+    if (e == -1) continue;
     if (e < 0 || e >= experts)
       throw std::invalid_argument("moe_align_block_size: topk_ids element " + std::to_string(p) + " is " +
                                   std::to_string(e) + ", expected an expert id in [0, " + std::to_string(experts) + ")");
@@ -55,6 +56,7 @@ AlignedBlocks moe_align_block_size(const reference::padding::Tensor<std::int32_t
   }
   out.num_tokens_post_padded = offset;
   for (std::int64_t p = 0; p < pairs; ++p) {
+    if (topk_ids.data[static_cast<std::size_t>(p)] == -1) continue;
     const auto e = static_cast<std::size_t>(topk_ids.data[static_cast<std::size_t>(p)]);
     out.sorted_token_ids[static_cast<std::size_t>(cursor[e]++)] = static_cast<std::int32_t>(p);
   }

@@ -26,8 +26,9 @@ struct AlignedBlocks {
   std::int64_t num_blocks() const { return num_tokens_post_padded / block_m; }
 };
 
-// `topk_ids` [T, k] with ids in [0, experts). std::invalid_argument for ids out of range or a
-// block_m < 1. `poison_seed` seeds the poison of the allocated buffers.
+// `topk_ids` [T, k] with ids in [0, experts), or -1 for an expert of another EP rank: such a pair
+// is in no expert's segment (the caller writes its rows as zeros, as vLLM's kernel does for
+// expert id -1). std::invalid_argument for ids out of range or a block_m < 1. `poison_seed` seeds the poison of the allocated buffers.
 AlignedBlocks moe_align_block_size(const reference::padding::Tensor<std::int32_t>& topk_ids, std::int64_t experts,
                                    std::int64_t block_m, std::uint64_t poison_seed);
 

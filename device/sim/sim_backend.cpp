@@ -350,6 +350,12 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
       },
       tail);
 
+  // EP: pairs routed to another rank's expert (id -1) are in no block; the kernel writes their
+  // rows as zeros (fused_moe_kernel's expert id -1 path).
+  for (std::int64_t p = 0; p < pairs; ++p)
+    if (c.topk_ids.data[static_cast<std::size_t>(p)] == -1)
+      std::fill_n(cache3.begin() + p * hp, hp, 0.0f);
+
   // moe_sum over the k slots: k = 1 a copy; k in {2, 3, 4} adds in the tensor dtype, rounding after
   // each add (the templated CUDA kernel); other k: at::sum_out, fp32 accumulation, one rounding.
   const bool dtype_adds = k >= 2 && k <= 4;
