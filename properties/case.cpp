@@ -1,5 +1,6 @@
 #include "properties/case.h"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <variant>
@@ -123,8 +124,24 @@ pd::Plan plan_for(const MoeCase& c, const pd::Ruleset& ruleset) {
                                 pd::platform_names());
   pd::ParallelConfig parallel;
   parallel.tp_size = c.target.tp;
+  parallel.enable_ep = c.target.ep;
   const pd::ActDtype act = c.block.dtype == moe::Dtype::kBf16 ? pd::ActDtype::kBf16 : pd::ActDtype::kFp32;
   return pd::make_plan(ruleset, problem, c.target.method, c.target.backend, *platform, parallel, act);
+}
+
+pd::Plan layer_plan(const MoeCase& c, const pd::Ruleset& ruleset, const PaddingFaults& faults) {
+  pd::Plan plan = plan_for(c, ruleset);
+  if (!faults.mxfp4_rule_on_other_formats || c.scheme == WeightScheme::kMxfp4W4A16 || !plan.ok()) return plan;
+  // B13: the MXFP4 NONE-backend rule keyed on the method, not the weight format (padding.md §3.4).
+  if (plan.platform.vendor == pd::Vendor::kRocm) {
+    const std::int64_t h = pd::round_up(plan.hidden, 256);
+    if (h > plan.hidden_padded) plan.hidden_allocated = plan.hidden_padded = h;
+  } else if (plan.platform.vendor == pd::Vendor::kCuda) {
+    const std::int64_t i = pd::round_up(plan.intermediate_per_partition, 64);
+    if (i > plan.intermediate_per_partition_padded)
+      plan.intermediate_per_partition_allocated = plan.intermediate_per_partition_padded = i;
+  }
+  return plan;
 }
 
 pd::Plan unpadded_plan(const pd::Plan& plan) {
@@ -164,7 +181,54 @@ moe::Routing route_logical(const moe::MoeBlock& block, const RowMatrix<float>& h
   return moe::route(s.router, dtype, logits, block.correction_bias);
 }
 
-device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed) {
+namespace {
+
+// Rows of a padded w13 [E, 2·I_pad, cols]: the intermediate index i of storage row r (layout-aware).
+std::int64_t w13_row_index(std::int64_t r, std::int64_t ip, bool interleaved) { return interleaved ? r / 2 : r % ip; }
+
+// B9: the padded rows (i >= real_rows) and columns (storage column >= real_cols) of w13 keep the
+// allocator's garbage.
+template <class T>
+void unfill_w13(pd::Tensor<T>& t, std::int64_t ip, bool interleaved, std::int64_t real_rows, std::int64_t real_cols,
+                std::uint64_t seed) {
+  if (t.shape.size() != 3) return;
+  const std::int64_t cols = t.dim(2);
+  for (std::int64_t e = 0; e < t.dim(0); ++e)
+    for (std::int64_t r = 0; r < t.dim(1); ++r) {
+      const std::int64_t from = w13_row_index(r, ip, interleaved) >= real_rows ? 0 : real_cols;
+      if (from >= cols) continue;
+      T* row = &t.at(e, r, 0);
+      pd::poison(std::span<T>(row + from, static_cast<std::size_t>(cols - from)), seed ^ static_cast<std::uint64_t>(e * 7919 + r));
+    }
+}
+// ... and of w2 [E, H_pad, cols]: rows >= real_rows (H), storage columns >= real_cols.
+template <class T>
+void unfill_w2(pd::Tensor<T>& t, std::int64_t real_rows, std::int64_t real_cols, std::uint64_t seed) {
+  if (t.shape.size() != 3) return;
+  const std::int64_t cols = t.dim(2);
+  for (std::int64_t e = 0; e < t.dim(0); ++e)
+    for (std::int64_t r = 0; r < t.dim(1); ++r) {
+      const std::int64_t from = r >= real_rows ? 0 : real_cols;
+      if (from >= cols) continue;
+      T* row = &t.at(e, r, 0);
+      pd::poison(std::span<T>(row + from, static_cast<std::size_t>(cols - from)), seed ^ static_cast<std::uint64_t>(e * 104729 + r));
+    }
+}
+// B11: rows i in [from, I_pad) of each w13 half (and of its bias) zeroed as "padding".
+template <class T>
+void zero_w13_tail(pd::Tensor<T>& t, std::int64_t ip, bool interleaved, std::int64_t from) {
+  if (t.shape.empty()) return;
+  const std::int64_t per_row = t.shape.size() == 3 ? t.dim(2) : 1;
+  for (std::int64_t e = 0; e < t.dim(0); ++e)
+    for (std::int64_t r = 0; r < t.dim(1); ++r)
+      if (w13_row_index(r, ip, interleaved) >= from)
+        std::fill_n(t.data.begin() + (e * t.dim(1) + r) * per_row, per_row, T{});
+}
+
+}  // namespace
+
+device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
+                                    const PaddingFaults& faults) {
   if (const std::string why = unsupported_reason(plan); !why.empty())
     throw std::invalid_argument("make_padded_case: " + describe(c) + ": " + why);
   const moe::MoeBlock& b = c.block;
@@ -179,6 +243,15 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
     throw std::invalid_argument("make_padded_case: rank " + std::to_string(rank) + " of " +
                                 std::to_string(part.ranks.size()));
   const pd::W13Layout layout = w13_layout(b.semantics.layout);
+  const pd::RankShard& shard = part.ranks[static_cast<std::size_t>(rank)];
+
+  // B8: the weights follow a second code path's hidden alignment (128 vs 256).
+  pd::Plan wplan = plan;
+  if (faults.weights_hidden_alignment_diverges && plan.hidden_is_padded()) {
+    const std::int64_t other = pd::round_up(plan.hidden, plan.hidden_padded % 256 == 0 ? 128 : 256);
+    wplan.hidden_after_all2all = std::min(wplan.hidden_after_all2all, other);
+    wplan.hidden_allocated = wplan.hidden_padded = other;
+  }
 
   device::PaddedCase p;
   p.plan = plan;
@@ -193,19 +266,19 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
 
   switch (c.scheme) {
     case WeightScheme::kDense:
-      p.w13 = pd::pad_w13(plan, pd::shard_w13(part, rank, dense_stack(b, true), layout), layout, pd::Role::kWeight,
+      p.w13 = pd::pad_w13(wplan, pd::shard_w13(part, rank, dense_stack(b, true), layout), layout, pd::Role::kWeight,
                           pd::kUnpacked, seed ^ kSeedW13);
-      p.w2 = pd::pad_w2(plan, pd::shard_w2(part, rank, dense_stack(b, false), pd::kUnpacked), pd::Role::kWeight,
+      p.w2 = pd::pad_w2(wplan, pd::shard_w2(part, rank, dense_stack(b, false), pd::kUnpacked), pd::Role::kWeight,
                         pd::kUnpacked, seed ^ kSeedW2);
       break;
     case WeightScheme::kMxfp4W4A16:
-      p.w13_codes = pd::pad_w13(plan, pd::shard_w13(part, rank, mxfp4_stack(b, true, false), layout), layout,
+      p.w13_codes = pd::pad_w13(wplan, pd::shard_w13(part, rank, mxfp4_stack(b, true, false), layout), layout,
                                 pd::Role::kWeight, pd::kFp4Bytes, seed ^ kSeedW13);
-      p.w13_mx_scales = pd::pad_w13(plan, pd::shard_w13(part, rank, mxfp4_stack(b, true, true), layout), layout,
+      p.w13_mx_scales = pd::pad_w13(wplan, pd::shard_w13(part, rank, mxfp4_stack(b, true, true), layout), layout,
                                     pd::Role::kScale, pd::kMxScaleBytes, seed ^ kSeedW13Scale);
-      p.w2_codes = pd::pad_w2(plan, pd::shard_w2(part, rank, mxfp4_stack(b, false, false), pd::kFp4Bytes),
+      p.w2_codes = pd::pad_w2(wplan, pd::shard_w2(part, rank, mxfp4_stack(b, false, false), pd::kFp4Bytes),
                               pd::Role::kWeight, pd::kFp4Bytes, seed ^ kSeedW2);
-      p.w2_mx_scales = pd::pad_w2(plan, pd::shard_w2(part, rank, mxfp4_stack(b, false, true), pd::kMxScaleBytes),
+      p.w2_mx_scales = pd::pad_w2(wplan, pd::shard_w2(part, rank, mxfp4_stack(b, false, true), pd::kMxScaleBytes),
                                   pd::Role::kScale, pd::kMxScaleBytes, seed ^ kSeedW2Scale);
       break;
     case WeightScheme::kFp8Block128W8A16:
@@ -222,8 +295,28 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
       for (std::int64_t r = 0; r < b.hidden; ++r)
         w2_bias.at(x, r) = ex.down_bias.empty() ? 0.0f : moe::round_to(b.dtype, ex.down_bias[static_cast<std::size_t>(r)]);
     }
-    p.w13_bias = pd::pad_w13_bias(plan, pd::shard_w13_bias(part, rank, w13_bias, layout), layout, seed ^ kSeedW13Bias);
-    p.w2_bias = pd::pad_w2_bias(plan, pd::shard_w2_bias(part, rank, w2_bias), seed ^ kSeedW2Bias);
+    p.w13_bias = pd::pad_w13_bias(wplan, pd::shard_w13_bias(part, rank, w13_bias, layout), layout, seed ^ kSeedW13Bias);
+    p.w2_bias = pd::pad_w2_bias(wplan, pd::shard_w2_bias(part, rank, w2_bias), seed ^ kSeedW2Bias);
+  }
+
+  const std::int64_t ip = plan.intermediate_per_partition_padded;
+  const bool interleaved = layout == pd::W13Layout::kInterleaved;
+  if (faults.uninit_pad_weights) {
+    const std::int64_t real = shard.real_rows(), h = b.hidden;
+    const std::uint64_t s9 = seed ^ 0xb9b9b9b9ULL;
+    unfill_w13(p.w13, ip, interleaved, real, h, s9);
+    unfill_w2(p.w2, h, real, s9 ^ 1);
+    unfill_w13(p.w13_codes, ip, interleaved, real, h / 2, s9 ^ 2);
+    unfill_w2(p.w2_codes, h, real / 2, s9 ^ 3);
+    unfill_w13(p.w13_mx_scales, ip, interleaved, real, h / 32, s9 ^ 4);
+    unfill_w2(p.w2_mx_scales, h, real / 32, s9 ^ 5);
+  }
+  if (faults.intermediate_pad_counted_twice && ip > shard.real_rows()) {
+    const std::int64_t doubled = (ip - shard.real_rows()) / 64 * 64 * 2;
+    const std::int64_t from = std::max<std::int64_t>(0, ip - doubled);
+    zero_w13_tail(p.w13, ip, interleaved, from);
+    zero_w13_tail(p.w13_codes, ip, interleaved, from);
+    zero_w13_tail(p.w13_bias, ip, interleaved, from);
   }
 
   pd::Tensor<float> x({c.tokens(), b.hidden}, 0.0f);
@@ -232,12 +325,20 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   p.hidden = pd::kernel_activations(plan, x, seed ^ kSeedHidden);
 
   // Routing on the logical hidden states (the router sees x[:, :H], padding.md §1.4, bugs.md B7).
-  const moe::Routing routing = route_logical(b, c.hidden_states);
+  // B7: the router reads the padded buffer as if it were [T, H].
+  const moe::Routing routing =
+      faults.router_on_padded_activations
+          ? route_logical(b, Eigen::Map<const RowMatrix<float>>(p.hidden.data.data(), c.tokens(), b.hidden))
+          : route_logical(b, c.hidden_states);
   p.topk_ids = pd::Tensor<std::int32_t>({c.tokens(), p.top_k}, 0);
   p.topk_weights = pd::Tensor<float>({c.tokens(), p.top_k}, 0.0f);
   for (std::int64_t t = 0; t < c.tokens(); ++t)
     for (std::int64_t j = 0; j < p.top_k; ++j) {
-      p.topk_ids.at(t, j) = routing.ids(t, j);
+      // EP: vLLM's expert_map, global id -> local id, -1 for the experts of other ranks.
+      const std::int64_t id = routing.ids(t, j);
+      p.topk_ids.at(t, j) = id >= shard.expert_begin && id < shard.expert_end
+                                ? static_cast<std::int32_t>(id - shard.expert_begin)
+                                : -1;
       p.topk_weights.at(t, j) = routing.weights(t, j);
     }
   device::validate(p);
@@ -248,7 +349,8 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Ruleset& ruleset
   return make_padded_case(c, plan_for(c, ruleset), seed);
 }
 
-std::vector<float> slice_output(const device::PaddedCase& padded, std::span<const float> output) {
+std::vector<float> slice_output(const device::PaddedCase& padded, std::span<const float> output,
+                                const PaddingFaults& faults) {
   pd::Tensor<float> y;
   y.shape = {padded.tokens, padded.hidden_padded()};
   if (static_cast<std::int64_t>(output.size()) != y.numel())
@@ -256,14 +358,20 @@ std::vector<float> slice_output(const device::PaddedCase& padded, std::span<cons
                                 std::to_string(padded.tokens) + ", " + std::to_string(padded.hidden_padded()) +
                                 "], found " + std::to_string(output.size()));
   y.data.assign(output.begin(), output.end());
+  if (faults.output_not_sliced) return y.data;  // B6: reshaped with the padded hidden size
+  if (faults.output_read_with_logical_stride) {  // B5: the padded buffer read as [T, H]
+    const std::int64_t h = padded.plan.hidden;
+    return std::vector<float>(y.data.begin(), y.data.begin() + padded.tokens * h);
+  }
   return pd::slice_output(padded.plan, y).data;
 }
 
-std::vector<float> run_and_slice(const device::Backend& backend, const device::PaddedCase& padded, std::uint64_t seed) {
+std::vector<float> run_and_slice(const device::Backend& backend, const device::PaddedCase& padded, std::uint64_t seed,
+                                 const PaddingFaults& faults) {
   std::vector<float> out(static_cast<std::size_t>(padded.tokens * padded.hidden_padded()));
   pd::poison(std::span<float>(out), seed ^ kSeedOutput);
   backend.run(padded, out);
-  return slice_output(padded, out);
+  return slice_output(padded, out, faults);
 }
 
 moe::MoeOutput golden(const MoeCase& c, moe::Accumulate accumulate) {
@@ -277,7 +385,8 @@ std::string describe(const MoeCase& c) {
   os << moe::name(c.block.family) << " " << moe::name(c.block.dtype) << " " << device::name(c.scheme) << " T"
      << c.tokens() << " H" << c.block.hidden << " I" << c.block.intermediate << " E" << c.block.num_experts() << " k"
      << c.block.semantics.router.top_k << " | " << c.target.ruleset << " " << c.target.method << " "
-     << c.target.backend << " " << c.target.platform << " tp" << c.target.tp << "/" << c.target.rank;
+     << c.target.backend << " " << c.target.platform << " tp" << c.target.tp << "/" << c.target.rank
+     << (c.target.ep ? " ep" : "");
   return os.str();
 }
 

@@ -13,13 +13,9 @@
 #include "fixtures/hdf5_io.h"
 #include "properties/gen/case.h"
 #include "properties/properties.h"
+#include "properties/rc_reproduce.h"
 #include "reference/padding/registry.h"
 
-namespace rc::detail {
-// Defined in librapidcheck (src/detail/Serialization / Configuration): the encoding RapidCheck
-// prints after `RC_PARAMS="reproduce=`. Not in its installed headers.
-std::string reproduceMapToString(const std::unordered_map<std::string, Reproduce>& reproduceMap);
-}  // namespace rc::detail
 
 namespace moecheck::properties {
 
@@ -130,6 +126,7 @@ std::string content_hash(const MoeCase& c, const std::string& property) {
   h.text(c.target.platform);
   h.num(c.target.tp);
   h.num(c.target.rank);
+  if (c.target.ep) h.text("ep");  // absent for non-EP cases, so their hashes stay as they were
   h.num(b.hidden);
   h.num(b.intermediate);
   h.num(b.num_experts());
@@ -188,6 +185,7 @@ fs::path write_counterexample(const Counterexample& x, const fs::path& dir, bool
   w.set_string_attribute("/", "platform", c.target.platform);
   w.set_int_attribute("/", "tp", c.target.tp);
   w.set_int_attribute("/", "rank", c.target.rank);
+  w.set_int_attribute("/", "ep", c.target.ep ? 1 : 0);
 
   const std::vector<float> x_values = hidden_values(c);
   w.write("inputs/hidden_states", fx::Tensor::f32({T, H}, x_values));
@@ -285,6 +283,9 @@ CaseFixture read_case_fixture(const fs::path& file) {
   c.target.platform = r.require_string_attribute("/", "platform");
   c.target.tp = static_cast<int>(r.require_int_attribute("/", "tp"));
   c.target.rank = static_cast<int>(r.require_int_attribute("/", "rank"));
+  const std::int64_t ep = r.int_attribute("/", "ep").value_or(0);
+  if (ep != 0 && ep != 1) fail("attribute ep: expected 0 or 1, found " + std::to_string(ep));
+  c.target.ep = ep == 1;
 
   const fx::Tensor x = r.read("inputs/hidden_states", fx::ElementType::kF32, {fx::kAnyDim, fx::kAnyDim});
   const std::int64_t T = x.shape[0], H = x.shape[1];
@@ -343,7 +344,7 @@ CaseFixture read_case_fixture(const fs::path& file) {
   return out;
 }
 
-ReplayResult replay_regressions(const std::vector<fs::path>& dirs, const device::FaultSwitches& faults) {
+ReplayResult replay_regressions(const std::vector<fs::path>& dirs, const Faults& faults) {
   ReplayResult result;
   std::vector<fs::path> files;
   for (const fs::path& dir : dirs) {
@@ -358,6 +359,7 @@ ReplayResult replay_regressions(const std::vector<fs::path>& dirs, const device:
     try {
       const CaseFixture fixture = read_case_fixture(f);
       for (const Verdict& v : check(fixture.property, fixture.c, faults)) {
+        if (v.skipped) continue;
         ++result.verdicts;
         if (!v.ok) result.failures.push_back(f.string() + ": " + v.message);
       }
@@ -374,6 +376,14 @@ void record_failure(const MoeCase& c, const std::string& property, const std::st
   f.x.c = c;
   f.x.property = property;
   f.x.message = message;
+}
+
+std::optional<Counterexample> take_recorded_failure() {
+  LastFailure& f = last_failure();
+  std::optional<Counterexample> out;
+  if (f.has) out = std::move(f.x);
+  f = {};
+  return out;
 }
 
 std::string run_property(const std::string& test_id, const std::function<void()>& body, const fs::path& dir) {

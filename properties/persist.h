@@ -5,7 +5,7 @@
 //
 // File layout (fixtures/README.md conventions, schema_version 1; root attribute kind =
 // "moecheck.case"): root attributes property, test, reproduce, generator_version, description,
-// family, dtype, scheme, top_k, ruleset, method, backend, platform, tp, rank; /inputs/hidden_states
+// family, dtype, scheme, top_k, ruleset, method, backend, platform, tp, rank, ep (0/1; absent = 0); /inputs/hidden_states
 // f32 [T, H]; /weights/router f32 [E, H], /weights/router_bias f32 [E] (if any); dense: /weights/w13
 // f32 [E, 2I, H], /weights/w2 f32 [E, H, I]; MXFP4: /weights/w13_blocks e2m1x2 [E, 2I, H],
 // /weights/w13_scales e8m0 [E, 2I, H/32], /weights/w2_blocks, /weights/w2_scales likewise;
@@ -67,7 +67,7 @@ struct ReplayResult {
 };
 // `faults` is passed to every backend run (moecheck selftest replays under each fault).
 ReplayResult replay_regressions(const std::vector<std::filesystem::path>& dirs = replay_dirs(),
-                                const device::FaultSwitches& faults = {});
+                                const Faults& faults = {});
 
 // Runs one RapidCheck property the way RC_GTEST_PROP does, and on failure prints the one-line
 // reproduction and persists the minimal counterexample the body recorded (record_failure) into
@@ -77,6 +77,8 @@ std::string run_property(const std::string& test_id, const std::function<void()>
 // Called by a property body when its check fails, before RC_ASSERT: the last recorded case is the
 // minimal one (RapidCheck runs the minimal case last).
 void record_failure(const MoeCase& c, const std::string& property, const std::string& message);
+// The case the last record_failure call kept (after shrinking: the minimal one), and forgets it.
+std::optional<Counterexample> take_recorded_failure();
 
 }  // namespace moecheck::properties
 

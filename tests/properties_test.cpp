@@ -291,6 +291,43 @@ MOECHECK_PROP(Properties, P5Metamorphic) {
   }
 }
 
+MOECHECK_PROP(Properties, P2GoldenAgreement) {
+  const pr::MoeCase c = pg::build_case(*pg::case_spec());
+  for (const moecheck::device::Backend* b : moecheck::device::backends()) {
+    const pr::Verdict v = pr::check_golden_agreement(c, *b, pr::env_faults());
+    if (v.skipped) continue;
+    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    RC_LOG() << v.message << "\n";
+    RC_ASSERT(v.ok);
+  }
+}
+
+MOECHECK_PROP(Properties, P6TensorParallel) {
+  const pr::MoeCase c = pg::build_case(*pg::case_spec());
+  for (const moecheck::device::Backend* b : moecheck::device::backends()) {
+    const pr::Verdict v = pr::check_tensor_parallel(c, *b, pr::env_faults());
+    RC_CLASSIFY(v.skipped, "no TP/EP partition applies");
+    if (v.skipped) continue;
+    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    RC_LOG() << v.message << "\n";
+    RC_ASSERT(v.ok);
+  }
+}
+
+// Prints P2's and P6's measured errors over generated cases (the tolerance tables' margins):
+// run with --gtest_also_run_disabled_tests --gtest_filter='*Measure*'.
+TEST(Properties, DISABLED_MeasureToleranceMargins) {
+  const int n = std::getenv("MOECHECK_MEASURE_CASES") ? std::atoi(std::getenv("MOECHECK_MEASURE_CASES")) : 200;
+  for (int i = 0; i < n; ++i) {
+    const pg::CaseSpec spec = pg::case_spec()(rc::Random(static_cast<std::uint64_t>(i) * 7919u + 1u), i % 100).value();
+    const pr::MoeCase c = pg::build_case(spec);
+    for (const moecheck::device::Backend* b : moecheck::device::backends()) {
+      for (const pr::Verdict& v : {pr::check_golden_agreement(c, *b), pr::check_tensor_parallel(c, *b)})
+        if (!v.skipped) std::printf("MEASURE %s %s %s\n", v.property.c_str(), v.ok ? "ok" : "FAIL", v.message.c_str());
+    }
+  }
+}
+
 // The properties can fail: the sim's fault switches (bugs.md B4, B10) are caught on a fixed
 // padded case.
 TEST(Properties, CatchInjectedFaults) {

@@ -1,5 +1,6 @@
 #include "properties/gen/case.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <tuple>
@@ -128,21 +129,53 @@ struct Shape {
 };
 }  // namespace
 
+namespace {
+std::vector<PadTarget> of_methods(const std::vector<PadTarget>& targets, const std::vector<std::string>& methods) {
+  if (methods.empty()) return targets;
+  std::vector<PadTarget> out;
+  for (const PadTarget& t : targets)
+    if (std::find(methods.begin(), methods.end(), t.method) != methods.end()) out.push_back(t);
+  return out;
+}
+}  // namespace
+
 rc::Gen<CaseSpec> case_spec(CaseOptions o) {
-  const auto shape = rc::gen::apply(
-      [](moe::Family f, moe::Dtype d, WeightScheme s, std::int64_t h, std::int64_t i, ExpertCount ek, std::int64_t t) {
-        // MXFP4 needs whole 32-element blocks along K: a real size like 720 stays dense.
-        if (h % kSizeQuantum != 0 || i % kSizeQuantum != 0) s = WeightScheme::kDense;
-        return Shape{f, d, s, h, i, ek, t};
-      },
-      rc::gen::element(moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss),
-      rc::gen::element(moe::Dtype::kF32, moe::Dtype::kBf16),
-      rc::gen::element(WeightScheme::kDense, WeightScheme::kMxfp4W4A16), feature_size(o.allow_large),
-      feature_size(o.allow_large), experts_and_top_k(o.max_experts), token_count(o.max_tokens));
+  std::vector<WeightScheme> schemes;
+  for (WeightScheme s : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16}) {
+    const std::vector<std::string> ms = methods_for(s);
+    const bool wanted = o.methods.empty() || std::any_of(ms.begin(), ms.end(), [&](const std::string& m) {
+                          return std::find(o.methods.begin(), o.methods.end(), m) != o.methods.end();
+                        });
+    if (wanted) schemes.push_back(s);
+  }
+  if (schemes.empty()) throw std::invalid_argument("case_spec: no weight scheme has any of the requested methods");
+  // With a method filter only MXFP4-sized shapes may be needed: a shape whose scheme fell back to
+  // dense (sizes not whole 32-blocks) or has no target of the filtered methods is redrawn.
+  const auto shape = rc::gen::suchThat(
+      rc::gen::apply(
+          [](moe::Family f, moe::Dtype d, WeightScheme s, std::int64_t h, std::int64_t i, ExpertCount ek,
+             std::int64_t t) {
+            // MXFP4 needs whole 32-element blocks along K: a real size like 720 stays dense.
+            if (h % kSizeQuantum != 0 || i % kSizeQuantum != 0) s = WeightScheme::kDense;
+            return Shape{f, d, s, h, i, ek, t};
+          },
+          shrinking_element<moe::Family>({moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss}),
+          shrinking_element<moe::Dtype>({moe::Dtype::kF32, moe::Dtype::kBf16}), shrinking_element(schemes),
+          feature_size(o.allow_large), feature_size(o.allow_large), experts_and_top_k(o.max_experts),
+          token_count(o.max_tokens)),
+      [o](const Shape& sh) {
+        return o.methods.empty() ||
+               !of_methods(valid_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts,
+                                         sh.ek.top_k, o.require_padding),
+                           o.methods)
+                    .empty();
+      });
   return rc::gen::mapcat(shape, [o](const Shape& sh) {
-    const auto& padded = valid_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts, sh.ek.top_k, true);
-    const auto& all = valid_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts, sh.ek.top_k,
-                                    o.require_padding);
+    const auto padded = of_methods(
+        valid_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts, sh.ek.top_k, true), o.methods);
+    const auto all = of_methods(valid_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts,
+                                              sh.ek.top_k, o.require_padding),
+                                o.methods);
     if (all.empty())
       throw std::logic_error("case_spec: no valid padding target for " + std::string(device::name(sh.scheme)) +
                              " H" + std::to_string(sh.hidden) + " I" + std::to_string(sh.intermediate));

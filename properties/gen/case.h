@@ -22,7 +22,7 @@ namespace moecheck::properties::gen {
 
 // Bumped whenever a generator change makes an old reproduce string mean a different case. Written
 // into every counterexample fixture; the fixture's values stay valid across versions.
-inline constexpr std::int64_t kGeneratorVersion = 1;
+inline constexpr std::int64_t kGeneratorVersion = 2;  // 2: choices shrink toward their first value
 inline constexpr std::int64_t generator_version = kGeneratorVersion;
 
 // Everything a case is made of, small enough to print and shrink.
@@ -44,6 +44,9 @@ struct CaseOptions {
   std::int64_t max_tokens = 24;
   std::int64_t max_experts = 8;
   bool require_padding = false;  // only targets whose plan pads H or I (P1, P3 want those most)
+  // Only targets of these padding-registry methods ("mxfp4", "unquantized", ...); empty: all.
+  // Schemes without such a method are not drawn.
+  std::vector<std::string> methods;
 };
 
 // The padding targets (tp = 1) a block of this scheme and these sizes can be padded for: every

@@ -19,6 +19,15 @@ inline constexpr std::int64_t kSmallSizeLimit = 512;
 // shares 1440/720, Gemma-4 704, DeepSeek-V2-Lite 1408, Llama-4 / Qwen 2688.
 inline const std::vector<std::int64_t> kRealSizes = {720, 704, 1408, 1440, 2688, 2880};
 
+// One of `values`, uniformly at every size, shrinking toward the first (rc::gen::element picks
+// without shrinking; a plain inRange would pick only the first at small sizes).
+template <class T>
+rc::Gen<T> shrinking_element(std::vector<T> values) {
+  const std::size_t n = values.size();
+  return rc::gen::map(rc::gen::resize(rc::kNominalSize, rc::gen::inRange<std::size_t>(0, n)),
+                      [values = std::move(values)](std::size_t i) { return values[i]; });
+}
+
 // A multiple of 32 in [32, 32·max_blocks]; shrinks toward 32.
 inline rc::Gen<std::int64_t> small_size(std::int64_t max_blocks = kSmallSizeLimit / kSizeQuantum) {
   return rc::gen::map(rc::gen::inRange<std::int64_t>(1, max_blocks + 1),
@@ -33,8 +42,8 @@ inline rc::Gen<std::int64_t> boundary_size(std::int64_t max_k) {
         const std::int64_t s = alignment * k + offset * kSizeQuantum;
         return s < kSizeQuantum ? kSizeQuantum : s;
       },
-      rc::gen::element<std::int64_t>(128, 256), rc::gen::inRange<std::int64_t>(1, max_k + 1),
-      rc::gen::element<std::int64_t>(0, -1, 1));
+      shrinking_element<std::int64_t>({128, 256}), rc::gen::inRange<std::int64_t>(1, max_k + 1),
+      shrinking_element<std::int64_t>({0, -1, 1}));
 }
 
 // Hidden or intermediate size: mostly small, often at a boundary, sometimes a real model size.
@@ -52,7 +61,7 @@ inline rc::Gen<std::int64_t> token_count(std::int64_t max_tokens = 24) {
   return rc::gen::weightedOneOf<std::int64_t>(
       {{1, rc::gen::just<std::int64_t>(0)},
        {2, rc::gen::just<std::int64_t>(1)},
-       {3, rc::gen::element<std::int64_t>(2, 3, 5, 7, 11, 13, 17, 19, 23)},
+       {3, shrinking_element<std::int64_t>({2, 3, 5, 7, 11, 13, 17, 19, 23})},
        {4, rc::gen::inRange<std::int64_t>(0, max_tokens + 1)}});
 }
 

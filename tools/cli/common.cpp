@@ -20,4 +20,19 @@ std::uint32_t parse_unsigned(const std::string& text, std::uint64_t max, const s
   return std::uint32_t(value);
 }
 
+std::uint64_t parse_seed(const std::string& text) {
+  const bool is_hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+  const std::string digits = is_hex ? text.substr(2) : text;
+  const std::string valid = is_hex ? "0123456789abcdefABCDEF" : "0123456789";
+  if (digits.empty() || digits.find_first_not_of(valid) != std::string::npos || (is_hex && digits.size() > 16) ||
+      (!is_hex && (digits.size() > 20 || (digits.size() == 20 && digits > "18446744073709551615"))))
+    throw UsageError("--seed '" + text + "': expected a 64-bit number, decimal or 0x-hexadecimal");
+  return std::strtoull(digits.c_str(), nullptr, is_hex ? 16 : 10);
+}
+
+std::string& command_line() {
+  static std::string line;
+  return line;
+}
+
 }  // namespace moecheck::cli

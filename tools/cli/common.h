@@ -20,5 +20,10 @@ std::filesystem::path default_data_dir();
 // Parses a code or bit pattern: "0x7e" / "0X7E" hexadecimal, otherwise decimal. UsageError if the
 // text is not a whole number or exceeds max.
 std::uint32_t parse_unsigned(const std::string& text, std::uint64_t max, const std::string& what);
+// A 64-bit seed, decimal or 0x-hexadecimal; UsageError naming --seed otherwise.
+std::uint64_t parse_seed(const std::string& text);
+
+// The command line as typed (set by main), for reports.
+std::string& command_line();
 
 }  // namespace moecheck::cli

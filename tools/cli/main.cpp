@@ -17,10 +17,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("moecheck ") + MOECHECK_VERSION);
   app.require_subcommand(1);
   int exit_code = 0;
+  for (int i = 0; i < argc; ++i) moecheck::cli::command_line() += (i ? " " : "") + std::string(i ? argv[i] : "moecheck");
   moecheck::cli::add_convert(app, exit_code);
   moecheck::cli::add_check(app, exit_code);
   moecheck::cli::add_golden(app, exit_code);
   moecheck::cli::add_pad_report(app, exit_code);
+  moecheck::cli::add_selftest(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

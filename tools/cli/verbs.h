@@ -11,5 +11,6 @@ void add_convert(CLI::App& app, int& exit_code);
 void add_check(CLI::App& app, int& exit_code);
 void add_golden(CLI::App& app, int& exit_code);
 void add_pad_report(CLI::App& app, int& exit_code);
+void add_selftest(CLI::App& app, int& exit_code);
 
 }  // namespace moecheck::cli

@@ -1,0 +1,17 @@
+# Checks a `moecheck check --report DIR` directory: each file exists and matches its regex.
+#   cmake -DDIR=d -DJSON_REGEX=re -DJUNIT_REGEX=re -DMD_REGEX=re -P report_expect.cmake
+foreach(pair "summary.json;JSON_REGEX" "junit.xml;JUNIT_REGEX" "report.md;MD_REGEX")
+  list(GET pair 0 file)
+  list(GET pair 1 var)
+  if(NOT EXISTS "${DIR}/${file}")
+    message(FATAL_ERROR "${DIR}/${file} was not written")
+  endif()
+  if(EXISTS "${DIR}/${file}.tmp")
+    message(FATAL_ERROR "${DIR}/${file}.tmp was left behind")
+  endif()
+  file(READ "${DIR}/${file}" text)
+  if(NOT text MATCHES "${${var}}")
+    message("${text}")
+    message(FATAL_ERROR "${DIR}/${file} does not match: ${${var}}")
+  endif()
+endforeach()
