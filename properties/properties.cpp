@@ -241,6 +241,7 @@ Verdict check_golden_agreement(const MoeCase& c, const device::Backend& backend,
     v.comparison = compare(ref, y, c.tokens(), c.block.hidden, 0, &g.routing);
     const RelCheck r = relative_check(ref, y, c.tokens(), c.block.hidden, tol.rel);
     v.ok = r.violations == 0;
+    v.rel_error = r.worst_rel;
     if (biases_dropped) os << "(w2 bias not loaded: the generic loader has no bias path, padding.md §1.7) ";
     os << rel_text(r, tol.rel) << "; ulp " << v.comparison.summary() << "; ulp histogram "
        << v.comparison.histogram_text() << "; case " << describe(c);
@@ -483,6 +484,7 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
         const Comparison cmp = compare(y, sum, T, H, 0);
         if (r.violations > 0 && ok) v.comparison = cmp;
         ok = ok && r.violations == 0;
+        v.rel_error = std::max(v.rel_error, r.worst_rel);
         os << (applied > 1 ? "; " : "") << (ep ? "EP " : "TP ") << tp << ": " << rel_text(r, tol.rel) << ", max "
            << cmp.max_ulp << " fp32 ulp";
       }

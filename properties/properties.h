@@ -31,6 +31,8 @@ struct Verdict {
   std::string property, backend;
   std::string message;   // one line: what failed, the comparison summary, the case
   Comparison comparison;
+  // P2, P6: the worst |Δ| / (token row scale) of the relative tolerance check; -1 elsewhere.
+  double rel_error = -1;
 };
 
 // P1: the padded run sliced to [T, H] equals the unpadded run (bitwise where the backend is

@@ -100,6 +100,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
           }
           ++cell.cases;
           if (!v.ok) ++cell.failures;
+          cell.max_rel = std::max(cell.max_rel, v.rel_error);
           if (v.comparison.max_ulp != kNanDistance) cell.max_ulp = std::max(cell.max_ulp, v.comparison.max_ulp);
           if (v.comparison.nonfinite_actual > 0 || v.comparison.nonfinite_expected > 0 ||
               v.comparison.max_ulp == kNanDistance)

@@ -51,6 +51,7 @@ struct CellResult {
   std::int64_t skipped = 0;   // cases the backend does not support or the property does not apply to
   std::int64_t failures = 0;  // 0 or 1: a property stops at its first failure
   std::uint64_t max_ulp = 0;  // largest fp32 ULP distance of the property's comparison
+  double max_rel = -1;        // P2, P6: largest error relative to the token row's scale; -1 elsewhere
   bool nonfinite = false;     // a NaN/Inf took part in a comparison
 };
 

@@ -21,9 +21,15 @@ std::string result_text(const pr::CellResult& c) {
   return "pass";
 }
 
+// The largest error: relative to the token row's scale for P2 and P6 (their tolerance), else ULPs.
 std::string ulp_text(const pr::CellResult& c) {
-  if (c.nonfinite) return "NaN/Inf (finite max " + std::to_string(c.max_ulp) + ")";
-  return std::to_string(c.max_ulp);
+  if (c.nonfinite) return "NaN/Inf";
+  if (c.max_rel >= 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "rel %.2g", c.max_rel);
+    return buf;
+  }
+  return std::to_string(c.max_ulp) + " ulp";
 }
 
 std::string hex(std::uint64_t v) {
@@ -133,6 +139,7 @@ nlohmann::json to_json(const CheckReport& r) {
                      {"failures", c.failures},
                      {"result", result_text(c)},
                      {"max_ulp", c.max_ulp},
+                     {"max_rel", c.max_rel},
                      {"nonfinite", c.nonfinite}});
   j["cells"] = std::move(cells);
   return j;
@@ -200,7 +207,7 @@ std::string to_markdown(const CheckReport& r) {
        << " mismatches\n";
   os << "- replay: " << r.suite.replay.fixtures << " counterexample fixtures, " << r.suite.replay.verdicts
      << " verdicts, " << r.suite.replay.failures.size() << " failures\n\n";
-  os << "| property | method | backend | cases | skipped | result | max ULP |\n";
+  os << "| property | method | backend | cases | skipped | result | max error |\n";
   os << "|---|---|---|---:|---:|---|---:|\n";
   for (const pr::CellResult& c : r.suite.cells)
     os << "| " << c.property << " | " << c.method << " | " << c.backend << " | " << c.cases << " | " << c.skipped
@@ -224,7 +231,7 @@ std::string summary_table(const pr::SuiteResult& suite) {
   std::ostringstream os;
   char line[512];
   std::snprintf(line, sizeof line, "%-22s %-28s %-14s %7s %7s %-6s %s\n", "property", "method", "backend", "cases",
-                "skipped", "result", "max ulp");
+                "skipped", "result", "max error");
   os << line;
   for (const pr::CellResult& c : suite.cells) {
     std::snprintf(line, sizeof line, "%-22s %-28s %-14s %7lld %7lld %-6s %s\n", c.property.c_str(), c.method.c_str(),
