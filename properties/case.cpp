@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 #include <variant>
 
 #include "reference/moe/linear.h"
@@ -85,6 +86,51 @@ pd::Tensor<std::uint8_t> mxfp4_stack(const moe::MoeBlock& block, bool w13, bool 
   return t;
 }
 
+// FP8 128×128 block weights as vLLM holds them: T = uint8, the codes [E, rows, cols] (w13: the gate
+// part's rows, then the up part's); T = float, weight_scale_inv stacked the same way (w13: the gate
+// grid's rows, then the up grid's: vLLM's per-half grid).
+template <class T>
+pd::Tensor<T> fp8_stack(const moe::MoeBlock& block, bool w13) {
+  const std::int64_t e_count = block.num_experts();
+  std::vector<T> all;
+  std::int64_t rows = 0, cols = 0;
+  for (std::int64_t e = 0; e < e_count; ++e) {
+    const moe::StackedWeight& w = w13 ? block.experts[static_cast<std::size_t>(e)].gate_up
+                                      : block.experts[static_cast<std::size_t>(e)].down;
+    if (w.parts.size() != (w13 ? 2u : 1u))
+      throw std::invalid_argument(std::string("FP8 block scheme: ") + (w13 ? "gate_up" : "down") + " of expert " +
+                                  std::to_string(e) + ": expected " + (w13 ? "2 parts (gate, up)" : "1 part") +
+                                  ", found " + std::to_string(w.parts.size()));
+    std::int64_t r = 0;
+    for (const moe::Weight& part : w.parts) {
+      const auto* q = std::get_if<reference::quant::Fp8BlockWeight>(&part);
+      if (!q || q->block_rows != 128 || q->block_cols != 128 || q->format != reference::formats::Format::kE4m3fn)
+        throw std::invalid_argument("FP8 block scheme: every weight part must be a 128x128 e4m3fn Fp8BlockWeight");
+      if constexpr (std::is_same_v<T, float>) {
+        all.insert(all.end(), q->scale_inv.begin(), q->scale_inv.end());
+        r += pd::cdiv(q->rows, 128);
+        cols = pd::cdiv(q->cols, 128);
+      } else {
+        all.insert(all.end(), q->codes.begin(), q->codes.end());
+        r += q->rows;
+        cols = q->cols;
+      }
+    }
+    rows = r;
+  }
+  pd::Tensor<T> t({e_count, rows, cols}, T{});
+  if (static_cast<std::int64_t>(all.size()) != t.numel())
+    throw std::invalid_argument("FP8 block scheme: experts differ in shape");
+  t.data = std::move(all);
+  return t;
+}
+
+const pd::MethodInfo* method_info_of(const pd::Plan& plan) {
+  for (const pd::MethodInfo& m : pd::methods())
+    if (m.name == plan.method) return &m;
+  return nullptr;
+}
+
 }  // namespace
 
 WeightScheme scheme_of(const moe::MoeBlock& block) {
@@ -92,9 +138,7 @@ WeightScheme scheme_of(const moe::MoeBlock& block) {
   const moe::Weight& w = only_part(block.experts.front().gate_up, "expert 0 gate_up");
   if (std::holds_alternative<moe::DenseWeight>(w)) return WeightScheme::kDense;
   if (std::holds_alternative<reference::quant::Mxfp4Weight>(w)) return WeightScheme::kMxfp4W4A16;
-  throw std::invalid_argument(
-      "scheme_of: FP8 block weights are not paddable through reference::padding yet (no pad function for the "
-      "128x128 scale grid)");
+  return WeightScheme::kFp8Block128W8A16;
 }
 
 std::vector<std::string> methods_for(WeightScheme scheme) {
@@ -103,7 +147,12 @@ std::vector<std::string> methods_for(WeightScheme scheme) {
     const bool dense = m.weight_bits == 16 && m.scale == pd::ScaleKind::kNone;
     const bool mxfp4 = m.weight_bits == 4 && m.scale == pd::ScaleKind::kPerRowBlock && m.scale_block == 32 &&
                        m.weight_packing == pd::kFp4Bytes;
-    if ((scheme == WeightScheme::kDense && dense) || (scheme == WeightScheme::kMxfp4W4A16 && mxfp4))
+    // FP8 128×128 blocks from the checkpoint. Not fp8_per_block_online: its checkpoint is bf16,
+    // quantized after padding (a different case form).
+    const bool fp8_block = m.weight_bits == 8 && m.scale == pd::ScaleKind::kBlock2d && m.scale_block == 128 &&
+                           m.name != "fp8_per_block_online";
+    if ((scheme == WeightScheme::kDense && dense) || (scheme == WeightScheme::kMxfp4W4A16 && mxfp4) ||
+        (scheme == WeightScheme::kFp8Block128W8A16 && fp8_block))
       out.emplace_back(m.name);
   }
   return out;
@@ -155,6 +204,14 @@ pd::Plan unpadded_plan(const pd::Plan& plan) {
 
 std::string unsupported_reason(const pd::Plan& plan) {
   if (!plan.ok()) return "invalid plan: " + *plan.error;
+  if (const pd::MethodInfo* m = method_info_of(plan); m && m->scale == pd::ScaleKind::kBlock2d) {
+    if (plan.hidden_is_padded() || plan.intermediate_is_padded())
+      return "padding an FP8 128x128 block-scale grid is not modelled (no shipped fp8_block rule pads)";
+    const pd::Partition part = pd::partition(plan);
+    if (!part.ok()) return "partition: " + *part.error;
+    if (const std::string why = pd::block_grid_misalignment(part, m->scale_block); !why.empty())
+      return "FP8 block scales: " + why;
+  }
   if (plan.skip_forward_padding &&
       pd::round_up(plan.hidden, plan.kernel_activation_alignment) != plan.hidden_padded)
     return "the kernel pads activations to " + std::to_string(pd::round_up(plan.hidden, plan.kernel_activation_alignment)) +
@@ -282,7 +339,16 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
                                   pd::Role::kScale, pd::kMxScaleBytes, seed ^ kSeedW2Scale);
       break;
     case WeightScheme::kFp8Block128W8A16:
-      throw std::invalid_argument("make_padded_case: FP8 block weights are not paddable through reference::padding yet");
+      // unsupported_reason has ruled out padded plans and shards off the 128-row grid: the pad
+      // functions copy the codes, and the scale grids are the rank's shard as it is.
+      p.w13_codes = pd::pad_w13(wplan, pd::shard_w13(part, rank, fp8_stack<std::uint8_t>(b, true), layout),
+                                layout, pd::Role::kWeight, pd::kUnpacked, seed ^ kSeedW13);
+      p.w2_codes = pd::pad_w2(wplan, pd::shard_w2(part, rank, fp8_stack<std::uint8_t>(b, false), pd::kUnpacked),
+                              pd::Role::kWeight, pd::kUnpacked, seed ^ kSeedW2);
+      p.w13_block_scales = pd::shard_w13_block_grid(part, rank, fp8_stack<float>(b, true), 128);
+      p.w2_block_scales = pd::shard_w2_block_grid(part, rank, fp8_stack<float>(b, false), 128);
+      p.fp8_format = reference::formats::Format::kE4m3fn;
+      break;
   }
 
   if (!b.experts.empty() && !b.experts.front().gate_up_bias.empty()) {
@@ -306,8 +372,9 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
     const std::uint64_t s9 = seed ^ 0xb9b9b9b9ULL;
     unfill_w13(p.w13, ip, interleaved, real, h, s9);
     unfill_w2(p.w2, h, real, s9 ^ 1);
-    unfill_w13(p.w13_codes, ip, interleaved, real, h / 2, s9 ^ 2);
-    unfill_w2(p.w2_codes, h, real / 2, s9 ^ 3);
+    const std::int64_t per_byte = c.scheme == WeightScheme::kMxfp4W4A16 ? 2 : 1;  // e2m1 pairs or fp8 codes
+    unfill_w13(p.w13_codes, ip, interleaved, real, h / per_byte, s9 ^ 2);
+    unfill_w2(p.w2_codes, h, real / per_byte, s9 ^ 3);
     unfill_w13(p.w13_mx_scales, ip, interleaved, real, h / 32, s9 ^ 4);
     unfill_w2(p.w2_mx_scales, h, real / 32, s9 ^ 5);
   }

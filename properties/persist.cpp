@@ -14,7 +14,9 @@
 #include "properties/gen/case.h"
 #include "properties/properties.h"
 #include "properties/rc_reproduce.h"
+#include "reference/padding/platform.h"
 #include "reference/padding/registry.h"
+#include "reference/quant/fp8_block.h"
 
 
 namespace moecheck::properties {
@@ -82,6 +84,23 @@ Mx mx_bytes(const moe::StackedWeight& w) {
   return m;
 }
 
+// FP8 128×128 block weights: codes and weight_scale_inv of every part, parts concatenated (w13:
+// the gate part, then the up part — vLLM's per-half grid).
+struct Fp8 {
+  std::vector<std::uint8_t> codes;
+  std::vector<float> scale_inv;
+};
+Fp8 fp8_parts(const moe::StackedWeight& w) {
+  Fp8 f;
+  for (const moe::Weight& part : w.parts) {
+    const auto* q = std::get_if<reference::quant::Fp8BlockWeight>(&part);
+    if (!q) throw std::invalid_argument("persist: an FP8 block case holds a non-FP8 weight part");
+    f.codes.insert(f.codes.end(), q->codes.begin(), q->codes.end());
+    f.scale_inv.insert(f.scale_inv.end(), q->scale_inv.begin(), q->scale_inv.end());
+  }
+  return f;
+}
+
 bool has_biases(const moe::MoeBlock& b) { return !b.experts.empty() && !b.experts.front().gate_up_bias.empty(); }
 
 template <class T, class F>
@@ -138,6 +157,12 @@ std::string content_hash(const MoeCase& c, const std::string& property) {
     if (c.scheme == WeightScheme::kDense) {
       h.vec(dense_values(e.gate_up));
       h.vec(dense_values(e.down));
+    } else if (c.scheme == WeightScheme::kFp8Block128W8A16) {
+      const Fp8 gu = fp8_parts(e.gate_up), dn = fp8_parts(e.down);
+      h.vec(gu.codes);
+      h.vec(gu.scale_inv);
+      h.vec(dn.codes);
+      h.vec(dn.scale_inv);
     } else {
       const Mx gu = mx_bytes(e.gate_up), dn = mx_bytes(e.down);
       h.vec(gu.blocks);
@@ -200,7 +225,17 @@ fs::path write_counterexample(const Counterexample& x, const fs::path& dir, bool
     w.write("weights/w2_blocks", fx::Tensor::e2m1x2({E, H, I}, gather<std::uint8_t>(b, [](const moe::Expert& e) { return mx_bytes(e.down).blocks; })));
     w.write("weights/w2_scales", fx::Tensor::e8m0({E, H, I / 32}, gather<std::uint8_t>(b, [](const moe::Expert& e) { return mx_bytes(e.down).scales; })));
   } else {
-    throw std::invalid_argument("write_counterexample: scheme " + std::string(device::name(c.scheme)) + " is not persisted yet");
+    const std::int64_t gi = pd::cdiv(I, 128), gh = pd::cdiv(H, 128);
+    w.write("weights/w13_codes", fx::Tensor::fp8(reference::formats::Format::kE4m3fn, {E, 2 * I, H},
+                                                 gather<std::uint8_t>(b, [](const moe::Expert& e) { return fp8_parts(e.gate_up).codes; })));
+    w.write("weights/w13_scale_inv", fx::Tensor::f32({E, 2 * gi, gh}, gather<float>(b, [](const moe::Expert& e) {
+                                                         return fp8_parts(e.gate_up).scale_inv;
+                                                       })));
+    w.write("weights/w2_codes", fx::Tensor::fp8(reference::formats::Format::kE4m3fn, {E, H, I},
+                                                gather<std::uint8_t>(b, [](const moe::Expert& e) { return fp8_parts(e.down).codes; })));
+    w.write("weights/w2_scale_inv", fx::Tensor::f32({E, gh, gi}, gather<float>(b, [](const moe::Expert& e) {
+                                                        return fp8_parts(e.down).scale_inv;
+                                                      })));
   }
   if (has_biases(b)) {
     w.write("weights/w13_bias", fx::Tensor::f32({E, 2 * I}, gather<float>(b, [](const moe::Expert& e) { return e.gate_up_bias; })));
@@ -275,8 +310,10 @@ CaseFixture read_case_fixture(const fs::path& file) {
     c.scheme = WeightScheme::kDense;
   else if (scheme == device::name(WeightScheme::kMxfp4W4A16))
     c.scheme = WeightScheme::kMxfp4W4A16;
+  else if (scheme == device::name(WeightScheme::kFp8Block128W8A16))
+    c.scheme = WeightScheme::kFp8Block128W8A16;
   else
-    fail("attribute scheme: expected dense or mxfp4_w4a16, found \"" + scheme + "\"");
+    fail("attribute scheme: expected dense, mxfp4_w4a16 or fp8_block128_w8a16, found \"" + scheme + "\"");
   c.target.ruleset = r.require_string_attribute("/", "ruleset");
   c.target.method = r.require_string_attribute("/", "method");
   c.target.backend = r.require_string_attribute("/", "backend");
@@ -308,6 +345,35 @@ CaseFixture read_case_fixture(const fs::path& file) {
       const auto dn = d.subspan(static_cast<std::size_t>(e * H * I), static_cast<std::size_t>(H * I));
       b.experts[static_cast<std::size_t>(e)].gate_up.parts.push_back(moe::DenseWeight{2 * I, H, {gu.begin(), gu.end()}});
       b.experts[static_cast<std::size_t>(e)].down.parts.push_back(moe::DenseWeight{H, I, {dn.begin(), dn.end()}});
+    }
+  } else if (c.scheme == WeightScheme::kFp8Block128W8A16) {
+    const fx::Tensor w13 = r.read("weights/w13_codes", fx::ElementType::kFp8, {E, fx::kAnyDim, H});
+    if (w13.format != std::optional(reference::formats::Format::kE4m3fn)) fail("dataset weights/w13_codes: expected e4m3fn codes");
+    I = w13.shape[1] / 2;
+    const std::int64_t gi = pd::cdiv(I, 128), gh = pd::cdiv(H, 128);
+    const fx::Tensor w13s = r.read("weights/w13_scale_inv", fx::ElementType::kF32, {E, 2 * gi, gh});
+    const fx::Tensor w2 = r.read("weights/w2_codes", fx::ElementType::kFp8, {E, H, I});
+    if (w2.format != std::optional(reference::formats::Format::kE4m3fn)) fail("dataset weights/w2_codes: expected e4m3fn codes");
+    const fx::Tensor w2s = r.read("weights/w2_scale_inv", fx::ElementType::kF32, {E, gh, gi});
+    const auto part = [](const fx::Tensor& codes, const fx::Tensor& grid, std::int64_t e, std::int64_t n_codes,
+                         std::int64_t n_grid, std::int64_t rows, std::int64_t cols) {
+      reference::quant::Fp8BlockWeight q;
+      q.rows = rows;
+      q.cols = cols;
+      const auto cv = codes.view<std::uint8_t>().subspan(static_cast<std::size_t>(e * n_codes), static_cast<std::size_t>(n_codes));
+      const auto gv = grid.view<float>().subspan(static_cast<std::size_t>(e * n_grid), static_cast<std::size_t>(n_grid));
+      q.codes.assign(cv.begin(), cv.end());
+      q.scale_inv.assign(gv.begin(), gv.end());
+      return q;
+    };
+    for (std::int64_t e = 0; e < E; ++e) {
+      auto& ex = b.experts[static_cast<std::size_t>(e)];
+      // The gate part is the first I rows (and grid rows) of the expert, the up part the next.
+      for (std::int64_t half = 0; half < 2; ++half) {
+        reference::quant::Fp8BlockWeight q = part(w13, w13s, 2 * e + half, I * H, gi * gh, I, H);
+        ex.gate_up.parts.push_back(std::move(q));
+      }
+      ex.down.parts.push_back(part(w2, w2s, e, H * I, gh * gi, H, I));
     }
   } else {
     const fx::Tensor w13 = r.read("weights/w13_blocks", fx::ElementType::kE2m1x2, {E, fx::kAnyDim, H});

@@ -8,7 +8,10 @@
 // family, dtype, scheme, top_k, ruleset, method, backend, platform, tp, rank, ep (0/1; absent = 0); /inputs/hidden_states
 // f32 [T, H]; /weights/router f32 [E, H], /weights/router_bias f32 [E] (if any); dense: /weights/w13
 // f32 [E, 2I, H], /weights/w2 f32 [E, H, I]; MXFP4: /weights/w13_blocks e2m1x2 [E, 2I, H],
-// /weights/w13_scales e8m0 [E, 2I, H/32], /weights/w2_blocks, /weights/w2_scales likewise;
+// /weights/w13_scales e8m0 [E, 2I, H/32], /weights/w2_blocks, /weights/w2_scales likewise; FP8
+// 128x128 blocks: /weights/w13_codes fp8 e4m3fn [E, 2I, H] (gate rows, then up rows),
+// /weights/w13_scale_inv f32 [E, 2·ceil(I/128), ceil(H/128)] (the gate grid, then the up grid),
+// /weights/w2_codes [E, H, I], /weights/w2_scale_inv [E, ceil(H/128), ceil(I/128)];
 // /weights/w13_bias [E, 2I], /weights/w2_bias [E, H] (if any); group /plan with the padded sizes
 // and fills as attributes; /expected/output f32 [T, H] (reference::moe::forward, fp64),
 // /expected/topk_ids i32 [T, k], /expected/topk_weights f32 [T, k].

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <tuple>
+#include <unordered_map>
 
 #include "properties/properties.h"
 #include "properties/rc_reproduce.h"
@@ -128,7 +129,10 @@ SuiteResult run_suite(const SuiteOptions& o) {
     // A silent listener: the suite reports failures itself (RapidCheck's default one would also
     // print a reproduce line at process exit).
     rc::detail::TestListenerAdapter quiet;
-    const rc::detail::TestResult r = rc::detail::checkTestable(body, metadata, params, quiet);
+    // No reproduce map: RapidCheck's global configuration (RC_PARAMS, and its "Using configuration"
+    // line) is not consulted; the suite's own seed decides.
+    const std::unordered_map<std::string, rc::detail::Reproduce> no_reproduce;
+    const rc::detail::TestResult r = rc::detail::checkTestable(body, metadata, params, quiet, no_reproduce);
     if (!r.template is<rc::detail::SuccessResult>()) {
       run.ok = false;
       std::ostringstream msg;

@@ -71,8 +71,8 @@ pg::CaseSpec padded_spec(WeightScheme scheme = WeightScheme::kMxfp4W4A16) {
   s.top_k = 2;
   s.tokens = 5;
   // Dense weights have no padded target outside the quarantine (every ruleset leaves unquantized
-  // padding uninitialized): they get an unpadded one.
-  const bool dense = scheme == WeightScheme::kDense;
+  // padding uninitialized) and no fp8_block rule pads: they get an unpadded one.
+  const bool dense = scheme != WeightScheme::kMxfp4W4A16;
   const auto& targets = pg::valid_targets(scheme, s.family, s.hidden, s.intermediate, s.experts, s.top_k, !dense);
   if (targets.empty()) throw std::logic_error("test: no padding target for H96 I96");
   s.target = targets.front();
@@ -421,9 +421,10 @@ TEST(Ledger, EntriesStillFail) {
 
 TEST(Persist, RoundTripIsIdentical) {
   TempDir dir;
-  for (WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16}) {
+  for (WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16}) {
     pg::CaseSpec s = padded_spec(scheme);
-    s.family = moe::Family::kGptOss;  // biases and router bias too
+    // gpt-oss: biases and router bias too; FP8 blocks (separate gate and up parts) are concatenated.
+    s.family = scheme == WeightScheme::kFp8Block128W8A16 ? moe::Family::kQwen3Moe : moe::Family::kGptOss;
     s.target = pg::valid_targets(scheme, s.family, s.hidden, s.intermediate, s.experts, s.top_k, false).front();
     const pr::MoeCase c = pg::build_case(s);
     bool written = false;
@@ -451,8 +452,8 @@ TEST(Persist, RoundTripIsIdentical) {
     changed.hidden_states(0, 0) = std::nextafter(changed.hidden_states(0, 0), 10.0f);
     EXPECT_NE(pr::content_hash(changed, pr::kP1PaddingInvariance), pr::content_hash(c, pr::kP1PaddingInvariance));
   }
-  EXPECT_EQ(count_files(dir.path()), 2u);
-  EXPECT_EQ(pr::replay_regressions({dir.path()}).fixtures, 2);
+  EXPECT_EQ(count_files(dir.path()), 3u);
+  EXPECT_EQ(pr::replay_regressions({dir.path()}).fixtures, 3);
 }
 
 // A deliberately failing property writes exactly one fixture, under a stable name, and replay

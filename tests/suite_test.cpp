@@ -338,3 +338,24 @@ TEST(RegressionCorpus, PassesCleanAndCatchesEveryCatalogFault) {
     EXPECT_FALSE(r.failures.empty()) << f.name << " (" << f.bug << ") escapes the committed corpus";
   }
 }
+
+// ---- FP8 128×128 block weights ----------------------------------------------------------------
+
+TEST(Fp8Block, UnpaddedTargetsPassP1P2P5AndShardOnBlockBoundaries) {
+  const auto targets = pg::valid_targets(WeightScheme::kFp8Block128W8A16, moe::Family::kQwen3Moe, 256, 256, 4, 2, false);
+  ASSERT_FALSE(targets.empty());
+  for (const pr::PadTarget& t : targets) EXPECT_EQ(t.method, "fp8_block");
+  EXPECT_TRUE(pg::valid_targets(WeightScheme::kFp8Block128W8A16, moe::Family::kQwen3Moe, 256, 256, 4, 2, true).empty())
+      << "no shipped fp8_block rule pads";
+  const pr::MoeCase c = exposing_case(WeightScheme::kFp8Block128W8A16, 256, 256, 5, pads_nothing, moe::Family::kQwen3Moe);
+  for (const pr::Verdict& v : {pr::check_padding_invariance(c, sim()), pr::check_golden_agreement(c, sim()),
+                               pr::check_metamorphic(c, sim()), pr::check_tensor_parallel(c, sim())}) {
+    EXPECT_FALSE(v.skipped) << v.property;
+    EXPECT_TRUE(v.ok) << v.message;
+  }
+  // I = 192 over TP 2: rank 1 starts at row 96, inside a 128-row scale block.
+  pr::MoeCase odd = exposing_case(WeightScheme::kFp8Block128W8A16, 256, 192, 3, pads_nothing, moe::Family::kQwen3Moe);
+  odd.target.tp = 2;
+  const std::string why = pr::unsupported_reason(pr::plan_for(odd, pr::shipped_ruleset(odd.target.ruleset)));
+  EXPECT_NE(why.find("not on a 128-row scale block"), std::string::npos) << why;
+}

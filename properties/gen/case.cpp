@@ -9,6 +9,7 @@
 #include "properties/quarantine.h"
 #include "reference/padding/platform.h"
 #include "reference/padding/registry.h"
+#include "reference/quant/fp8_block.h"
 #include "reference/quant/mxfp4.h"
 
 namespace moecheck::properties::gen {
@@ -36,11 +37,26 @@ std::vector<float> values(ValueSpec spec, std::uint32_t salt, float scale, std::
 }
 
 moe::Weight make_weight(WeightScheme scheme, std::vector<float> v, std::int64_t rows, std::int64_t cols) {
-  if (scheme == WeightScheme::kMxfp4W4A16) {
-    const Eigen::Map<const reference::quant::RowMatrixXf> m(v.data(), rows, cols);
+  const Eigen::Map<const reference::quant::RowMatrixXf> m(v.data(), rows, cols);
+  if (scheme == WeightScheme::kMxfp4W4A16)
     return reference::quant::quantize(m, reference::quant::Mxfp4Rounding::kTritonRoundUpTorchRef);
-  }
+  if (scheme == WeightScheme::kFp8Block128W8A16)
+    return reference::quant::quantize(m, reference::quant::Fp8BlockQuantizer::kPerBlockCast);
   return moe::DenseWeight{rows, cols, std::move(v)};
+}
+
+// gate_up as the checkpoint stores it: one [2I, H] tensor, or for FP8 blocks separate gate and up
+// projections, each with its own 128x128 scale grid (DeepSeek-V3 checkpoints; vLLM's per-half grid).
+moe::StackedWeight make_gate_up(WeightScheme scheme, std::vector<float> v, std::int64_t i, std::int64_t h) {
+  moe::StackedWeight w;
+  if (scheme != WeightScheme::kFp8Block128W8A16) {
+    w.parts.push_back(make_weight(scheme, std::move(v), 2 * i, h));
+    return w;
+  }
+  const auto half = static_cast<std::ptrdiff_t>(i * h);
+  w.parts.push_back(make_weight(scheme, std::vector<float>(v.begin(), v.begin() + half), i, h));
+  w.parts.push_back(make_weight(scheme, std::vector<float>(v.begin() + half, v.end()), i, h));
+  return w;
 }
 
 }  // namespace
@@ -66,8 +82,8 @@ MoeCase build_case(const CaseSpec& s) {
   for (std::int64_t e = 0; e < s.experts; ++e) {
     moe::Expert x;
     const auto salt = static_cast<std::uint32_t>(16 + 4 * e);
-    x.gate_up.parts.push_back(make_weight(s.scheme, values(s.weights, salt, in_scale, 2 * s.intermediate, s.hidden),
-                                          2 * s.intermediate, s.hidden));
+    x.gate_up = make_gate_up(s.scheme, values(s.weights, salt, in_scale, 2 * s.intermediate, s.hidden),
+                             s.intermediate, s.hidden);
     x.down.parts.push_back(make_weight(s.scheme, values(s.weights, salt + 1, mid_scale, s.hidden, s.intermediate),
                                        s.hidden, s.intermediate));
     if (biases) {
@@ -141,7 +157,7 @@ std::vector<PadTarget> of_methods(const std::vector<PadTarget>& targets, const s
 
 rc::Gen<CaseSpec> case_spec(CaseOptions o) {
   std::vector<WeightScheme> schemes;
-  for (WeightScheme s : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16}) {
+  for (WeightScheme s : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16}) {
     const std::vector<std::string> ms = methods_for(s);
     const bool wanted = o.methods.empty() || std::any_of(ms.begin(), ms.end(), [&](const std::string& m) {
                           return std::find(o.methods.begin(), o.methods.end(), m) != o.methods.end();
@@ -155,8 +171,12 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
       rc::gen::apply(
           [](moe::Family f, moe::Dtype d, WeightScheme s, std::int64_t h, std::int64_t i, ExpertCount ek,
              std::int64_t t) {
+            // FP8 blocks come as separate gate and up projections: concatenated layouts only
+            // (gpt-oss, interleaved, ships MXFP4).
+            if (s == WeightScheme::kFp8Block128W8A16 && f == moe::Family::kGptOss) s = WeightScheme::kMxfp4W4A16;
             // MXFP4 needs whole 32-element blocks along K: a real size like 720 stays dense.
-            if (h % kSizeQuantum != 0 || i % kSizeQuantum != 0) s = WeightScheme::kDense;
+            if (s == WeightScheme::kMxfp4W4A16 && (h % kSizeQuantum != 0 || i % kSizeQuantum != 0))
+              s = WeightScheme::kDense;
             return Shape{f, d, s, h, i, ek, t};
           },
           shrinking_element<moe::Family>({moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss}),

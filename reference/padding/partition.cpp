@@ -189,6 +189,52 @@ Tensor<T> shard_w2_bias(const Partition& p, int rank, const Tensor<T>& full) {
   return out;
 }
 
+std::string block_grid_misalignment(const Partition& p, std::int64_t block) {
+  for (const RankShard& r : p.ranks)
+    if (r.real_begin % block != 0 && !r.all_padding())
+      return "rank " + std::to_string(r.rank) + " starts at intermediate row " + std::to_string(r.real_begin) +
+             ", not on a " + std::to_string(block) + "-row scale block";
+  return {};
+}
+
+namespace {
+void require_block_aligned(const Partition& p, std::int64_t block, const char* what) {
+  if (block < 1) throw std::invalid_argument(std::string(what) + ": block must be >= 1");
+  if (const std::string why = block_grid_misalignment(p, block); !why.empty())
+    throw std::invalid_argument(std::string(what) + ": " + why);
+}
+}  // namespace
+
+Tensor<float> shard_w13_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block) {
+  require_block_aligned(p, block, "shard_w13_block_grid");
+  const RankShard& r = shard_of(p, rank);
+  const std::int64_t half = cdiv(p.intermediate_full, block);
+  if (full.shape.size() != 3 || full.dim(1) != 2 * half)
+    throw std::invalid_argument("shard_w13_block_grid: expected [E, " + std::to_string(2 * half) + ", G], found " +
+                                to_string(full.shape));
+  const std::int64_t first = r.real_begin / block, rows = cdiv(r.real_rows(), block), g = full.dim(2);
+  Tensor<float> out = poisoned<float>({r.experts(), 2 * rows, g}, poison_seed() ^ 0x5335);
+  for (std::int64_t e = 0; e < r.experts(); ++e)
+    for (std::int64_t h = 0; h < 2; ++h)
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t k = 0; k < g; ++k) out.at(e, h * rows + i, k) = full.at(r.expert_begin + e, h * half + first + i, k);
+  return out;
+}
+
+Tensor<float> shard_w2_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block) {
+  require_block_aligned(p, block, "shard_w2_block_grid");
+  const RankShard& r = shard_of(p, rank);
+  if (full.shape.size() != 3 || full.dim(2) != cdiv(p.intermediate_full, block))
+    throw std::invalid_argument("shard_w2_block_grid: expected [E, R, " + std::to_string(cdiv(p.intermediate_full, block)) +
+                                "], found " + to_string(full.shape));
+  const std::int64_t first = r.real_begin / block, cols = cdiv(r.real_rows(), block);
+  Tensor<float> out = poisoned<float>({r.experts(), full.dim(1), cols}, poison_seed() ^ 0x5336);
+  for (std::int64_t e = 0; e < r.experts(); ++e)
+    for (std::int64_t i = 0; i < full.dim(1); ++i)
+      for (std::int64_t k = 0; k < cols; ++k) out.at(e, i, k) = full.at(r.expert_begin + e, i, first + k);
+  return out;
+}
+
 #define MOECHECK_PADDING_SHARD_INSTANTIATE(T)                                                       \
   template Tensor<T> shard_w13<T>(const Partition&, int, const Tensor<T>&, W13Layout, bool);       \
   template Tensor<T> shard_w2<T>(const Partition&, int, const Tensor<T>&, Packing);                \

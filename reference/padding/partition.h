@@ -74,6 +74,17 @@ Tensor<T> shard_w13_bias(const Partition& p, int rank, const Tensor<T>& full, W1
 template <class T>
 Tensor<T> shard_w2_bias(const Partition& p, int rank, const Tensor<T>& full);
 
+// FP8 128×128 block-scale grids (weight_scale_inv, padding.md §1.5) of one rank, for a
+// concatenated gated w13 stored as per-half grids (gate rows first, as vLLM's w13_weight_scale_inv).
+// A rank's rows must start on a `block` boundary (vLLM rejects block-quantized shards that do not:
+// intermediate_size_per_partition % block_n): block_grid_misalignment says which rank does not
+// (empty: all do); the shard functions throw std::invalid_argument for it.
+// w13 grid [E, 2·cdiv(I_full, b), G] -> [e, 2·cdiv(real, b), G]; w2 grid [E, R, cdiv(I_full, b)] ->
+// [e, R, cdiv(real, b)].
+std::string block_grid_misalignment(const Partition& p, std::int64_t block);
+Tensor<float> shard_w13_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block);
+Tensor<float> shard_w2_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block);
+
 #define MOECHECK_PADDING_SHARD_EXTERN(T)                                                                   \
   extern template Tensor<T> shard_w13<T>(const Partition&, int, const Tensor<T>&, W13Layout, bool);       \
   extern template Tensor<T> shard_w2<T>(const Partition&, int, const Tensor<T>&, Packing);                \

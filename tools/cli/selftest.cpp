@@ -24,6 +24,7 @@ struct SelftestOptions {
   std::string seed;
   std::string save_to;
   bool list = false;
+  bool matrix = false;
 };
 
 void print_catalog() {
@@ -44,6 +45,41 @@ pr::SuiteOptions suite_options(const SelftestOptions& o, std::uint64_t seed) {
   return so;
 }
 
+// Every fault against every property on its own: which properties catch which bug, and after how
+// many generated cases ("-": not within the budget). Informational: exit status 0 unless a fault
+// escapes every property.
+int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<const pr::FaultInfo*>& faults) {
+  std::printf("%-34s %-4s", "fault", "bug");
+  for (const std::string& p : pr::property_names()) std::printf(" %6s", p.substr(0, 2).c_str());
+  std::printf("\n");
+  int escaped = 0;
+  for (const pr::FaultInfo* f : faults) {
+    std::printf("%-34.*s %-4.*s", static_cast<int>(f->name.size()), f->name.data(), static_cast<int>(f->bug.size()),
+                f->bug.data());
+    bool any = false;
+    for (const std::string& p : pr::property_names()) {
+      pr::SuiteOptions so = suite_options(o, seed);
+      so.persist_to.reset();
+      so.properties = {p};
+      so.faults = pr::parse_faults(f->name);
+      const pr::SuiteResult r = pr::run_suite(so);
+      const pr::PropertyRun& run = r.runs.front();
+      if (run.ok) {
+        std::printf(" %6s", "-");
+      } else {
+        std::printf(" %6lld", static_cast<long long>(run.cases_to_failure));
+        any = true;
+      }
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+    escaped += any ? 0 : 1;
+  }
+  std::printf("\nentries: generated cases until the property failed; -: passed all %d cases\n", o.cases);
+  std::printf("%s: %zu faults, %d escaped every property\n", escaped == 0 ? "PASS" : "FAIL", faults.size(), escaped);
+  return escaped == 0 ? 0 : 1;
+}
+
 int run_selftest(const SelftestOptions& o) {
   if (o.list) {
     print_catalog();
@@ -62,6 +98,7 @@ int run_selftest(const SelftestOptions& o) {
   std::printf("moecheck selftest: seed 0x%llx, at most %d generated cases per property, %zu faults\n",
               static_cast<unsigned long long>(seed), o.cases, faults.size());
   std::fflush(stdout);
+  if (o.matrix) return run_matrix(o, seed, faults);
 
   // The baseline: without a fault every property must pass, or no detection below means anything.
   {
@@ -151,6 +188,9 @@ void add_selftest(CLI::App& app, int& exit_code) {
   sub->add_option("--save-to", opts->save_to,
                   "Write each fault's shrunk counterexample as a fixture into DIR (default: not written)");
   sub->add_flag("--list", opts->list, "Print the fault catalog and exit");
+  sub->add_flag("--matrix", opts->matrix,
+                "Run every fault against every property on its own and print which properties catch it, after how "
+                "many cases (no baseline; minutes)");
   sub->callback([opts, &exit_code] { exit_code = run_selftest(*opts); });
 }
 
