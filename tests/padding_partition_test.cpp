@@ -113,6 +113,29 @@ TEST(PaddingPartition, ExpertParallelKeepsTheFullIntermediate) {
   EXPECT_EQ(part.ranks[3].experts(), 2);
 }
 
+// FP8 128x128 scale grids follow the rank's rows by whole blocks: I = 256 over TP 2 gives each rank
+// one grid row per half (gate grid row r, up grid row 2 + r of the checkpoint's per-half grid).
+TEST(PaddingPartition, Fp8BlockGridShardsOnBlockBoundaries) {
+  const pd::Plan p = plan("vllm-38043", "fp8_block", "DEFAULT", "cuda:sm90", sizes(384, 256, 2), {.tp = 2});
+  ASSERT_TRUE(p.ok()) << *p.error;
+  const pd::Partition part = pd::partition(p);
+  EXPECT_EQ(pd::block_grid_misalignment(part, 128), "");
+  pd::Tensor<float> w13({2, 4, 3}, 0.0f), w2({2, 3, 2}, 0.0f);
+  for (std::size_t n = 0; n < w13.data.size(); ++n) w13.data[n] = float(n);
+  for (std::size_t n = 0; n < w2.data.size(); ++n) w2.data[n] = float(n);
+  const pd::Tensor<float> g13 = pd::shard_w13_block_grid(part, 1, w13, 128);
+  EXPECT_EQ(g13.shape, (pd::Shape{2, 2, 3}));
+  EXPECT_EQ(g13.at(0, 0, 0), w13.at(0, 1, 0));  // gate grid row 1
+  EXPECT_EQ(g13.at(1, 1, 2), w13.at(1, 3, 2));  // up grid row 1 of expert 1
+  const pd::Tensor<float> g2 = pd::shard_w2_block_grid(part, 1, w2, 128);
+  EXPECT_EQ(g2.shape, (pd::Shape{2, 3, 1}));
+  EXPECT_EQ(g2.at(1, 2, 0), w2.at(1, 2, 1));
+  // I = 192 over TP 2: rank 1 starts at row 96, inside a block.
+  const pd::Partition odd = pd::partition(plan("vllm-38043", "fp8_block", "DEFAULT", "cuda:sm90", sizes(384, 192, 2), {.tp = 2}));
+  EXPECT_EQ(pd::block_grid_misalignment(odd, 128), "rank 1 starts at intermediate row 96, not on a 128-row scale block");
+  EXPECT_THROW(pd::shard_w13_block_grid(odd, 0, pd::Tensor<float>({2, 4, 3}, 0.0f), 128), std::invalid_argument);
+}
+
 TEST(PaddingPartition, QuarkEmulationLoaderDoesNotFitItsBuffer) {
   // §3.4 #35737/#43979: Quark emulation allocates the unrounded I (1440 at TP2: fits) while the
   // gpt-oss loader slices 32-aligned chunks: at TP4 it copies 736 rows into a buffer of 720. (The
