@@ -27,6 +27,7 @@
 #include "properties/properties.h"
 #include "properties/quarantine.h"
 #include "reference/padding/pad.h"
+#include "tests/temp_dir.h"
 
 namespace {
 
@@ -37,21 +38,6 @@ namespace pd = moecheck::reference::padding;
 namespace fs = std::filesystem;
 using moecheck::device::WeightScheme;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("moecheck_properties_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::size_t count_files(const fs::path& dir) {
   std::size_t n = 0;
@@ -386,7 +372,7 @@ TEST(Ledger, EveryEntryCitesAnIssue) {
 }
 
 TEST(Ledger, RejectsAnEntryWithoutAnIssue) {
-  TempDir dir;
+  moecheck_test::TempDir dir("moecheck_properties_");
   const fs::path f = dir.path() / "q.json";
   std::ofstream(f) << R"({"schema": "moecheck.quarantine/1", "entries": [{"id": "x", "property": "*", "issue": "TODO", "reason": "r"}]})";
   try {
@@ -420,7 +406,7 @@ TEST(Ledger, EntriesStillFail) {
 // ---- persistence --------------------------------------------------------------------------------
 
 TEST(Persist, RoundTripIsIdentical) {
-  TempDir dir;
+  moecheck_test::TempDir dir("moecheck_properties_");
   for (WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16}) {
     pg::CaseSpec s = padded_spec(scheme);
     // gpt-oss: biases and router bias too; FP8 blocks (separate gate and up parts) are concatenated.
@@ -459,7 +445,7 @@ TEST(Persist, RoundTripIsIdentical) {
 // A deliberately failing property writes exactly one fixture, under a stable name, and replay
 // re-checks (and here passes) it; a second failing run finds it already kept.
 TEST(Persist, FailingPropertyWritesExactlyOneFixture) {
-  TempDir dir;
+  moecheck_test::TempDir dir("moecheck_properties_");
   const pr::MoeCase fixed = pg::build_case(padded_spec());
   const auto body = [&fixed] {
     const int n = *rc::gen::inRange(0, 1000);
@@ -486,7 +472,7 @@ TEST(Persist, FailingPropertyWritesExactlyOneFixture) {
 }
 
 TEST(Persist, ReplayReportsAFailingFixture) {
-  TempDir dir;
+  moecheck_test::TempDir dir("moecheck_properties_");
   const pr::MoeCase c = pg::build_case(padded_spec());
   pr::write_counterexample({c, pr::kP1PaddingInvariance, "T/N", "", ""}, dir.path());
   EXPECT_TRUE(pr::replay_regressions({dir.path()}).failures.empty());

@@ -17,6 +17,7 @@
 #include "properties/persist.h"
 #include "properties/properties.h"
 #include "properties/suite.h"
+#include "tests/temp_dir.h"
 
 namespace {
 
@@ -27,21 +28,6 @@ namespace pd = moecheck::reference::padding;
 namespace fs = std::filesystem;
 using moecheck::device::WeightScheme;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("moecheck_suite_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 const moecheck::device::Backend& sim() {
   const moecheck::device::Backend* b = moecheck::device::find_backend("sim");
@@ -264,7 +250,7 @@ TEST(Suite, PassesWithoutFaultsAndCountsCells) {
 }
 
 TEST(Suite, AFaultFailsShrinksAndPersistsOneFixture) {
-  TempDir dir;
+  moecheck_test::TempDir dir("moecheck_suite_");
   pr::SuiteOptions o;
   o.cases = 100;
   o.replay = false;
