@@ -29,7 +29,7 @@ struct CheckOptions {
   std::string seed;
   double time_budget = 0;
   std::string report, save_to;
-  bool no_replay = false, no_save = false, no_codecs = false;
+  bool no_replay = false, no_save = false, no_codecs = false, large = false;
   std::string command;
 };
 
@@ -99,6 +99,7 @@ int run_check(const CheckOptions& o) {
     throw UsageError(e.what());
   }
   so.replay = !o.no_replay;
+  so.case_options.allow_large = o.large;
   if (!o.no_save) so.persist_to = o.save_to.empty() ? properties::regressions_dir() : std::filesystem::path(o.save_to);
   Progress progress("properties");
   so.progress = [&progress](const properties::SuiteProgress& p) { progress.update(p); };
@@ -192,6 +193,9 @@ void add_check(CLI::App& app, int& exit_code) {
   sub->add_option("--save-to", opts->save_to,
                   "Where failing counterexamples are written (default: $MOECHECK_REGRESSIONS, else the source "
                   "tree's fixtures/regressions)");
+  sub->add_flag("--large", opts->large,
+                "Also generate the real model sizes (2880, 2688, 1440, 1408, 720, 704) and boundaries up to 128*12 "
+                "(slower: a gpt-oss-sized P1 case takes about 5 s)");
   sub->add_flag("--no-save", opts->no_save, "Do not write counterexample fixtures");
   sub->add_flag("--no-replay", opts->no_replay, "Do not replay the kept counterexample fixtures");
   sub->add_flag("--no-codecs", opts->no_codecs, "Skip the codec oracle check");
