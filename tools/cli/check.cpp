@@ -143,14 +143,20 @@ int run_check(const CheckOptions& o) {
     write_report(o.report, report);
     std::printf("report: %s/{summary.json,junit.xml,report.md}\n", o.report.c_str());
   }
-  std::int64_t failures = 0;
-  for (const properties::PropertyRun& run : report.suite.runs) failures += !run.ok;
+  std::int64_t failures = 0, checked = 0;
+  bool cut = false;
+  for (const properties::PropertyRun& run : report.suite.runs) {
+    failures += !run.ok;
+    checked += run.cases_checked;
+    cut = cut || run.stopped_by_time;
+  }
+  const std::string cut_text = cut ? " (time budget: " + std::to_string(checked) + " checked)" : "";
   std::printf("%s: %zu oracle datasets, %llu mismatches; %lld fixtures replayed, %zu failing; %zu properties x %d "
-              "cases, %lld failing (%.1f s)\n",
+              "cases%s, %lld failing (%.1f s)\n",
               report.ok() ? "PASS" : "FAIL", report.codecs.datasets,
               static_cast<unsigned long long>(report.codecs.mismatches), static_cast<long long>(rp.fixtures),
-              rp.failures.size(), report.suite.runs.size(), so.cases, static_cast<long long>(failures),
-              report.suite.seconds);
+              rp.failures.size(), report.suite.runs.size(), so.cases, cut_text.c_str(),
+              static_cast<long long>(failures), report.suite.seconds);
   return report.ok() ? 0 : 1;
 }
 
