@@ -5,6 +5,7 @@
 // property says it is invisible.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -345,4 +346,45 @@ TEST(Fp8Block, UnpaddedTargetsPassP1P2P5AndShardOnBlockBoundaries) {
   odd.target.tp = 2;
   const std::string why = pr::unsupported_reason(pr::plan_for(odd, pr::shipped_ruleset(odd.target.ruleset)));
   EXPECT_NE(why.find("not on a 128-row scale block"), std::string::npos) << why;
+}
+
+// ---- a backend that is not order-preserving -----------------------------------------------------
+
+// The sim with its padded runs moved by `shift` ULPs (as a kernel whose padded tiles sum in another
+// order might be), declaring a 2-ULP bound: P1 and P3 accept up to the bound and no further.
+class ShiftedBackend : public moecheck::device::Backend {
+ public:
+  explicit ShiftedBackend(int shift) : shift_(shift) {}
+  std::string_view name() const override { return "shifted-sim"; }
+  moecheck::device::Capabilities capabilities() const override {
+    moecheck::device::Capabilities c = sim().capabilities();
+    c.order_preserving = false;
+    c.ulp_bound = 2;
+    c.tolerance_reason = "test: padded runs moved by a few ulps";
+    return c;
+  }
+  void run(const moecheck::device::PaddedCase& c, std::span<float> out) const override {
+    sim().run(c, out);
+    if (c.plan.hidden_padded == c.plan.hidden && c.plan.intermediate_per_partition_padded == c.plan.intermediate_per_partition)
+      return;
+    for (float& x : out)
+      for (int i = 0; i < shift_; ++i) x = std::nextafter(x, INFINITY);
+  }
+
+ private:
+  int shift_;
+};
+
+TEST(UlpBound, NonOrderPreservingBackendsGetTheirDeclaredBound) {
+  const pr::MoeCase c = exposing_case(WeightScheme::kMxfp4W4A16, 96, 64, 3, pads_hidden);
+  const ShiftedBackend within(2), beyond(3);
+  const pr::Verdict ok = pr::check_padding_invariance(c, within);
+  EXPECT_TRUE(ok.ok) << ok.message;
+  EXPECT_NE(ok.message.find("within 2 ulp (test: padded runs moved by a few ulps)"), std::string::npos) << ok.message;
+  EXPECT_EQ(ok.comparison.max_ulp, 2u);
+  const pr::Verdict bad = pr::check_padding_invariance(c, beyond);
+  EXPECT_FALSE(bad.ok) << bad.message;
+  EXPECT_EQ(bad.comparison.max_ulp, 3u);
+  EXPECT_TRUE(pr::check_poison(c, within).ok);
+  EXPECT_FALSE(pr::check_poison(c, beyond).ok);
 }
