@@ -69,8 +69,13 @@ struct FaultInfo {
   std::string_view upstream;     // the upstream reference of spec/bugs.md
   std::string_view description;  // what the fault does and when it is visible
   FaultSite site;
-  void (*enable)(Faults&);       // turns this fault on
+  // The switch: a device::FaultSwitches member (kKernel) or a PaddingFaults member (kPaddingPath).
+  bool device::FaultSwitches::*kernel_flag = nullptr;
+  bool PaddingFaults::*padding_flag = nullptr;
 };
+
+// Turns `fault` on in `faults`.
+void enable(const FaultInfo& fault, Faults& faults);
 
 // Every catalogued fault, in spec/bugs.md order (B1 ... B13).
 std::span<const FaultInfo> fault_catalog();

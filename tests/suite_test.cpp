@@ -80,6 +80,11 @@ TEST(FaultCatalog, OneFaultPerBugOfTheSpec) {
     const pr::Faults on = pr::parse_faults(f.name);
     EXPECT_TRUE(on.any()) << f.name;
     EXPECT_EQ(on.kernel.any(), f.site == pr::FaultSite::kKernel) << f.name;
+    EXPECT_EQ(on.padding.any(), f.site == pr::FaultSite::kPaddingPath) << f.name;
+    EXPECT_EQ(f.kernel_flag != nullptr, f.site == pr::FaultSite::kKernel) << f.name;
+    EXPECT_EQ(f.padding_flag != nullptr, f.site == pr::FaultSite::kPaddingPath) << f.name;
+    if (f.kernel_flag) EXPECT_TRUE(on.kernel.*f.kernel_flag) << f.name;
+    if (f.padding_flag) EXPECT_TRUE(on.padding.*f.padding_flag) << f.name;
     EXPECT_EQ(pr::find_fault(f.name), &f);
   }
   EXPECT_EQ(names.size(), pr::fault_catalog().size());
@@ -190,24 +195,74 @@ TEST(GoldenAgreement, GptOssDenseThroughTheGenericLoaderHasNoW2Bias) {
   EXPECT_NE(v.message.find("w2 bias not loaded"), std::string::npos) << v.message;
 }
 
+// The sim, except that tokens whose first choice is expert 0 get their output moved by one ULP: a
+// kernel whose result depends on the expert's index, not only on its weights.
+class ExpertIndexBackend : public moecheck::device::Backend {
+ public:
+  std::string_view name() const override { return "expert-index-sim"; }
+  moecheck::device::Capabilities capabilities() const override { return sim().capabilities(); }
+  void run(const moecheck::device::PaddedCase& c, std::span<float> out) const override {
+    sim().run(c, out);
+    for (std::int64_t t = 0; t < c.tokens; ++t)
+      if (c.topk_ids.at(t, 0) == 0)
+        for (std::int64_t h = 0; h < c.plan.hidden_padded; ++h) {
+          float& x = out[static_cast<std::size_t>(t * c.plan.hidden_padded + h)];
+          x = std::nextafter(x, INFINITY);
+        }
+  }
+};
+
 TEST(Metamorphic, ExpertRelabellingIsCheckedAndTiesAreCounted) {
   const pr::MoeCase c = exposing_case(WeightScheme::kMxfp4W4A16, 96, 64, 6, pads_hidden);
   const pr::Verdict v = pr::check_metamorphic(c, sim());
   EXPECT_TRUE(v.ok) << v.message;
   EXPECT_NE(v.message.find("experts relabelled (6 of 6 tokens without a top-k tie)"), std::string::npos)
       << v.message;
+  // Token order and batch invariance hold for the index-dependent kernel; relabelling exposes it.
+  const moe::Routing r = pr::route_logical(c.block, c.hidden_states);
+  bool expert0_first = false;
+  for (std::int64_t t = 0; t < c.tokens(); ++t) expert0_first = expert0_first || r.ids(t, 0) == 0;
+  ASSERT_TRUE(expert0_first) << "test: no token picks expert 0 first";
+  const pr::Verdict bad = pr::check_metamorphic(c, ExpertIndexBackend());
+  EXPECT_FALSE(bad.ok) << bad.message;
+  EXPECT_NE(bad.message.find("tokens reversed: 6x96: 0 mismatches"), std::string::npos) << bad.message;
+  EXPECT_EQ(bad.message.find("experts relabelled (6 of 6 tokens without a top-k tie): 6x96: 0 mismatches"),
+            std::string::npos)
+      << bad.message;
 }
 
-TEST(TensorParallel, RanksSumToTheWholeAndAPaddingBugBreaksIt) {
-  const pr::MoeCase c = exposing_case(WeightScheme::kMxfp4W4A16, 96, 256, 5, pads_hidden, moe::Family::kGptOss, 4, 2);
+TEST(TensorParallel, RanksSumToTheWholeAndARankOnlyBugBreaksIt) {
+  // bugs.md B2 is visible when I_pad % 256 != 0: I = 256 is not, but its TP-2 ranks (I_pad 128) are.
+  // Find a target that leaves the whole at I_pad 256 and gives the TP-2 ranks I_pad % 256 != 0.
+  pr::MoeCase c = exposing_case(WeightScheme::kMxfp4W4A16, 96, 256, 5, [](const pd::Plan& p) {
+    return p.intermediate_per_partition_padded == 256;
+  });
+  bool found = false;
+  for (const pr::PadTarget& t : pg::valid_targets(WeightScheme::kMxfp4W4A16, moe::Family::kMixtral, 96, 256, 4, 2, false)) {
+    pr::MoeCase tp2 = c;
+    tp2.target = t;
+    const pd::Plan whole = pr::plan_for(tp2, pr::shipped_ruleset(t.ruleset));
+    tp2.target.tp = 2;
+    const pd::Plan ranks = pr::plan_for(tp2, pr::shipped_ruleset(t.ruleset));
+    if (whole.intermediate_per_partition_padded == 256 && pr::unsupported_reason(ranks).empty() &&
+        ranks.intermediate_per_partition_padded % 256 != 0) {
+      c.target = t;
+      found = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(found) << "no target pads the TP-2 ranks off the 256 grid";
   const pr::Verdict v = pr::check_tensor_parallel(c, sim());
   ASSERT_FALSE(v.skipped) << v.message;
   EXPECT_TRUE(v.ok) << v.message;
   EXPECT_NE(v.message.find("TP 2"), std::string::npos) << v.message;
   EXPECT_NE(v.message.find("EP 2"), std::string::npos) << v.message;
-  // A rank-local padding bug: the ranks' padded weight regions keep garbage.
-  const pr::Verdict bad = pr::check_tensor_parallel(c, sim(), pr::parse_faults("uninit_pad_weights"));
+  const pr::Faults b2 = pr::parse_faults("e8m0_scale_misindex");
+  EXPECT_TRUE(pr::check_padding_invariance(c, sim(), b2).ok) << "B2 should be invisible at tp 1 here";
+  const pr::Verdict bad = pr::check_tensor_parallel(c, sim(), b2);
   EXPECT_FALSE(bad.ok) << bad.message;
+  EXPECT_EQ(bad.message.find("TP 2: 0 elements beyond"), std::string::npos) << "the TP 2 sum must differ: " << bad.message;
+  EXPECT_EQ(bad.comparison.nonfinite_actual, 0) << "finite, wrong values: " << bad.message;
 }
 
 TEST(TensorParallel, ExpertParallelRanksSeeLocalIdsAndMinusOne) {
