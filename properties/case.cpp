@@ -12,6 +12,7 @@
 #include "reference/padding/platform.h"
 #include "reference/padding/poison.h"
 #include "reference/padding/registry.h"
+#include "reference/quant/fp8_block.h"
 
 namespace moecheck::properties {
 
@@ -89,6 +90,8 @@ pd::Tensor<std::uint8_t> mxfp4_stack(const moe::MoeBlock& block, bool w13, bool 
 // FP8 128×128 block weights as vLLM holds them: T = uint8, the codes [E, rows, cols] (w13: the gate
 // part's rows, then the up part's); T = float, weight_scale_inv stacked the same way (w13: the gate
 // grid's rows, then the up grid's: vLLM's per-half grid).
+constexpr std::int64_t kBlock = reference::quant::kFp8WeightBlock;  // the device's FP8 block (128)
+
 template <class T>
 pd::Tensor<T> fp8_stack(const moe::MoeBlock& block, bool w13) {
   const std::int64_t e_count = block.num_experts();
@@ -104,12 +107,12 @@ pd::Tensor<T> fp8_stack(const moe::MoeBlock& block, bool w13) {
     std::int64_t r = 0;
     for (const moe::Weight& part : w.parts) {
       const auto* q = std::get_if<reference::quant::Fp8BlockWeight>(&part);
-      if (!q || q->block_rows != 128 || q->block_cols != 128 || q->format != reference::formats::Format::kE4m3fn)
+      if (!q || q->block_rows != kBlock || q->block_cols != kBlock || q->format != reference::formats::Format::kE4m3fn)
         throw std::invalid_argument("FP8 block scheme: every weight part must be a 128x128 e4m3fn Fp8BlockWeight");
       if constexpr (std::is_same_v<T, float>) {
         all.insert(all.end(), q->scale_inv.begin(), q->scale_inv.end());
-        r += pd::cdiv(q->rows, 128);
-        cols = pd::cdiv(q->cols, 128);
+        r += pd::cdiv(q->rows, kBlock);
+        cols = pd::cdiv(q->cols, kBlock);
       } else {
         all.insert(all.end(), q->codes.begin(), q->codes.end());
         r += q->rows;
@@ -123,12 +126,6 @@ pd::Tensor<T> fp8_stack(const moe::MoeBlock& block, bool w13) {
     throw std::invalid_argument("FP8 block scheme: experts differ in shape");
   t.data = std::move(all);
   return t;
-}
-
-const pd::MethodInfo* method_info_of(const pd::Plan& plan) {
-  for (const pd::MethodInfo& m : pd::methods())
-    if (m.name == plan.method) return &m;
-  return nullptr;
 }
 
 }  // namespace
@@ -149,7 +146,7 @@ std::vector<std::string> methods_for(WeightScheme scheme) {
                        m.weight_packing == pd::kFp4Bytes;
     // FP8 128×128 blocks from the checkpoint. Not fp8_per_block_online: its checkpoint is bf16,
     // quantized after padding (a different case form).
-    const bool fp8_block = m.weight_bits == 8 && m.scale == pd::ScaleKind::kBlock2d && m.scale_block == 128 &&
+    const bool fp8_block = m.weight_bits == 8 && m.scale == pd::ScaleKind::kBlock2d && m.scale_block == kBlock &&
                            m.name != "fp8_per_block_online";
     if ((scheme == WeightScheme::kDense && dense) || (scheme == WeightScheme::kMxfp4W4A16 && mxfp4) ||
         (scheme == WeightScheme::kFp8Block128W8A16 && fp8_block))
@@ -204,12 +201,12 @@ pd::Plan unpadded_plan(const pd::Plan& plan) {
 
 std::string unsupported_reason(const pd::Plan& plan) {
   if (!plan.ok()) return "invalid plan: " + *plan.error;
-  if (const pd::MethodInfo* m = method_info_of(plan); m && m->scale == pd::ScaleKind::kBlock2d) {
+  if (const pd::MethodInfo& m = plan.method_info(); m.scale == pd::ScaleKind::kBlock2d) {
     if (plan.hidden_is_padded() || plan.intermediate_is_padded())
       return "padding an FP8 128x128 block-scale grid is not modelled (no shipped fp8_block rule pads)";
     const pd::Partition part = pd::partition(plan);
     if (!part.ok()) return "partition: " + *part.error;
-    if (const std::string why = pd::block_grid_misalignment(part, m->scale_block); !why.empty())
+    if (const std::string why = pd::block_grid_misalignment(part, m.scale_block); !why.empty())
       return "FP8 block scales: " + why;
   }
   if (plan.skip_forward_padding &&
@@ -345,8 +342,8 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
                                 layout, pd::Role::kWeight, pd::kUnpacked, seed ^ kSeedW13);
       p.w2_codes = pd::pad_w2(wplan, pd::shard_w2(part, rank, fp8_stack<std::uint8_t>(b, false), pd::kUnpacked),
                               pd::Role::kWeight, pd::kUnpacked, seed ^ kSeedW2);
-      p.w13_block_scales = pd::shard_w13_block_grid(part, rank, fp8_stack<float>(b, true), 128);
-      p.w2_block_scales = pd::shard_w2_block_grid(part, rank, fp8_stack<float>(b, false), 128);
+      p.w13_block_scales = pd::shard_w13_block_grid(part, rank, fp8_stack<float>(b, true), kBlock);
+      p.w2_block_scales = pd::shard_w2_block_grid(part, rank, fp8_stack<float>(b, false), kBlock);
       p.fp8_format = reference::formats::Format::kE4m3fn;
       break;
   }

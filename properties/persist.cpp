@@ -225,7 +225,7 @@ fs::path write_counterexample(const Counterexample& x, const fs::path& dir, bool
     w.write("weights/w2_blocks", fx::Tensor::e2m1x2({E, H, I}, gather<std::uint8_t>(b, [](const moe::Expert& e) { return mx_bytes(e.down).blocks; })));
     w.write("weights/w2_scales", fx::Tensor::e8m0({E, H, I / 32}, gather<std::uint8_t>(b, [](const moe::Expert& e) { return mx_bytes(e.down).scales; })));
   } else {
-    const std::int64_t gi = pd::cdiv(I, 128), gh = pd::cdiv(H, 128);
+    const std::int64_t gi = pd::cdiv(I, reference::quant::kFp8WeightBlock), gh = pd::cdiv(H, reference::quant::kFp8WeightBlock);
     w.write("weights/w13_codes", fx::Tensor::fp8(reference::formats::Format::kE4m3fn, {E, 2 * I, H},
                                                  gather<std::uint8_t>(b, [](const moe::Expert& e) { return fp8_parts(e.gate_up).codes; })));
     w.write("weights/w13_scale_inv", fx::Tensor::f32({E, 2 * gi, gh}, gather<float>(b, [](const moe::Expert& e) {
@@ -350,7 +350,7 @@ CaseFixture read_case_fixture(const fs::path& file) {
     const fx::Tensor w13 = r.read("weights/w13_codes", fx::ElementType::kFp8, {E, fx::kAnyDim, H});
     if (w13.format != std::optional(reference::formats::Format::kE4m3fn)) fail("dataset weights/w13_codes: expected e4m3fn codes");
     I = w13.shape[1] / 2;
-    const std::int64_t gi = pd::cdiv(I, 128), gh = pd::cdiv(H, 128);
+    const std::int64_t gi = pd::cdiv(I, reference::quant::kFp8WeightBlock), gh = pd::cdiv(H, reference::quant::kFp8WeightBlock);
     const fx::Tensor w13s = r.read("weights/w13_scale_inv", fx::ElementType::kF32, {E, 2 * gi, gh});
     const fx::Tensor w2 = r.read("weights/w2_codes", fx::ElementType::kFp8, {E, H, I});
     if (w2.format != std::optional(reference::formats::Format::kE4m3fn)) fail("dataset weights/w2_codes: expected e4m3fn codes");

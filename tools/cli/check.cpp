@@ -188,7 +188,7 @@ void add_check(CLI::App& app, int& exit_code) {
   sub->add_option("--cases", opts->cases, "Generated cases per property (default " +
                                               std::to_string(properties::kDefaultCases) + ")")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--seed", opts->seed, "RapidCheck seed, decimal or 0x-hex (default 0x6d6f65636865636b: runs repeat)");
+  sub->add_option("--seed", opts->seed, "RapidCheck seed, decimal or 0x-hex (default " + hex(properties::kDefaultSeed) + ": runs repeat)");
   sub->add_option("--time-budget", opts->time_budget,
                   "Stop generating after SECONDS in all, split evenly over the properties (default: none)")
       ->check(CLI::NonNegativeNumber);

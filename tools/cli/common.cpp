@@ -1,5 +1,6 @@
 #include "tools/cli/common.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace moecheck::cli {
@@ -28,6 +29,12 @@ std::uint64_t parse_seed(const std::string& text) {
       (!is_hex && (digits.size() > 20 || (digits.size() == 20 && digits > "18446744073709551615"))))
     throw UsageError("--seed '" + text + "': expected a 64-bit number, decimal or 0x-hexadecimal");
   return std::strtoull(digits.c_str(), nullptr, is_hex ? 16 : 10);
+}
+
+std::string hex(std::uint64_t value) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
 }
 
 std::string& command_line() {

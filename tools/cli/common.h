@@ -22,6 +22,7 @@ std::filesystem::path default_data_dir();
 std::uint32_t parse_unsigned(const std::string& text, std::uint64_t max, const std::string& what);
 // A 64-bit seed, decimal or 0x-hexadecimal; UsageError naming --seed otherwise.
 std::uint64_t parse_seed(const std::string& text);
+std::string hex(std::uint64_t value);  // "0x6d6f..."
 
 // The command line as typed (set by main), for reports.
 std::string& command_line();

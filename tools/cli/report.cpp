@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "properties/properties.h"
+#include "tools/cli/common.h"
 
 namespace moecheck::cli {
 
@@ -32,11 +33,6 @@ std::string ulp_text(const pr::CellResult& c) {
   return std::to_string(c.max_ulp) + " ulp";
 }
 
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 void write_atomically(const fs::path& file, const std::string& text) {
   const fs::path tmp = file.string() + ".tmp";

@@ -184,7 +184,7 @@ void add_selftest(CLI::App& app, int& exit_code) {
                   "Generated cases per property, the budget a fault must be caught within (default " +
                       std::to_string(pr::kDefaultCases) + ")")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--seed", opts->seed, "RapidCheck seed, decimal or 0x-hex (default 0x6d6f65636865636b)");
+  sub->add_option("--seed", opts->seed, "RapidCheck seed, decimal or 0x-hex (default " + hex(pr::kDefaultSeed) + ")");
   sub->add_option("--save-to", opts->save_to,
                   "Write each fault's shrunk counterexample as a fixture into DIR (default: not written)");
   sub->add_flag("--list", opts->list, "Print the fault catalog and exit");
