@@ -141,13 +141,13 @@ WeightScheme scheme_of(const moe::MoeBlock& block) {
 std::vector<std::string> methods_for(WeightScheme scheme) {
   std::vector<std::string> out;
   for (const pd::MethodInfo& m : pd::methods()) {
+    // Online methods (fp8_per_block_online, mxfp4_online) load a bf16 checkpoint and quantize it
+    // after padding: a different case form, not one of these schemes' checkpoints.
+    if (m.online) continue;
     const bool dense = m.weight_bits == 16 && m.scale == pd::ScaleKind::kNone;
     const bool mxfp4 = m.weight_bits == 4 && m.scale == pd::ScaleKind::kPerRowBlock && m.scale_block == 32 &&
                        m.weight_packing == pd::kFp4Bytes;
-    // FP8 128×128 blocks from the checkpoint. Not fp8_per_block_online: its checkpoint is bf16,
-    // quantized after padding (a different case form).
-    const bool fp8_block = m.weight_bits == 8 && m.scale == pd::ScaleKind::kBlock2d && m.scale_block == kBlock &&
-                           m.name != "fp8_per_block_online";
+    const bool fp8_block = m.weight_bits == 8 && m.scale == pd::ScaleKind::kBlock2d && m.scale_block == kBlock;
     if ((scheme == WeightScheme::kDense && dense) || (scheme == WeightScheme::kMxfp4W4A16 && mxfp4) ||
         (scheme == WeightScheme::kFp8Block128W8A16 && fp8_block))
       out.emplace_back(m.name);
@@ -164,6 +164,8 @@ pd::Plan plan_for(const MoeCase& c, const pd::Ruleset& ruleset) {
   problem.gated = true;
   problem.has_bias = !c.block.experts.empty() && !c.block.experts.front().gate_up_bias.empty();
   problem.model_type = std::string(moe::name(c.block.family));
+  problem.activation = std::string(moe::vllm_activation(c.block.semantics.activation));
+  problem.routing = std::string(moe::vllm_routing_method(c.block.family, c.block.semantics.router));
   const auto platform = pd::parse_platform(c.target.platform);
   if (!platform)
     throw std::invalid_argument("unknown platform '" + c.target.platform + "'; valid platforms: " +

@@ -23,7 +23,7 @@ using reference::moe::RowMatrix;
 
 // What a case is padded for: one row of pad-report.
 struct PadTarget {
-  std::string ruleset = "vllm-38043";
+  std::string ruleset = "vllm-2026-08";
   std::string method = "unquantized";
   std::string backend = "DEFAULT";
   std::string platform = "cpu";
@@ -98,7 +98,7 @@ std::vector<float> slice_output(const device::PaddedCase& padded, std::span<cons
 reference::moe::MoeOutput golden(const MoeCase& c,
                                  reference::moe::Accumulate accumulate = reference::moe::Accumulate::kFp64);
 
-// "mixtral bfloat16 dense T5 H96 I64 E4 k2 | vllm-38043 mxfp4 TRITON cuda:sm90 tp1/0" (" ep" appended with EP)
+// "mixtral bfloat16 dense T5 H96 I64 E4 k2 | vllm-2026-08 gpt_oss_mxfp4 TRITON cuda:sm90 tp1/0" (" ep" appended with EP)
 std::string describe(const MoeCase& c);
 
 }  // namespace moecheck::properties

@@ -121,7 +121,10 @@ TEST(PaddingFfnShapes, OtherFamiliesInline) {
 
 TEST(PaddingFfnShapes, ErrorsNameFileKeyExpectedAndFound) {
   const std::pair<const char*, const char*> cases[] = {
-      {R"({"model_type":"bert"})", "x.json: key 'model_type': expected one of gpt_oss, mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek_v2, deepseek_v3, llama4, granitemoe, granitemoeshared, phimoe, dbrx, llama4_text, found \"bert\""},
+      // A model_type the golden model has no family for is sized by the common MoE keys.
+      {R"({"model_type":"bert"})", "x.json: key 'hidden_size': expected a positive integer (model_type bert is read by its common MoE keys), found none"},
+      {R"({"model_type":"minimax_m2","hidden_size":3072,"num_hidden_layers":62,"num_local_experts":256,"num_experts_per_tok":"8"})",
+       "x.json: key 'num_experts_per_tok': expected a non-negative integer, found \"8\""},
       {R"({"hidden_size":1})", "x.json: key 'model_type': expected one of gpt_oss, mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek_v2, deepseek_v3, llama4, granitemoe, granitemoeshared, phimoe, dbrx, llama4_text, found none"},
       {R"({"model_type":"mixtral","hidden_size":4096,"num_hidden_layers":2,"num_local_experts":8,"num_experts_per_tok":2})",
        "x.json: key 'intermediate_size': expected a positive integer (required for mixtral), found none"},

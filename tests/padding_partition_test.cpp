@@ -171,7 +171,7 @@ TEST(PaddingPartition, QuarkNonMxfp4UsesPlainCeilChunks) {
 TEST(PaddingPartition, GenericLoaderRegressionWindowIsData) {
   // §3.4: a ruleset for 2026-03-31..04-14 records that the generic loader failed whenever I_pad > I.
   pd::Ruleset broken = ruleset("vllm-38043");
-  broken.generic_loader_error_when_intermediate_padded = "generic loader: short last shard (#37010, fixed by #39688)";
+  broken.generic_loader.error_when_intermediate_padded = "generic loader: short last shard (#37010, fixed by #39688)";
   pd::ParallelConfig pc;
   pc.tp_size = 2;
   const pd::Plan padded = pd::make_plan(broken, gpt_oss(false), "mxfp4", "TRITON", platform("cuda:sm90"), pc,

@@ -59,7 +59,13 @@ const std::vector<WorkedRow> kWorked = {
     {"vllm-38043", "mxfp4", "TRITON", "rocm:gfx950", 3072, {3072, 1536, 768, 512}},
     {"vllm-38043", "mxfp4", "TRITON_UNFUSED", "rocm:gfx942", 3072, {3072, 1536, 768, 512}},
     {"vllm-38043", "quark_w_mxfp4_a_mxfp4", "NONE", "rocm:gfx942", 3072, {3072, 1536, 768, 512}},
-    {"vllm-2026-05", "mxfp4", "TRITON", "rocm:gfx942", 3072, {3072, 1536, 768, 512}},
+    {"vllm-2026-05", "gpt_oss_mxfp4", "TRITON", "rocm:gfx942", 3072, {3072, 1536, 768, 512}},
+    {"vllm-2026-08", "gpt_oss_mxfp4", "TRITON", "rocm:gfx942", 3072, {3072, 1536, 768, 512}},
+    {"vllm-2026-08", "gpt_oss_mxfp4", "TRITON", "cuda:sm90", 2880, {2880, 1472, 768, 384}},
+    {"vllm-2026-08", "gpt_oss_mxfp4", "AITER_MXFP4_BF16", "rocm:gfx950", 3072, {3072, 1536, 768, 512}},
+    // #50000: TRT-LLM MXFP4 keeps H 256 but I to 128 (fused_moe/oracle/mxfp4.py:692-694 at 7ca49fbe).
+    {"vllm-2026-08", "gpt_oss_mxfp4", "FLASHINFER_TRTLLM_MXFP4_BF16", "cuda:sm100", 3072, {2944, 1536, 768, 384}},
+    {"vllm-2026-05", "gpt_oss_mxfp4", "FLASHINFER_TRTLLM_MXFP4_BF16", "cuda:sm100", 3072, {3072, 1536, 768, 512}},
     // ROCm gfx942 at #34285 only (alignment 128): 2944 | 2944 1536 768 384
     {"vllm-34285", "mxfp4", "TRITON", "rocm:gfx942", 2944, {2944, 1536, 768, 384}},
     {"vllm-34285", "mxfp4", "TRITON_UNFUSED", "rocm:gfx942", 2944, {2944, 1536, 768, 384}},
@@ -213,44 +219,64 @@ TEST(PaddingRulesets, Pr38043ChangesOnlyGfx942) {
 }
 
 TEST(PaddingRulesets, State202605Additions) {
-  // DEEPGEMM_MXFP4 128/128 (#40860).
-  const pd::Plan dg = plan("vllm-2026-05", "mxfp4", "DEEPGEMM_MXFP4", "cuda:sm100", gpt_oss(), {.tp = 8});
+  // DEEPGEMM_MXFP4 128/128 (#40860; fused_moe/oracle/mxfp4.py:661-664 at d0a100c87).
+  const pd::Plan dg = plan("vllm-2026-05", "gpt_oss_mxfp4", "DEEPGEMM_MXFP4", "cuda:sm100", gpt_oss(), {.tp = 8});
   ASSERT_TRUE(dg.ok()) << dg.error.value_or("");
   EXPECT_EQ(dg.hidden_padded, 2944);
   EXPECT_EQ(dg.intermediate_per_partition_padded, 384);
   EXPECT_FALSE(plan("vllm-38043", "mxfp4", "DEEPGEMM_MXFP4", "cuda:sm100", gpt_oss()).ok());
   // CPU 32/32 (#41922): 720 -> 736, 360 -> 384.
-  const pd::Plan cpu4 = plan("vllm-2026-05", "mxfp4", "CPU", "cpu", gpt_oss(), {.tp = 4});
+  const pd::Plan cpu4 = plan("vllm-2026-05", "gpt_oss_mxfp4", "CPU", "cpu", gpt_oss(), {.tp = 4});
   ASSERT_TRUE(cpu4.ok());
   EXPECT_EQ(cpu4.hidden_padded, 2880);
   EXPECT_EQ(cpu4.intermediate_per_partition_padded, 736);
-  EXPECT_EQ(plan("vllm-2026-05", "mxfp4", "CPU", "cpu", gpt_oss(), {.tp = 8}).intermediate_per_partition_padded, 384);
-  // NONE on cpu keeps the last branch (I to 64) in both.
+  EXPECT_EQ(plan("vllm-2026-05", "gpt_oss_mxfp4", "CPU", "cpu", gpt_oss(), {.tp = 8}).intermediate_per_partition_padded, 384);
+  // NONE on cpu keeps the last branch (I to 64) before #41922; at d0a100c87 NONE is no backend of
+  // the gpt-oss method (the CPU fallback is CPU, O:563-572).
   EXPECT_EQ(plan("vllm-38043", "mxfp4", "NONE", "cpu", gpt_oss(), {.tp = 4}).intermediate_per_partition_padded, 768);
+  EXPECT_FALSE(plan("vllm-2026-05", "gpt_oss_mxfp4", "NONE", "cpu", gpt_oss()).ok());
   // NVFP4 TRTLLM hidden 256 at load (#39510): 2688 -> 2816, the spec's test case.
   const pd::Plan nv = plan("vllm-2026-05", "nvfp4", "FLASHINFER_TRTLLM", "cuda:sm100", sizes(2688, 1024));
   ASSERT_TRUE(nv.ok()) << nv.error.value_or("");
   EXPECT_EQ(nv.hidden_allocated, 2688);
   EXPECT_EQ(nv.hidden_padded, 2816);
   EXPECT_EQ(plan("vllm-38043", "nvfp4", "FLASHINFER_TRTLLM", "cuda:sm100", sizes(2688, 1024)).hidden_padded, 2688);
-  // FP8 per-block online 128/128 exists only from 2026-05.
-  const pd::Plan online = plan("vllm-2026-05", "fp8_per_block_online", "DEFAULT", "cuda:sm90", gpt_oss());
-  EXPECT_EQ(online.hidden_padded, 2944);
-  EXPECT_EQ(online.intermediate_per_partition_padded, 2944);
+  // Fp8PerBlockOnlineMoEMethod exists at d0a100c87 (#38138) but rounds nothing: its 128/128 rule
+  // is #44763 (2026-06-23), in vllm-2026-08 (quantization/online/fp8.py:622-640 at 7ca49fbe).
+  const pd::Plan online05 = plan("vllm-2026-05", "fp8_per_block_online", "TRITON", "cuda:sm90", gpt_oss());
+  ASSERT_TRUE(online05.ok()) << online05.error.value_or("");
+  EXPECT_EQ(online05.hidden_padded, 2880);
+  EXPECT_EQ(online05.intermediate_per_partition_padded, 2880);
+  const pd::Plan online08 = plan("vllm-2026-08", "fp8_per_block_online", "TRITON", "cuda:sm90", gpt_oss());
+  EXPECT_EQ(online08.hidden_padded, 2944);
+  EXPECT_EQ(online08.intermediate_per_partition_padded, 2944);
   const pd::Plan absent = plan("vllm-38043", "fp8_per_block_online", "DEFAULT", "cuda:sm90", gpt_oss());
   ASSERT_FALSE(absent.ok());
   EXPECT_NE(absent.error->find("does not exist in ruleset vllm-38043"), std::string::npos);
 }
 
-TEST(PaddingRulesets, Pr38774GivesMxfp6TheMxfp4NoneRule) {
-  // bugs.md B13: at #34285+#38043 MXFP6 is not rounded; from #38774 it gets the NONE rule.
+TEST(PaddingRulesets, QuarkMxfp6IsEmulationNotRoundedAtD0a100c87AndRounded32From43979) {
+  // bugs.md B13: at #34285+#38043 MXFP6 is not rounded; #38774 (04-02) gave it the NONE rule, and
+  // from #35737 (04-22) its backend is EMULATION, excluded from rounding (quantization/quark/
+  // quark_moe.py:1074-1076, 1097-1107 at d0a100c87); #43979 rounds EMULATION to 32 (7ca49fbe
+  // fused_moe/oracle/mxfp4.py:676-681).
   const pd::Problem p = sizes(2880, 2880);
   const pd::Plan before = plan("vllm-38043", "quark_w_mxfp6", "NONE", "rocm:gfx950", p);
-  const pd::Plan after = plan("vllm-2026-05", "quark_w_mxfp6", "NONE", "rocm:gfx950", p);
-  ASSERT_TRUE(before.ok() && after.ok());
+  const pd::Plan at05 = plan("vllm-2026-05", "quark_w_mxfp6", "EMULATION", "rocm:gfx950", p, {.tp = 2});
+  const pd::Plan at08 = plan("vllm-2026-08", "quark_w_mxfp6", "EMULATION", "rocm:gfx950", p, {.tp = 2});
+  ASSERT_TRUE(before.ok() && at05.ok() && at08.ok());
   EXPECT_EQ(before.hidden_padded, 2880);
-  EXPECT_EQ(after.hidden_padded, 3072);
-  EXPECT_EQ(plan("vllm-2026-05", "quark_w_mxfp6", "NONE", "cuda:sm90", p, {.tp = 2}).intermediate_per_partition_padded, 1472);
+  EXPECT_EQ(at05.hidden_padded, 2880);
+  EXPECT_EQ(at05.intermediate_per_partition_padded, 1440);
+  EXPECT_EQ(at08.hidden_padded, 2880);  // already 32-aligned
+  EXPECT_EQ(at08.intermediate_per_partition_padded, 1440);
+  EXPECT_FALSE(plan("vllm-2026-05", "quark_w_mxfp6", "NONE", "rocm:gfx950", p).ok());  // no NONE backend any more
+  // Qwen3-30B-A3B sizes (H 2048, I 768) at TP 16: I 48 is not whole blocks unrounded; 64 at 32/32.
+  const pd::Plan q05 = plan("vllm-2026-05", "quark_w_mxfp6", "EMULATION", "rocm:gfx942", sizes(2048, 768), {.tp = 16});
+  const pd::Plan q08 = plan("vllm-2026-08", "quark_w_mxfp6", "EMULATION", "rocm:gfx942", sizes(2048, 768), {.tp = 16});
+  EXPECT_FALSE(q05.ok());
+  ASSERT_TRUE(q08.ok()) << q08.error.value_or("");
+  EXPECT_EQ(q08.intermediate_per_partition_padded, 64);
 }
 
 TEST(PaddingRulesets, Pr35737EmulationIsNotRoundedAndBreaksGptOssTp4) {
@@ -262,24 +288,32 @@ TEST(PaddingRulesets, Pr35737EmulationIsNotRoundedAndBreaksGptOssTp4) {
   const pd::Plan tp4 = plan("vllm-2026-05", "quark_w_mxfp4", "EMULATION", "rocm:gfx950", gpt_oss(), {.tp = 4});
   ASSERT_FALSE(tp4.ok());
   EXPECT_NE(tp4.error->find("intermediate 720 is not a whole number of 32-element scale blocks"), std::string::npos);
+  // #43979 (f12b80c6e, 2026-07-18): EMULATION rounds to 32, 720 -> 736, and the gpt-oss loader's
+  // 736-row slices fit.
+  const pd::Plan fixed = plan("vllm-2026-08", "quark_w_mxfp4", "EMULATION", "rocm:gfx950", gpt_oss(), {.tp = 4});
+  ASSERT_TRUE(fixed.ok()) << fixed.error.value_or("");
+  EXPECT_EQ(fixed.intermediate_per_partition_padded, 736);
+  EXPECT_TRUE(pd::partition(fixed).ok());
 }
 
 TEST(PaddingRulesets, CkKernelPadArgumentsPerVersion) {
   // §2.5 and bugs.md B11: gpt-oss TP8 on ROCm, I = 360, I_pad = 512, H 2880 -> 3072.
-  const auto args = [](const char* rs, const char* method) {
-    const pd::Plan p = plan(rs, method, "CK", "rocm:gfx950", gpt_oss(), {.tp = 8});
+  const auto args = [](const char* rs, const char* method, const char* backend, int tp = 8) {
+    const pd::Plan p = plan(rs, method, backend, "rocm:gfx950", gpt_oss(), {.tp = tp});
     EXPECT_TRUE(p.ok()) << p.error.value_or("");
     EXPECT_TRUE(p.kernel_pad_args.has_value());
     return p.kernel_pad_args.value_or(pd::KernelPadArgs{});
   };
-  EXPECT_EQ(args("vllm-38043", "mxfp4").hidden_pad, 192);
-  EXPECT_EQ(args("vllm-38043", "mxfp4").intermediate_pad, 152);   // raw (#34285)
-  EXPECT_EQ(args("vllm-2026-05", "mxfp4").hidden_pad, 128);       // 192 // 128 * 128 (#42098)
-  EXPECT_EQ(args("vllm-2026-05", "mxfp4").intermediate_pad, 256); // 152 // 64 * 64 * 2
-  EXPECT_EQ(args("vllm-pre-34285", "mxfp4").hidden_pad, 0);       // never supplied
-  EXPECT_EQ(args("vllm-pre-34285", "mxfp4").intermediate_pad, 152);
-  EXPECT_EQ(args("vllm-pre-34285", "quark_w_mxfp4").intermediate_pad, 0);  // Quark CK passed 0 / 0
+  EXPECT_EQ(args("vllm-38043", "mxfp4", "CK").hidden_pad, 192);
+  EXPECT_EQ(args("vllm-38043", "mxfp4", "CK").intermediate_pad, 152);   // raw (#34285)
+  // The CK backend is AITER_MXFP4_BF16 at d0a100c87 (#38774, #39136).
+  EXPECT_EQ(args("vllm-2026-05", "gpt_oss_mxfp4", "AITER_MXFP4_BF16").hidden_pad, 128);       // 192 // 128 * 128 (#42098)
+  EXPECT_EQ(args("vllm-2026-05", "gpt_oss_mxfp4", "AITER_MXFP4_BF16").intermediate_pad, 256); // 152 // 64 * 64 * 2
+  EXPECT_EQ(args("vllm-pre-34285", "mxfp4", "CK").hidden_pad, 0);       // never supplied
+  EXPECT_EQ(args("vllm-pre-34285", "mxfp4", "CK").intermediate_pad, 152);
+  EXPECT_EQ(args("vllm-pre-34285", "quark_w_mxfp4", "CK").intermediate_pad, 0);  // Quark CK passed 0 / 0
   EXPECT_FALSE(plan("vllm-38043", "mxfp4", "TRITON", "rocm:gfx950", gpt_oss()).kernel_pad_args.has_value());
+  EXPECT_FALSE(plan("vllm-2026-05", "gpt_oss_mxfp4", "CK", "rocm:gfx950", gpt_oss()).ok());  // renamed
 }
 
 // ---- post-load alignments (§2.3) -----------------------------------------------------------------
@@ -422,7 +456,6 @@ TEST(PaddingSelection, DefaultsPerPlatform) {
   EXPECT_EQ(select("rocm:gfx950").backend, "TRITON");  // AITER is off unless VLLM_ROCM_USE_AITER=1
   EXPECT_EQ(select("xpu").backend, "XPU");
   EXPECT_EQ(select("cpu").backend, "NONE");
-  EXPECT_EQ(select("cpu", {}, "vllm-2026-05").backend, "CPU");
   EXPECT_EQ(select("cuda:sm100").step, "priority");
   EXPECT_EQ(select("cpu").step, "fallback");
 }

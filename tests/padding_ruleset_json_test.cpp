@@ -1,6 +1,7 @@
 // The ruleset loader (fixtures/ruleset_json.h): the shipped rulesets load and are named after their
 // files; names resolve (MOECHECK_RULESETS overrides the folder); a user's proposed ruleset works;
-// and every validation error names the file, the field, what was expected and what was found.
+// schema 1 files are still read (their "mxfp4" is the gpt-oss method); and every validation error
+// of either schema names the file, the field, what was expected and what was found.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -43,40 +44,148 @@ const char* kTiny = R"({
 
 Json tiny() { return Json::parse(kTiny); }
 
+// Schema 2: a selection table, the new condition fields, Marlin's lcm rounding and requirements,
+// environment and package defaults, the generic loader's shard and bias modes.
+const char* kTiny2 = R"({
+  "schema": "moecheck.padding.ruleset/2",
+  "name": "tiny2",
+  "title": "a schema 2 test ruleset",
+  "env_defaults": {"VLLM_ROCM_USE_AITER": "0"},
+  "packages": {"flashinfer": ["cuda"], "amd_quark": []},
+  "all2all": [{"when": {"all2all": ["deepep_ht", "deepep_v2"]}, "hidden": {"bytes_multiple_of": 512}}],
+  "selections": {
+    "s": {"candidates": [{"backend": "AITER", "when": {"platform": "rocm", "env": {"VLLM_ROCM_USE_AITER": "1"}}},
+                         {"backend": "MARLIN", "when": {"platform": "cuda", "hidden_multiple_of": 128,
+                                                         "intermediate_multiple_of": "group_size"}},
+                         {"error": "no kernel for this", "when": {"platform": "cpu"}},
+                         {"backend": "TRITON", "when": {"activation": ["silu", "swigluoai"], "packages": ["flashinfer"]}},
+                         {"backend": "TRITON", "when": {"platform": "rocm"}}],
+          "otherwise": "NotImplementedError: nothing", "source": "test"}
+  },
+  "methods": {
+    "int4_wna16": {"backends": [{"name": "MARLIN", "platforms": ["cuda"]}, {"name": "TRITON", "platforms": ["cuda", "rocm"]},
+                                {"name": "AITER", "platforms": ["rocm"]}],
+                   "backend_selection": "s",
+                   "fill": {"weight": "uninitialized", "scale": "uninitialized", "bias": "zero"},
+                   "post_load_fill": {"weight": "zero", "scale": "0x00", "bias": "zero"},
+                   "rules": [{"when": {"moe_tp": [1], "eplb": true}, "note": "tp 1 with eplb"}],
+                   "post_load": [{"when": {"backend": "MARLIN", "act_order": true},
+                                  "require": [{"intermediate_multiple_of": {"lcm": [64, "group_size"]}, "error": "strict"}]},
+                                 {"when": {"backend": "MARLIN"},
+                                  "require": [{"hidden_multiple_of": 128, "error": "H % 128"}],
+                                  "intermediate": {"multiple_of_lcm": [64, "group_size"]}}]}
+  },
+  "kernel_pad_args": [{"when": {"backend": "AITER", "moe_tp": 1}, "kernel": "k", "hidden_pad": {"of": "hidden_padding", "floor_to": 128},
+                       "intermediate_pad": {"of": "intermediate_padding", "floor_to": 64, "times": 2}},
+                      {"when": {"backend": "AITER"}, "kernel": "k", "hidden_pad": {"of": "hidden_padding", "floor_to": 128},
+                       "intermediate_pad": {"of": "intermediate_padding", "floor_to": 64}}],
+  "generic_loader": {"shard": "per_partition", "biases": "every_rank"}
+})";
+
+Json tiny2() { return Json::parse(kTiny2); }
+
+TEST(PaddingRulesetJson, Schema2TinyRulesetSelectsRoundsAndRequires) {
+  const pd::Ruleset rs = fx::parse_ruleset(kTiny2, "tiny2.json");
+  EXPECT_EQ(rs.schema, 2);
+  EXPECT_EQ(rs.generic_loader.shard, pd::GenericLoader::Shard::kPerPartition);
+  EXPECT_EQ(rs.generic_loader.biases, pd::GenericLoader::Biases::kEveryRank);
+  pd::ParallelConfig pc;
+  const auto sel = [&](const char* plat, pd::Problem p, pd::Settings s = {}) {
+    return pd::select_backend(rs, "int4_wna16", p, platform(plat), pc, pd::ActDtype::kBf16, s);
+  };
+  pd::Problem ok = sizes(2048, 1536);  // H % 128 == 0, I % 128 == 0
+  EXPECT_EQ(sel("cuda:sm90", ok).backend, "MARLIN");
+  EXPECT_EQ(sel("cuda:sm90", sizes(2880, 1536)).backend, "TRITON");  // 2880 % 128 != 0: next candidate
+  EXPECT_EQ(sel("rocm:gfx942", ok).backend, "TRITON");                // AITER is off by the env default
+  EXPECT_EQ(sel("rocm:gfx942", ok, {{{"VLLM_ROCM_USE_AITER", "1"}}, {}}).backend, "AITER");
+  EXPECT_EQ(sel("cpu", ok).error, "no kernel for this");
+  pd::Problem gelu = ok;
+  gelu.activation = "gelu";
+  EXPECT_EQ(sel("xpu", gelu).error, "NotImplementedError: nothing");  // no candidate matches: otherwise
+  EXPECT_EQ(sel("xpu", ok).error, "NotImplementedError: nothing");    // TRITON matches but does not run on xpu
+  EXPECT_EQ(sel("rocm:gfx942", ok).step, "table");
+  EXPECT_NE(sel("rocm:gfx942", ok).source.find("selections/s/candidates/4"), std::string::npos);
+
+  // Marlin's lcm(64, group) tile padding and its requirements.
+  const auto plan = [&](pd::Problem p, const char* backend = "MARLIN", int tp = 1) {
+    pd::ParallelConfig par;
+    par.tp_size = tp;
+    return pd::make_plan(rs, p, "int4_wna16", backend, platform("cuda:sm90"), par, pd::ActDtype::kBf16);
+  };
+  pd::Problem g32 = sizes(2048, 96 * 16);
+  g32.group_size = 32;
+  EXPECT_EQ(plan(g32, "MARLIN", 16).intermediate_per_partition_padded, 128);  // 96 -> lcm(64, 32) = 64 multiple
+  pd::Problem g128 = g32;
+  g128.group_size = 128;
+  EXPECT_EQ(plan(g128, "MARLIN", 16).intermediate_per_partition_padded, 128);
+  pd::Problem chan = g32;
+  chan.group_size = -1;
+  EXPECT_EQ(plan(chan, "MARLIN", 16).intermediate_per_partition_padded, 128);  // channelwise: lcm(64, 1)
+  const pd::Plan bad_h = plan(sizes(2880, 1536));
+  ASSERT_FALSE(bad_h.ok());
+  EXPECT_EQ(*bad_h.error, "H % 128 (hidden 2880 is not a multiple of 128)");
+  pd::Problem act = g32;
+  act.act_order = true;
+  const pd::Plan strict = plan(act, "MARLIN", 16);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(*strict.error, "strict (intermediate per partition 96 is not a multiple of 64 = the group size)");
+
+  // moe_tp in kernel pad args: the factor 2 only at MoE TP 1.
+  pd::ParallelConfig tp1, tp2;
+  tp2.tp_size = 2;
+  pd::Problem rocm = sizes(2048, 1536);
+  EXPECT_EQ(pd::make_plan(rs, rocm, "int4_wna16", "AITER", platform("rocm:gfx950"), tp1, pd::ActDtype::kBf16)
+                .kernel_pad_args->kernel, "k");
+}
+
 TEST(PaddingRulesetJson, ShippedRulesetsLoadUnderTheirFileNames) {
   const auto names = fx::ruleset_names();
-  EXPECT_EQ(names, (std::vector<std::string>{"vllm-2026-05", "vllm-34285", "vllm-38043", "vllm-pre-34285"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"vllm-2026-05", "vllm-2026-08", "vllm-34285", "vllm-38043",
+                                             "vllm-pre-34285"}));
   for (const auto& n : names) {
     const pd::Ruleset rs = fx::load_ruleset(n);
     EXPECT_EQ(rs.name, n);
     EXPECT_FALSE(rs.title.empty());
-    EXPECT_TRUE(rs.mxfp4_selection.has_value());
-    EXPECT_NE(rs.find_method("mxfp4"), nullptr);
+    EXPECT_NE(rs.find_method("gpt_oss_mxfp4"), nullptr) << n;
+    if (rs.schema == 1) {
+      EXPECT_TRUE(rs.mxfp4_selection.has_value()) << n;
+      EXPECT_EQ(rs.canonical_method("mxfp4"), "gpt_oss_mxfp4") << n;  // schema 1's name of the gpt-oss method
+    } else {
+      // Schema 2: every method has a selection table, and "mxfp4" is the generic method.
+      for (const pd::MethodRules& m : rs.methods) EXPECT_FALSE(m.selection.empty()) << n << " " << m.name;
+      EXPECT_EQ(rs.canonical_method("mxfp4"), "mxfp4") << n;
+    }
   }
-  EXPECT_EQ(fx::kDefaultRuleset, "vllm-38043");
+  EXPECT_EQ(fx::load_ruleset("vllm-38043").schema, 1);
+  EXPECT_EQ(fx::load_ruleset("vllm-2026-08").schema, 2);
+  EXPECT_EQ(fx::kDefaultRuleset, "vllm-2026-08");
 }
 
 TEST(PaddingRulesetJson, TinyRulesetParsesAndANewBackendWorks) {
   const pd::Ruleset rs = fx::parse_ruleset(kTiny, "tiny.json");
   ASSERT_EQ(rs.methods.size(), 2u);
-  EXPECT_EQ(rs.methods[0].name, "mxfp4");  // file order is kept
+  EXPECT_EQ(rs.schema, 1);
+  // Schema 1: the method key "mxfp4" is the gpt-oss method; both names find it.
+  EXPECT_EQ(rs.methods[0].name, "gpt_oss_mxfp4");  // file order is kept
+  EXPECT_EQ(rs.find_method("mxfp4"), rs.find_method("gpt_oss_mxfp4"));
   pd::ParallelConfig pc;
   const pd::Plan mine = pd::make_plan(rs, gpt_oss(), "mxfp4", "MY_KERNEL", platform("cuda:sm90"), pc, pd::ActDtype::kBf16);
   ASSERT_TRUE(mine.ok()) << mine.error.value_or("");
   EXPECT_EQ(mine.hidden_padded, 2944);
   EXPECT_FALSE(pd::make_plan(rs, gpt_oss(), "mxfp4", "MY_KERNEL", platform("cuda:sm100"), pc, pd::ActDtype::kBf16).ok());
   EXPECT_EQ(rs.kernel_pad_args.at(0).hidden_pad.floor_to, 128);
-  EXPECT_EQ(rs.generic_loader_error_when_intermediate_padded, "broken");
+  EXPECT_EQ(rs.generic_loader.error_when_intermediate_padded, "broken");
   EXPECT_EQ(rs.methods[1].post_load.at(0).w13_padding, pd::W13Padding::kEnd);
   EXPECT_NE(rs.methods[0].rules[0].where.find("tiny.json:/methods/mxfp4/rules/0"), std::string::npos);
 }
 
 TEST(PaddingRulesetJson, ProposedRulesetFromAFile) {
   // A pre-merge check of a vLLM change starts as a copy of the default with one rule changed.
-  Json j = Json::parse(std::ifstream(fx::rulesets_dir() / "vllm-38043.json"));
+  Json j = Json::parse(std::ifstream(fx::rulesets_dir() / "vllm-2026-08.json"));
   j["name"] = "proposal";
   for (auto& rule : j["tables"]["mxfp4_oracle"])
-    if (rule.contains("when") && rule["when"].contains("platform") && rule["when"]["platform"] == "rocm")
+    if (rule.contains("when") && rule["when"].size() == 1 && rule["when"].contains("platform") &&
+        rule["when"]["platform"] == "rocm")
       rule["intermediate"] = {{"multiple_of", 128}};
   const auto dir = std::filesystem::temp_directory_path() / ("moecheck_padding_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -86,9 +195,9 @@ TEST(PaddingRulesetJson, ProposedRulesetFromAFile) {
   EXPECT_EQ(rs.name, "proposal");
   pd::ParallelConfig pc;
   pc.tp_size = 8;
-  const pd::Plan p = pd::make_plan(rs, gpt_oss(), "mxfp4", "TRITON", platform("rocm:gfx942"), pc, pd::ActDtype::kBf16);
+  const pd::Plan p = pd::make_plan(rs, gpt_oss(), "gpt_oss_mxfp4", "TRITON", platform("rocm:gfx942"), pc, pd::ActDtype::kBf16);
   EXPECT_EQ(p.hidden_padded, 3072);
-  EXPECT_EQ(p.intermediate_per_partition_padded, 384);  // 512 in vllm-38043
+  EXPECT_EQ(p.intermediate_per_partition_padded, 384);  // 512 in vllm-2026-08
 
   // Names resolve in $MOECHECK_RULESETS when set.
   ::setenv("MOECHECK_RULESETS", dir.string().c_str(), 1);
@@ -113,7 +222,8 @@ TEST(PaddingRulesetJson, UnknownNameListsTheValidOnes) {
     ADD_FAILURE();
   } catch (const fx::Error& e) {
     EXPECT_NE(std::string(e.what()).find(
-                  "unknown ruleset 'vllm-99999'; valid rulesets: vllm-2026-05, vllm-34285, vllm-38043, vllm-pre-34285"),
+                  "unknown ruleset 'vllm-99999'; valid rulesets: vllm-2026-05, vllm-2026-08, vllm-34285, vllm-38043, "
+                  "vllm-pre-34285"),
               std::string::npos)
         << e.what();
   }
@@ -152,8 +262,15 @@ const std::vector<BadCase> kBad = {
      "the unknown field \"comment\""},
     {"MissingName", [](Json& j) { j.erase("name"); }, "/name", "the required field \"name\"",
      "nothing (the field is missing)"},
-    {"WrongSchema", [](Json& j) { j["schema"] = "moecheck.padding.ruleset/2"; }, "/schema",
-     "\"moecheck.padding.ruleset/1\"", "\"moecheck.padding.ruleset/2\" (a string)"},
+    {"WrongSchema", [](Json& j) { j["schema"] = "moecheck.padding.ruleset/3"; }, "/schema",
+     "\"moecheck.padding.ruleset/2\" (or the older \"moecheck.padding.ruleset/1\")", "\"moecheck.padding.ruleset/3\" (a string)"},
+    {"Schema2FieldInSchema1", [](Json& j) { j["tables"]["t"][0]["when"]["activation"] = "silu"; },
+     "/tables/t/0/when/activation", "one of the fields method, backend",
+     "the unknown field \"activation\" (a schema 2 field: the file's \"schema\" must be \"moecheck.padding.ruleset/2\")"},
+    {"Schema2SelectionsInSchema1", [](Json& j) { j["selections"] = Json::object(); }, "/selections",
+     "one of the fields schema, name", "the unknown field \"selections\" (a schema 2 field"},
+    {"DeepepV2InSchema1", [](Json& j) { j["all2all"][0]["when"]["all2all"] = "deepep_v2"; }, "/all2all/0/when/all2all",
+     "a known all2all", "\"deepep_v2\" (a string)"},
     {"NameWithSpace", [](Json& j) { j["name"] = "my rules"; }, "/name", "letters, digits", "\"my rules\" (a string)"},
     {"EmptyTitle", [](Json& j) { j["title"] = ""; }, "/title", "a non-empty string", "\"\" (a string)"},
     {"StateField", [](Json& j) { j["state"] = {{"sha", "x"}}; }, "/state/sha", "one of the fields commit, pr, date",
@@ -173,11 +290,11 @@ const std::vector<BadCase> kBad = {
     {"UnknownMethodInCondition", [](Json& j) { j["kernel_pad_args"][0]["when"]["method"] = "mxfp5"; },
      "/kernel_pad_args/0/when/method", "a known method (unquantized, fp8_per_tensor", "\"mxfp5\" (a string)"},
     {"UnknownBackendInCondition", [](Json& j) { j["methods"]["mxfp4"]["rules"][0]["when"]["backend"] = "TRITONN"; },
-     "/methods/mxfp4/rules/0/when/backend", "a known backend (BATCHED_MARLIN, CK, CPU", "\"TRITONN\" (a string)"},
+     "/methods/mxfp4/rules/0/when/backend", "a known backend (AITER, AITER_MXFP4_BF16", "\"TRITONN\" (a string)"},
     {"UnknownPlatform", [](Json& j) { j["tables"]["t"][0]["when"]["platform"] = {"rocm", "gfx942"}; },
      "/tables/t/0/when/platform/1", "a known platform (*, cuda, rocm, xpu, cpu, cuda:sm90", "\"gfx942\" (a string)"},
     {"UnknownAll2All", [](Json& j) { j["all2all"][0]["when"]["all2all"] = "deepep"; }, "/all2all/0/when/all2all",
-     "a known all2all (none, deepep_ht, deepep_ll, nixl)", "\"deepep\" (a string)"},
+     "a known all2all (none, deepep_ht, deepep_ll, nixl, deepep_v2)", "\"deepep\" (a string)"},
     {"UnknownActDtype", [](Json& j) { j["all2all"][0]["when"]["act_dtype"] = "fp8"; }, "/all2all/0/when/act_dtype",
      "a known act_dtype (bf16, fp16, fp32)", "\"fp8\" (a string)"},
     {"EmptyModelType", [](Json& j) { j["tables"]["t"][1]["when"] = {{"model_type", ""}}; }, "/tables/t/1/when/model_type",
@@ -239,7 +356,7 @@ const std::vector<BadCase> kBad = {
     {"BackendPlatformUnknown", [](Json& j) { j["methods"]["mxfp4"]["backends"][1]["platforms"] = {"sm90"}; },
      "/methods/mxfp4/backends/1/platforms/0", "a known platform", "\"sm90\" (a string)"},
     {"BackendSelectionValue", [](Json& j) { j["methods"]["mxfp4"]["backend_selection"] = "auto"; },
-     "/methods/mxfp4/backend_selection", "\"mxfp4\" (the only selection modelled", "\"auto\" (a string)"},
+     "/methods/mxfp4/backend_selection", "\"mxfp4\" (the only selection of schema 1", "\"auto\" (a string)"},
     {"BackendSelectionWithoutData", [](Json& j) { j.erase("mxfp4_backend_selection"); },
      "/methods/mxfp4/backend_selection", "a ruleset with /mxfp4_backend_selection", "none in this file"},
     {"FillWord", [](Json& j) { j["methods"]["mxfp4"]["fill"]["weight"] = "zeros"; }, "/methods/mxfp4/fill/weight",
@@ -275,13 +392,66 @@ const std::vector<BadCase> kBad = {
      "one of the fields error_when_intermediate_padded", "the unknown field \"broken\""},
 };
 
-class PaddingBadRuleset : public ::testing::TestWithParam<BadCase> {};
+// Schema 2 (mutations of tiny2()).
+const std::vector<BadCase> kBad2 = {
+    {"MxfpSelectionInSchema2", [](Json& j) { j["mxfp4_backend_selection"] = Json::object(); }, "/mxfp4_backend_selection",
+     "one of the fields schema, name", "the unknown field \"mxfp4_backend_selection\""},
+    {"SelectionUnknown", [](Json& j) { j["methods"]["int4_wna16"]["backend_selection"] = "wna"; },
+     "/methods/int4_wna16/backend_selection", "the name of a selection in /selections (s)", "\"wna\" (a string)"},
+    {"SelectionPicksForeignBackend", [](Json& j) { j["methods"]["int4_wna16"]["backends"].erase(2); },
+     "/methods/int4_wna16/backend_selection", "a selection whose backends int4_wna16 lists",
+     "\"s\", whose candidate /selections/s/candidates/0 picks AITER"},
+    {"CandidateBothBackendAndError", [](Json& j) { j["selections"]["s"]["candidates"][2]["backend"] = "TRITON"; },
+     "/selections/s/candidates/2", "a candidate with exactly one of \"backend\" and \"error\"", "an object with both"},
+    {"CandidateUnknownBackend", [](Json& j) { j["selections"]["s"]["candidates"][0]["backend"] = "AITERX"; },
+     "/selections/s/candidates/0/backend", "a known backend", "\"AITERX\" (a string)"},
+    {"SelectionWithoutOtherwise", [](Json& j) { j["selections"]["s"].erase("otherwise"); }, "/selections/s/otherwise",
+     "the required field \"otherwise\"", "nothing (the field is missing)"},
+    {"SelectionEmpty", [](Json& j) { j["selections"]["s"]["candidates"] = Json::array(); }, "/selections/s/candidates",
+     "a non-empty array of candidates", "an array of 0 elements"},
+    {"UnknownActivation", [](Json& j) { j["selections"]["s"]["candidates"][3]["when"]["activation"] = "swiglu"; },
+     "/selections/s/candidates/3/when/activation", "a known activation (silu, gelu", "\"swiglu\" (a string)"},
+    {"UnknownRouting", [](Json& j) { j["selections"]["s"]["candidates"][3]["when"]["routing"] = "topk"; },
+     "/selections/s/candidates/3/when/routing", "a known routing (default, renormalize", "\"topk\" (a string)"},
+    {"UnknownPackage", [](Json& j) { j["selections"]["s"]["candidates"][3]["when"]["packages"] = {"flashinfr"}; },
+     "/selections/s/candidates/3/when/packages/0", "a known package (one of /packages: amd_quark, flashinfer)",
+     "\"flashinfr\" (a string)"},
+    {"EnvEmpty", [](Json& j) { j["selections"]["s"]["candidates"][0]["when"]["env"] = Json::object(); },
+     "/selections/s/candidates/0/when/env", "a non-empty object", "an object"},
+    {"MoeTpZero", [](Json& j) { j["methods"]["int4_wna16"]["rules"][0]["when"]["moe_tp"] = {0}; },
+     "/methods/int4_wna16/rules/0/when/moe_tp/0", "an integer >= 1", "0 (an integer)"},
+    {"EplbNotBool", [](Json& j) { j["methods"]["int4_wna16"]["rules"][0]["when"]["eplb"] = "on"; },
+     "/methods/int4_wna16/rules/0/when/eplb", "true or false", "\"on\" (a string)"},
+    {"ActScheme", [](Json& j) { j["methods"]["int4_wna16"]["rules"][0]["when"]["act_scheme"] = "per_token"; },
+     "/methods/int4_wna16/rules/0/when/act_scheme", "a known act_scheme (static, dynamic)", "\"per_token\" (a string)"},
+    {"DivisorWord", [](Json& j) { j["selections"]["s"]["candidates"][1]["when"]["intermediate_multiple_of"] = "group"; },
+     "/selections/s/candidates/1/when/intermediate_multiple_of", "an integer >= 1, \"group_size\" or {\"lcm\"",
+     "\"group\" (a string)"},
+    {"LcmShape", [](Json& j) { j["methods"]["int4_wna16"]["post_load"][1]["intermediate"] = {{"multiple_of_lcm", {64}}}; },
+     "/methods/int4_wna16/post_load/1/intermediate/multiple_of_lcm", "an array [N, \"group_size\"]", "an array of 1 element"},
+    {"RequireBothDims", [](Json& j) { j["methods"]["int4_wna16"]["post_load"][1]["require"][0]["intermediate_multiple_of"] = 64; },
+     "/methods/int4_wna16/post_load/1/require/0", "exactly one of hidden_multiple_of, intermediate_multiple_of",
+     "an object with both"},
+    {"RequireWithoutError", [](Json& j) { j["methods"]["int4_wna16"]["post_load"][1]["require"][0].erase("error"); },
+     "/methods/int4_wna16/post_load/1/require/0/error", "the required field \"error\"", "nothing (the field is missing)"},
+    {"RequireNextToUse", [](Json& j) {
+       j["tables"] = {{"t", Json::array({Json::object()})}};
+       j["methods"]["int4_wna16"]["rules"][0] = {{"use", "t"}, {"require", Json::array()}};
+     }, "/methods/int4_wna16/rules/0/require", "no \"require\" next to \"use\"", "an array of 0 elements"},
+    {"LoaderShard", [](Json& j) { j["generic_loader"]["shard"] = "padded"; }, "/generic_loader/shard",
+     "\"allocated\" or \"per_partition\"", "\"padded\" (a string)"},
+    {"LoaderBiases", [](Json& j) { j["generic_loader"]["biases"] = "rank0"; }, "/generic_loader/biases",
+     "\"none\" or \"every_rank\"", "\"rank0\" (a string)"},
+    {"PackagesNotPlatforms", [](Json& j) { j["packages"]["flashinfer"] = {"nvidia"}; }, "/packages/flashinfer/0",
+     "a known platform", "\"nvidia\" (a string)"},
+    {"EnvDefaultEmpty", [](Json& j) { j["env_defaults"]["VLLM_ROCM_USE_AITER"] = ""; }, "/env_defaults/VLLM_ROCM_USE_AITER",
+     "a non-empty string", "\"\" (a string)"},
+};
 
-TEST_P(PaddingBadRuleset, MessageNamesFileFieldExpectedAndFound) {
-  const BadCase& c = GetParam();
+void expect_error(const BadCase& c, const std::function<Json()>& base) {
   std::string text = c.raw;
   if (text.empty()) {
-    Json j = tiny();
+    Json j = base();
     c.mutate(j);
     text = j.dump();
   }
@@ -298,7 +468,14 @@ TEST_P(PaddingBadRuleset, MessageNamesFileFieldExpectedAndFound) {
   }
 }
 
+class PaddingBadRuleset : public ::testing::TestWithParam<BadCase> {};
+TEST_P(PaddingBadRuleset, MessageNamesFileFieldExpectedAndFound) { expect_error(GetParam(), tiny); }
 INSTANTIATE_TEST_SUITE_P(PaddingEveryError, PaddingBadRuleset, ::testing::ValuesIn(kBad),
+                         [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+class PaddingBadRuleset2 : public ::testing::TestWithParam<BadCase> {};
+TEST_P(PaddingBadRuleset2, MessageNamesFileFieldExpectedAndFound) { expect_error(GetParam(), tiny2); }
+INSTANTIATE_TEST_SUITE_P(PaddingEveryError2, PaddingBadRuleset2, ::testing::ValuesIn(kBad2),
                          [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "properties/persist.h"
 #include "properties/properties.h"
 #include "properties/suite.h"
+#include "reference/padding/partition.h"
 #include "tests/temp_dir.h"
 
 namespace {
@@ -188,11 +189,16 @@ TEST(GoldenAgreement, PassesOnPaddedCasesAndCatchesTheScaleMisindex) {
   EXPECT_NE(bad.message.find("elements beyond"), std::string::npos) << bad.message;
 }
 
-TEST(GoldenAgreement, GptOssDenseThroughTheGenericLoaderHasNoW2Bias) {
+TEST(GoldenAgreement, GptOssDenseThroughItsOtherLoaderKeepsItsBiases) {
+  // gpt-oss with unquantized experts loads through _load_weights_other (vllm/model_executor/
+  // models/gpt_oss.py, every shipped state): biases included, the w2 bias on TP rank 0.
   const pr::MoeCase c = exposing_case(WeightScheme::kDense, 64, 64, 3, pads_nothing, moe::Family::kGptOss);
+  const pd::Partition part = pd::partition(pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset)));
+  EXPECT_EQ(part.loader, pd::Loader::kGptOssOther);
+  EXPECT_TRUE(part.biases_loaded);
   const pr::Verdict v = pr::check_golden_agreement(c, sim());
   EXPECT_TRUE(v.ok) << v.message;
-  EXPECT_NE(v.message.find("w2 bias not loaded"), std::string::npos) << v.message;
+  EXPECT_EQ(v.message.find("w2 bias not loaded"), std::string::npos) << v.message;
 }
 
 // The sim, except that tokens whose first choice is expert 0 get their output moved by one ULP: a

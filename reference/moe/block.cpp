@@ -111,6 +111,26 @@ Semantics semantics(Family family) {
   return s;
 }
 
+std::string_view vllm_activation(Activation activation) {
+  switch (activation) {
+    case Activation::kSilu:
+      return "silu";
+    case Activation::kGeluErf:
+      return "gelu";
+    case Activation::kSwigluOai:
+      return "swigluoai";
+  }
+  return "silu";
+}
+
+std::string_view vllm_routing_method(Family family, const RouterConfig& router) {
+  if (family == Family::kDeepseekV3) return "deepseek_v3";  // sigmoid, grouped, correction bias
+  if (family == Family::kLlama4) return "llama4";
+  if (router.rule == RoutingRule::kSparseMixer || router.normalization == Normalization::kLp) return "custom";
+  if (router.rule == RoutingRule::kTopKThenSoftmax) return "renormalize";  // softmax over the k = renormalized
+  return router.normalization == Normalization::kNone ? "default" : "renormalize";
+}
+
 void validate(const MoeBlock& b) {
   if (b.hidden < 1) fail("hidden size", "> 0", std::to_string(b.hidden));
   if (b.intermediate < 1) fail("intermediate size", "> 0", std::to_string(b.intermediate));

@@ -60,6 +60,14 @@ struct Semantics {
 // the activation where hidden_act decides it.
 Semantics semantics(Family family);
 
+// The names vLLM gives these semantics where its kernels and padding rules depend on them:
+// MoEActivation ("silu", "gelu", "swigluoai") and RoutingMethodType ("renormalize", "default",
+// "deepseek_v3", "llama4", "custom"; fused_moe/config.py get_routing_method_type, lower case). A
+// router vLLM runs through a custom routing function (Phi-3.5-MoE's sparsemixer, DBRX's L_p
+// normalization) is "custom".
+std::string_view vllm_activation(Activation activation);
+std::string_view vllm_routing_method(Family family, const RouterConfig& router);
+
 // One expert: y = down · act(gate_up · x + gate_up_bias) + down_bias.
 struct Expert {
   StackedWeight gate_up;            // [2I, H], rows in the block's GateUpLayout

@@ -59,6 +59,8 @@ std::string_view name(Loader loader) {
       return "gpt_oss_mxfp4";
     case Loader::kGptOssQuark:
       return "gpt_oss_quark";
+    case Loader::kGptOssOther:
+      return "gpt_oss_other";
   }
   return "?";
 }
@@ -68,7 +70,7 @@ Loader default_loader(const Plan& plan) {
   const MethodInfo* m = find_method_info(plan.method);
   if (m && m->gpt_oss_block_loader) return Loader::kGptOssMxfp4;
   if (m && m->gpt_oss_quark_loader) return Loader::kGptOssQuark;
-  return Loader::kGeneric;
+  return Loader::kGptOssOther;
 }
 
 Partition partition(const Plan& plan, Loader loader) {
@@ -84,8 +86,10 @@ Partition partition(const Plan& plan, Loader loader) {
 
   const bool block_aligned = loader == Loader::kGptOssMxfp4 ||
                              (loader == Loader::kGptOssQuark && plan.method_info().weight_bits == 4);
+  const GenericLoader& generic = plan.generic_loader;
   if (loader == Loader::kGeneric) {
-    p.chunk = allocated;  // §1.5: shard_size from the padded parameter
+    // §1.5: shard_size from the padded parameter; from #42595 the unpadded per-rank size.
+    p.chunk = generic.shard == GenericLoader::Shard::kAllocated ? allocated : full / tp;
   } else if (block_aligned) {
     if (full % kGptOssBlock != 0) {
       p.error = "the gpt-oss loader needs I_full a multiple of 32 (MXFP4 blocks), found " + std::to_string(full);
@@ -95,7 +99,9 @@ Partition partition(const Plan& plan, Loader loader) {
   } else {
     p.chunk = cdiv(full, tp);
   }
-  p.biases_loaded = loader != Loader::kGeneric;
+  p.biases_loaded = loader != Loader::kGeneric || generic.biases == GenericLoader::Biases::kEveryRank;
+  // Model loaders zero the w2 bias on every TP rank but 0; the generic loader (#44120) does not.
+  const bool w2_bias_on_every_rank = loader == Loader::kGeneric;
 
   for (int r = 0; r < n; ++r) {
     RankShard s;
@@ -104,7 +110,7 @@ Partition partition(const Plan& plan, Loader loader) {
     const std::int64_t slot = p.expert_parallel ? 0 : r;  // EP: tp = 1, every rank the whole dim
     s.real_begin = std::min(slot * p.chunk, full);
     s.real_end = std::min(slot * p.chunk + p.chunk, full);
-    s.holds_w2_bias = p.biases_loaded && (p.expert_parallel || r == 0);
+    s.holds_w2_bias = p.biases_loaded && (p.expert_parallel || r == 0 || w2_bias_on_every_rank);
     p.ranks.push_back(s);
   }
   fill_experts(p, plan);
@@ -119,9 +125,27 @@ Partition partition(const Plan& plan, Loader loader) {
       return p;
     }
   }
-  if (loader == Loader::kGeneric && plan.generic_loader_error_when_intermediate_padded &&
-      allocated > plan.intermediate_per_partition)
-    p.error = *plan.generic_loader_error_when_intermediate_padded;
+  if (loader == Loader::kGeneric && generic.error_when_intermediate_padded && allocated > plan.intermediate_per_partition)
+    p.error = *generic.error_when_intermediate_padded;
+  // From #42595 the generic loader cuts every tensor by its own dim // tp: packed codes and block
+  // scales of a shard that is not whole blocks come out of step with each other.
+  if (loader == Loader::kGeneric && generic.shard == GenericLoader::Shard::kPerPartition && !p.expert_parallel) {
+    const MethodInfo& m = plan.method_info();
+    const std::int64_t unit = std::max<std::int64_t>(m.weight_packing.elements, m.requires_whole_blocks ? m.scale_block : 1);
+    if (p.chunk % unit != 0)
+      p.error = "the generic loader cuts " + std::to_string(p.chunk) + " intermediate rows per rank (I_full / tp), not whole " +
+                std::to_string(unit) + "-element blocks of " + std::string(m.name) +
+                ": weight and scale shards would disagree (fused_moe/routed_experts.py:540-552)";
+  }
+  // _load_weights_other copies each narrowed checkpoint tensor into the whole parameter
+  // (param.copy_), which fails for a parameter allocated with padding (inferred from the source:
+  // the shapes differ and do not broadcast; README.md "What the source does not settle").
+  if (loader == Loader::kGptOssOther &&
+      (plan.hidden_allocated != plan.hidden || allocated != plan.intermediate_per_partition))
+    p.error = "gpt-oss's _load_weights_other copies whole checkpoint tensors into parameters allocated at (H " +
+              std::to_string(plan.hidden_allocated) + ", I " + std::to_string(allocated) + ") for shards of (H " +
+              std::to_string(plan.hidden) + ", I " + std::to_string(plan.intermediate_per_partition) +
+              "): the copy cannot fit (inferred)";
   return p;
 }
 

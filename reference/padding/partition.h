@@ -1,10 +1,14 @@
 // Tensor- and expert-parallel partition semantics: which checkpoint rows each rank holds, which
 // are padding, and who holds the w2 bias (padding.md §1.5, §1.7, §4.2).
 //
-// - Generic loader (FusedMoE.weight_loader): the checkpoint intermediate dim is cut in chunks of the
-//   rank's *allocated* I_pad (the shard size comes from the padded parameter), so rank r holds
-//   [r·I_pad, min((r+1)·I_pad, I_full)); a rank that starts past I_full is all padding. The
-//   generic loader has no bias path (biases come from model loaders).
+// - Generic loader (FusedMoE.weight_loader), as the ruleset's generic_loader says: until #42595
+//   (2026-05-29) the checkpoint intermediate dim is cut in chunks of the rank's *allocated* I_pad
+//   (the shard size of the padded parameter), so rank r holds [r·I_pad, min((r+1)·I_pad, I_full))
+//   and a rank that starts past I_full is all padding; from #42595 in chunks of I_full / tp. Until
+//   #44120 (2026-07-21) it has no bias path; from then on the w13 bias is cut like w13 and the w2
+//   bias copied in full on every TP rank (so a TP all-reduce adds it tp times: see README.md).
+// - gpt-oss's other loader (_load_weights_other, every method but MXFP4 and Quark): cdiv(I_full, tp)
+//   chunks, w2 bias on rank 0; it copies whole tensors, so it cannot fill a padded allocation.
 // - gpt-oss MXFP4 loader (and the Quark one with MXFP4 weights): 32-aligned chunks
 //   cdiv(I_full/32, tp)·32; the Quark loader otherwise uses cdiv(I_full, tp). w2_bias is loaded in
 //   full and zeroed on every TP rank but 0, so the all-reduce adds it once.
@@ -23,11 +27,12 @@
 
 namespace moecheck::reference::padding {
 
-enum class Loader : std::uint8_t { kGeneric, kGptOssMxfp4, kGptOssQuark };
+enum class Loader : std::uint8_t { kGeneric, kGptOssMxfp4, kGptOssQuark, kGptOssOther };
 std::string_view name(Loader loader);
 
-// The loader vLLM uses: gpt-oss's own for model_type gpt_oss with an MXFP4 or Quark method, else
-// the generic FusedMoE.weight_loader. (gpt-oss with other methods is not in the spec: generic.)
+// The loader vLLM uses: for model_type gpt_oss its MXFP4 loader (methods with gpt_oss_block_loader),
+// its Quark loader, or _load_weights_other for every other method (vllm/model_executor/models/
+// gpt_oss.py: load_weights dispatch, at every shipped state); else the generic FusedMoE.weight_loader.
 Loader default_loader(const Plan& plan);
 
 struct RankShard {

@@ -13,27 +13,39 @@ void record(Plan& plan, const Rule& rule, const Rule* via) {
   plan.sources.push_back(source);
 }
 
-// Applies one stage's rule to (hidden, intermediate). Returns false (and sets plan.error) on error.
+// Applies one stage's rule to (hidden, intermediate): its requirements on the sizes it sees, then
+// its rounding. Returns false (and sets plan.error) on error.
 bool apply_rule(Plan& plan, const Rule& rule, std::int64_t& hidden, std::int64_t& intermediate,
                 std::int64_t& hidden_alignment, std::int64_t& intermediate_alignment) {
   if (rule.error) {
     plan.error = *rule.error;
     return false;
   }
-  const RoundResult h = apply(rule.hidden, hidden, plan.act_dtype);
+  const std::int64_t group = plan.problem.group_size;
+  for (const Rule::Requirement& req : rule.require) {
+    const std::int64_t size = req.hidden ? hidden : intermediate;
+    const std::int64_t m = req.multiple_of.resolve(group);
+    if (size % m != 0) {
+      plan.error = req.error + " (" + (req.hidden ? "hidden " : "intermediate per partition ") + std::to_string(size) +
+                   " is not a multiple of " + std::to_string(m) +
+                   (req.multiple_of.group_size ? " = the group size" : "") + ")";
+      return false;
+    }
+  }
+  const RoundResult h = apply(rule.hidden, hidden, plan.act_dtype, group);
   if (h.error) {
     plan.error = "hidden: " + *h.error;
     return false;
   }
-  const RoundResult i = apply(rule.intermediate, intermediate, plan.act_dtype);
+  const RoundResult i = apply(rule.intermediate, intermediate, plan.act_dtype, group);
   if (i.error) {
     plan.error = "intermediate: " + *i.error;
     return false;
   }
   hidden = h.value;
   intermediate = i.value;
-  hidden_alignment = rule.hidden.alignment(plan.act_dtype);
-  intermediate_alignment = rule.intermediate.alignment(plan.act_dtype);
+  hidden_alignment = rule.hidden.alignment(plan.act_dtype, group);
+  intermediate_alignment = rule.intermediate.alignment(plan.act_dtype, group);
   return true;
 }
 
@@ -60,8 +72,36 @@ const MethodInfo& Plan::method_info() const {
   return *m;
 }
 
-Plan make_plan(const Ruleset& ruleset, const Problem& problem, std::string_view method, std::string_view backend,
-               const Platform& platform, const ParallelConfig& parallel, ActDtype act_dtype) {
+MatchContext match_context(const Ruleset& ruleset, const Problem& problem, std::string_view method,
+                           std::string_view backend, const Platform& platform, const ParallelConfig& parallel,
+                           ActDtype act_dtype, const Settings& settings) {
+  MatchContext c;
+  c.method = ruleset.canonical_method(method);
+  c.backend = backend;
+  c.platform = &platform;
+  c.model_type = problem.model_type;
+  c.all2all = parallel.all2all;
+  c.act_dtype = act_dtype;
+  c.gated = problem.gated;
+  c.ep = parallel.enable_ep;
+  c.activation = problem.activation;
+  c.routing = problem.routing;
+  c.moe_tp = parallel.moe_tp_size();
+  c.eplb = parallel.enable_eplb;
+  c.has_bias = problem.has_bias;
+  c.act_order = problem.act_order;
+  c.act_scheme = problem.act_scheme;
+  c.hidden = problem.hidden;
+  c.intermediate = c.moe_tp > 0 ? problem.intermediate / c.moe_tp : problem.intermediate;
+  c.group_size = problem.group_size;
+  c.ruleset = &ruleset;
+  c.settings = &settings;
+  return c;
+}
+
+Plan make_plan(const Ruleset& ruleset, const Problem& problem, std::string_view method_name, std::string_view backend,
+               const Platform& platform, const ParallelConfig& parallel, ActDtype act_dtype, const Settings& settings) {
+  const std::string_view method = ruleset.canonical_method(method_name);
   Plan plan;
   plan.ruleset = ruleset.name;
   plan.method = std::string(method);
@@ -101,12 +141,11 @@ Plan make_plan(const Ruleset& ruleset, const Problem& problem, std::string_view 
   if (!backend_runs_on(*choice, platform))
     return fail("backend " + std::string(backend) + " does not run on " + std::string(platform.name) +
                 " (runs on: " + backend_platforms(*choice) + ")");
-  plan.generic_loader_error_when_intermediate_padded = ruleset.generic_loader_error_when_intermediate_padded;
+  plan.generic_loader = ruleset.generic_loader;
   plan.fill = rules->fill;
   plan.post_load_fill = rules->post_load_fill.value_or(rules->fill);
 
-  const MatchContext context{method,           backend,          &platform, problem.model_type, parallel.all2all,
-                             act_dtype,        problem.gated,    parallel.enable_ep};
+  MatchContext context = match_context(ruleset, problem, method, backend, platform, parallel, act_dtype, settings);
 
   // 1. All-to-all hidden rounding (FusedMoEMethodBase.maybe_roundup_sizes default, §1.1).
   std::int64_t hidden = problem.hidden;
@@ -128,6 +167,8 @@ Plan make_plan(const Ruleset& ruleset, const Problem& problem, std::string_view 
 
   // 2. The method's own rule on top (§1.1 subclass convention, §2).
   {
+    context.hidden = hidden;
+    context.intermediate = intermediate;
     const Rule* via = nullptr;
     if (const Rule* rule = first_match(ruleset, rules->rules, context, &via)) {
       if (!apply_rule(plan, *rule, hidden, intermediate, plan.allocation_hidden_alignment,
@@ -143,8 +184,11 @@ Plan make_plan(const Ruleset& ruleset, const Problem& problem, std::string_view 
   plan.hidden_allocated = hidden;
   plan.intermediate_per_partition_allocated = intermediate;
 
-  // 3. Post-load alignment (§2.3: FlashInfer FP8, NVFP4 TRTLLM), on top of the allocation.
+  // 3. Post-load alignment (§2.3: FlashInfer FP8, NVFP4 TRTLLM; §7.2: Marlin, CPU), on top of the
+  // allocation.
   {
+    context.hidden = hidden;
+    context.intermediate = intermediate;
     const Rule* via = nullptr;
     if (const Rule* rule = first_match(ruleset, rules->post_load, context, &via)) {
       if (!apply_rule(plan, *rule, hidden, intermediate, plan.post_load_hidden_alignment,

@@ -26,6 +26,14 @@ struct Problem {
   bool gated = true;              // act_and_mul (every family of spec/models.md is gated)
   bool has_bias = false;          // gpt-oss has expert biases
   std::string model_type;         // Hugging Face model_type; empty when unknown
+  std::string activation = "silu";      // MoEActivation (gpt-oss: swigluoai); platform.h is_activation
+  std::string routing = "renormalize";  // RoutingMethodType; platform.h is_routing
+  // Checkpoint quantization settings some rules read: the WNA16 group size (-1 channelwise;
+  // Marlin pads to lcm(64, group)), GPTQ act-order, and whether an FP8 per-tensor checkpoint has
+  // static or dynamic activation scales (which FP8 backend vLLM picks).
+  std::int64_t group_size = 128;
+  bool act_order = false;
+  std::string act_scheme = "dynamic";
 };
 
 // §2.5: the padding sizes a backend passes to its kernel.
@@ -69,8 +77,7 @@ struct Plan {
   Fill fill;            // regions padded at allocation
   Fill post_load_fill;  // regions added by the post-load alignment
   std::optional<KernelPadArgs> kernel_pad_args;
-  // Copied from the ruleset: the generic loader's failure when I_pad > I (§3.4, #37010..#39688).
-  std::optional<std::string> generic_loader_error_when_intermediate_padded;
+  GenericLoader generic_loader;  // copied from the ruleset: how its generic loader cuts TP shards
 
   std::vector<std::string> notes;    // what the deciding rules say
   std::vector<std::string> sources;  // which rules decided: "FILE:/pointer (spec section)"
@@ -85,9 +92,18 @@ struct Plan {
   const MethodInfo& method_info() const;  // std::invalid_argument if the method is not registered
 };
 
-// Never throws for bad combinations: they come back with `error` set (a report lists them).
+// Never throws for bad combinations: they come back with `error` set (a report lists them). `method`
+// may be an alias the ruleset declares; the plan carries the registry's name. `settings` are the
+// deployment's environment and packages (default: vLLM's defaults).
 Plan make_plan(const Ruleset& ruleset, const Problem& problem, std::string_view method, std::string_view backend,
-               const Platform& platform, const ParallelConfig& parallel, ActDtype act_dtype);
+               const Platform& platform, const ParallelConfig& parallel, ActDtype act_dtype,
+               const Settings& settings = {});
+
+// The match context of a combination: what rules and selections test (sizes are the logical
+// hidden and per-partition intermediate sizes; a rule stage replaces them with its input sizes).
+MatchContext match_context(const Ruleset& ruleset, const Problem& problem, std::string_view method,
+                           std::string_view backend, const Platform& platform, const ParallelConfig& parallel,
+                           ActDtype act_dtype, const Settings& settings);
 
 // Storage shapes of one rank's expert tensors (e = local experts). Weights: w13 [e, 2·I, st(H)],
 // w2 [e, H, st(I)] with st() the method's packing; scales per ScaleKind (empty if none or not

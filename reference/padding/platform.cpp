@@ -1,6 +1,8 @@
 #include "reference/padding/platform.h"
 
+#include <algorithm>
 #include <array>
+#include <numeric>
 #include <stdexcept>
 
 namespace moecheck::reference::padding {
@@ -18,7 +20,15 @@ constexpr std::array<Platform, 7> kPlatforms = {{
 
 constexpr std::array<std::string_view, 4> kVendorNames = {"cuda", "rocm", "xpu", "cpu"};
 constexpr std::array<std::string_view, 3> kActDtypeNames = {"bf16", "fp16", "fp32"};
-constexpr std::array<std::string_view, 4> kAll2AllNames = {"none", "deepep_ht", "deepep_ll", "nixl"};
+constexpr std::array<std::string_view, 5> kAll2AllNames = {"none", "deepep_ht", "deepep_ll", "nixl", "deepep_v2"};
+// vllm/model_executor/layers/fused_moe/activation.py MoEActivation values the rules and backends
+// name (lower case, as vLLM's --activation strings).
+constexpr std::array<std::string_view, 9> kActivationNames = {
+    "silu", "gelu", "gelu_tanh", "swigluoai", "swigluoai_uninterleave", "situ", "swiglustep", "relu2_no_mul", "relu2"};
+// fused_moe/config.py RoutingMethodType, lower case with underscores.
+constexpr std::array<std::string_view, 9> kRoutingNames = {"default",     "renormalize", "renormalize_naive",
+                                                           "deepseek_v3", "deepseek_v4", "llama4",
+                                                           "sigmoid",     "sigmoid_renorm", "custom"};
 
 template <class Names>
 std::string join(const Names& names) {
@@ -86,6 +96,16 @@ std::optional<All2All> parse_all2all(std::string_view text) {
 
 std::string all2all_names() { return join(kAll2AllNames); }
 
+bool is_activation(std::string_view name) {
+  return std::find(kActivationNames.begin(), kActivationNames.end(), name) != kActivationNames.end();
+}
+std::string activation_names() { return join(kActivationNames); }
+
+bool is_routing(std::string_view name) {
+  return std::find(kRoutingNames.begin(), kRoutingNames.end(), name) != kRoutingNames.end();
+}
+std::string routing_names() { return join(kRoutingNames); }
+
 std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
   if (multiple <= 0 || x < 0) throw std::invalid_argument("round_up: needs x >= 0 and multiple > 0");
   return (x + multiple - 1) / multiple * multiple;
@@ -94,6 +114,11 @@ std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
 std::int64_t cdiv(std::int64_t a, std::int64_t b) {
   if (b <= 0 || a < 0) throw std::invalid_argument("cdiv: needs a >= 0 and b > 0");
   return (a + b - 1) / b;
+}
+
+std::int64_t lcm(std::int64_t a, std::int64_t b) {
+  if (a <= 0 || b <= 0) throw std::invalid_argument("lcm: needs a > 0 and b > 0");
+  return a / std::gcd(a, b) * b;
 }
 
 }  // namespace moecheck::reference::padding

@@ -41,8 +41,9 @@ int itemsize(ActDtype dtype);
 std::optional<ActDtype> parse_act_dtype(std::string_view text);
 std::string act_dtype_names();
 
-// The all-to-all (dispatch/combine) backend, whose hidden rounding vLLM applies first (§1.1).
-enum class All2All : std::uint8_t { kNone, kDeepepHt, kDeepepLl, kNixl };
+// The all-to-all (dispatch/combine) backend, whose hidden rounding vLLM applies first (§1.1;
+// DeepEP V2 from #41183, padding.md §7.2).
+enum class All2All : std::uint8_t { kNone, kDeepepHt, kDeepepLl, kNixl, kDeepepV2 };
 std::string_view name(All2All a2a);
 std::optional<All2All> parse_all2all(std::string_view text);
 std::string all2all_names();
@@ -52,6 +53,7 @@ struct ParallelConfig {
   int tp_size = 1;  // tensor-parallel degree as the user gives it (vLLM --tensor-parallel-size)
   int dp_size = 1;  // data-parallel degree
   bool enable_ep = false;  // --enable-expert-parallel
+  bool enable_eplb = false;  // --enable-eplb: vLLM then skips the ROCm stride padding (#49350)
   All2All all2all = All2All::kNone;
 
   // §1.3/§1.7: without EP the MoE TP is tp·dp flattened (pcp is not modelled); with EP it is 1
@@ -60,9 +62,21 @@ struct ParallelConfig {
   int ep_size() const { return enable_ep ? tp_size * dp_size : 1; }
 };
 
+// The MoE activation of a layer (vLLM's MoEActivation, lower case): backends support some of them,
+// and one MXFP4 rule depends on it (padding.md §7.2 item 2). gpt-oss is swigluoai, the other
+// families of spec/models.md silu.
+bool is_activation(std::string_view name);
+std::string activation_names();
+
+// The routing method, as far as backend selection looks at it: DeepSeek-V4 routing changes the
+// generic MXFP4 priorities on ROCm (padding.md §7.2 item 2). Names are vLLM's RoutingMethodType.
+bool is_routing(std::string_view name);
+std::string routing_names();
+
 // vllm/utils/math_utils.py round_up and cdiv (§0 notation). Arguments must be positive multiples
 // / divisors; x >= 0.
 std::int64_t round_up(std::int64_t x, std::int64_t multiple);
 std::int64_t cdiv(std::int64_t a, std::int64_t b);
+std::int64_t lcm(std::int64_t a, std::int64_t b);  // both > 0
 
 }  // namespace moecheck::reference::padding

@@ -39,6 +39,9 @@ struct MethodInfo {
   // (§1.7: gpt_oss.py _load_weights_mxfp4; Quark with weight dtype mxfp4).
   bool gpt_oss_block_loader;
   bool gpt_oss_quark_loader;  // gpt_oss.py _load_weights_quark
+  // The checkpoint holds unquantized weights that vLLM quantizes after loading (the online methods):
+  // no checkpoint of this scheme exists to load, pad and compare.
+  bool online;
   std::string_view description;
 };
 

@@ -18,10 +18,21 @@ bool listed(const std::vector<std::string>& list, std::string_view value) {
 
 }  // namespace
 
-std::int64_t Round::alignment(ActDtype dtype) const {
+std::int64_t Divisor::resolve(std::int64_t group) const {
+  return group_size ? lcm(value, group > 0 ? group : 1) : value;
+}
+
+std::string Divisor::describe() const {
+  if (!group_size) return std::to_string(value);
+  return value == 1 ? "group_size" : "lcm(" + std::to_string(value) + ", group_size)";
+}
+
+std::int64_t Round::alignment(ActDtype dtype, std::int64_t group_size) const {
   switch (kind) {
     case Kind::kMultipleOf:
       return multiple;
+    case Kind::kMultipleOfLcm:
+      return with.resolve(group_size);
     case Kind::kBytesMultipleOf:
       return multiple % itemsize(dtype) == 0 ? multiple / itemsize(dtype) : 1;
     case Kind::kKeep:
@@ -31,12 +42,15 @@ std::int64_t Round::alignment(ActDtype dtype) const {
   return 1;
 }
 
-RoundResult apply(const Round& round, std::int64_t x, ActDtype dtype) {
+RoundResult apply(const Round& round, std::int64_t x, ActDtype dtype, std::int64_t group_size) {
   switch (round.kind) {
     case Round::Kind::kKeep:
       return {x, std::nullopt};
     case Round::Kind::kMultipleOf:
       return {round_up(x, round.multiple), std::nullopt};
+    case Round::Kind::kMultipleOfLcm:
+      // marlin_utils.py marlin_moe_padded_intermediate: lcm(64, group); a channelwise group (-1) is 64.
+      return {round_up(x, round.with.resolve(group_size)), std::nullopt};
     case Round::Kind::kBytesMultipleOf: {
       // §1.1 DeepEP HT: bytes = H·itemsize; if bytes % 512 != 0, H' = round_up(bytes, 512)/itemsize.
       const std::int64_t size = itemsize(dtype);
@@ -59,6 +73,8 @@ std::string describe(const Round& round) {
       return "unchanged";
     case Round::Kind::kMultipleOf:
       return "multiple of " + std::to_string(round.multiple);
+    case Round::Kind::kMultipleOfLcm:
+      return "multiple of " + round.with.describe();
     case Round::Kind::kBytesMultipleOf:
       return "bytes multiple of " + std::to_string(round.multiple);
     case Round::Kind::kSmallestOf: {
@@ -72,7 +88,9 @@ std::string describe(const Round& round) {
 
 bool Condition::empty() const {
   return methods.empty() && backends.empty() && platforms.empty() && model_types.empty() && all2all.empty() &&
-         act_dtypes.empty() && !gated && !ep;
+         act_dtypes.empty() && !gated && !ep && activations.empty() && routings.empty() && moe_tp.empty() && !eplb &&
+         !has_bias && !act_order && act_schemes.empty() && env.empty() && packages.empty() && !hidden_multiple_of &&
+         !intermediate_multiple_of;
 }
 
 bool matches(const Condition& when, const MatchContext& c) {
@@ -88,6 +106,20 @@ bool matches(const Condition& when, const MatchContext& c) {
   if (!listed(when.all2all, c.all2all) || !listed(when.act_dtypes, c.act_dtype)) return false;
   if (when.gated && *when.gated != c.gated) return false;
   if (when.ep && *when.ep != c.ep) return false;
+  if (!listed(when.activations, c.activation) || !listed(when.routings, c.routing)) return false;
+  if (!listed(when.moe_tp, c.moe_tp) || !listed(when.act_schemes, c.act_scheme)) return false;
+  if (when.eplb && *when.eplb != c.eplb) return false;
+  if (when.has_bias && *when.has_bias != c.has_bias) return false;
+  if (when.act_order && *when.act_order != c.act_order) return false;
+  if (when.hidden_multiple_of && c.hidden % when.hidden_multiple_of->resolve(c.group_size) != 0) return false;
+  if (when.intermediate_multiple_of && c.intermediate % when.intermediate_multiple_of->resolve(c.group_size) != 0)
+    return false;
+  for (const auto& [var, values] : when.env) {
+    const std::string value = c.ruleset ? c.ruleset->env_value(var, c.settings) : std::string("unset");
+    if (!listed(values, value)) return false;
+  }
+  for (const auto& package : when.packages)
+    if (!c.ruleset || !c.platform || !c.ruleset->package_available(package, *c.platform, c.settings)) return false;
   return true;
 }
 
@@ -129,9 +161,34 @@ std::int64_t PadArg::value(std::int64_t hidden_padding, std::int64_t intermediat
 }
 
 const MethodRules* Ruleset::find_method(std::string_view method) const {
+  const std::string_view name = canonical_method(method);
   for (const auto& m : methods)
-    if (m.name == method) return &m;
+    if (m.name == name) return &m;
   return nullptr;
+}
+
+std::string_view Ruleset::canonical_method(std::string_view method) const {
+  const auto it = method_aliases.find(method);
+  return it == method_aliases.end() ? method : std::string_view(it->second);
+}
+
+std::string Ruleset::env_value(std::string_view var, const Settings* settings) const {
+  if (settings) {
+    if (const auto it = settings->env.find(var); it != settings->env.end()) return it->second;
+  }
+  if (const auto it = env_defaults.find(var); it != env_defaults.end()) return it->second;
+  return "unset";
+}
+
+bool Ruleset::package_available(std::string_view package, const Platform& platform, const Settings* settings) const {
+  if (settings) {
+    if (const auto it = settings->packages.find(package); it != settings->packages.end()) return it->second;
+  }
+  const auto it = packages.find(package);
+  if (it == packages.end()) return false;
+  for (const auto& pattern : it->second)
+    if (platform_matches(pattern, platform)) return true;
+  return false;
 }
 
 std::string Ruleset::method_names() const {

@@ -17,31 +17,54 @@
 
 namespace moecheck::reference::padding {
 
-// One way to round a size up (padding.md §1.1, §2.1, §2.3 use exactly these three).
+struct Ruleset;
+
+// A divisor a rule names: a fixed number, the checkpoint's quantization group size (WNA16 /
+// Marlin: padding.md §7.2 item 5), or the lcm of both (Marlin's strict act-order shape).
+struct Divisor {
+  std::int64_t value = 1;
+  bool group_size = false;  // lcm(value, the Problem's group_size)
+
+  // The number it stands for; a group size <= 0 (channelwise, "-1") counts as 1.
+  std::int64_t resolve(std::int64_t group) const;
+  std::string describe() const;  // "128", "group_size", "lcm(64, group_size)"
+};
+
+// One way to round a size up (padding.md §1.1, §2.1, §2.3, §7.2).
 struct Round {
   enum class Kind : std::uint8_t {
     kKeep,             // unchanged
     kMultipleOf,       // round_up(x, multiple)
-    kBytesMultipleOf,  // DeepEP HT: round the row's bytes (x · itemsize(act_dtype)) up to `multiple`
+    kBytesMultipleOf,  // DeepEP HT / V2: round the row's bytes (x · itemsize(act_dtype)) up to `multiple`
     kSmallestOf,       // DeepEP LL / NIXL: the smallest of `sizes` that is >= x; error above the last
+    kMultipleOfLcm,    // Marlin tile padding: round_up(x, lcm(64, group size)) (schema 2): `with`
   };
   Kind kind = Kind::kKeep;
   std::int64_t multiple = 0;
   std::vector<std::int64_t> sizes;  // ascending
+  Divisor with;                     // kMultipleOfLcm: the multiple
 
   // The alignment the result is guaranteed to be a multiple of (1 for kKeep and kSmallestOf).
-  std::int64_t alignment(ActDtype dtype) const;
+  std::int64_t alignment(ActDtype dtype, std::int64_t group_size = 0) const;
 };
 
 struct RoundResult {
   std::int64_t value = 0;
   std::optional<std::string> error;  // kSmallestOf with x above the largest size
 };
-RoundResult apply(const Round& round, std::int64_t x, ActDtype dtype);
+RoundResult apply(const Round& round, std::int64_t x, ActDtype dtype, std::int64_t group_size = 0);
 std::string describe(const Round& round);  // "multiple of 256", "unchanged", ...
 
+// What the selection and the rules may ask of the deployment besides sizes: environment variables
+// (absent = the ruleset's env_defaults) and which optional packages are installed (absent = the
+// ruleset's package defaults per platform). Default-constructed: vLLM's default settings.
+struct Settings {
+  std::map<std::string, std::string, std::less<>> env;
+  std::map<std::string, bool, std::less<>> packages;
+};
+
 // When a rule applies. Every field that is set must match; an empty list or an unset value matches
-// anything. Lists are alternatives.
+// anything. Lists are alternatives. The fields after `ep` are schema 2.
 struct Condition {
   std::vector<std::string> methods;
   std::vector<std::string> backends;
@@ -51,6 +74,19 @@ struct Condition {
   std::vector<ActDtype> act_dtypes;
   std::optional<bool> gated;  // act_and_mul experts (w13 holds gate and up)
   std::optional<bool> ep;     // expert parallelism enabled
+  std::vector<std::string> activations;  // MoE activation (platform.h is_activation)
+  std::vector<std::string> routings;     // routing method (platform.h is_routing)
+  std::vector<int> moe_tp;               // the MoE TP size (flattened; 1 with EP)
+  std::optional<bool> eplb;              // --enable-eplb
+  std::optional<bool> has_bias;          // the experts have biases
+  std::optional<bool> act_order;         // GPTQ desc_act / compressed-tensors actorder
+  std::vector<std::string> act_schemes;  // activation scales of an FP8 checkpoint: static, dynamic
+  // Each variable's value (given, else the ruleset's default; "unset" when neither) is one of these.
+  std::map<std::string, std::vector<std::string>, std::less<>> env;
+  std::vector<std::string> packages;  // all installed (Settings, else the ruleset's defaults)
+  // The sizes the rule sees are multiples of these (logical sizes in a selection; the sizes
+  // before the rule in a rule list).
+  std::optional<Divisor> hidden_multiple_of, intermediate_multiple_of;
 
   bool empty() const;
 };
@@ -65,6 +101,17 @@ struct MatchContext {
   ActDtype act_dtype = ActDtype::kBf16;
   bool gated = true;
   bool ep = false;
+  std::string_view activation = "silu";
+  std::string_view routing = "renormalize";
+  int moe_tp = 1;
+  bool eplb = false;
+  bool has_bias = false;
+  bool act_order = false;
+  std::string_view act_scheme = "dynamic";
+  std::int64_t hidden = 0, intermediate = 0;  // for hidden_multiple_of / intermediate_multiple_of
+  std::int64_t group_size = 0;
+  const Ruleset* ruleset = nullptr;    // env and package defaults
+  const Settings* settings = nullptr;  // what the deployment sets (nullptr: defaults)
 };
 bool matches(const Condition& when, const MatchContext& context);
 
@@ -86,6 +133,14 @@ struct Rule {
   std::int64_t kernel_activation_alignment = 0;   // ...the kernel pads them internally to this
   W13Padding w13_padding = W13Padding::kPerHalf;  // post-load rules only
   std::optional<std::string> error;               // the combination is invalid, and why
+  // Checks on the sizes the rule sees (before it rounds): each that fails makes the plan invalid
+  // with its error (Marlin's H % 128 == 0 and I % group_size == 0, padding.md §7.2 item 5).
+  struct Requirement {
+    bool hidden = true;  // else the intermediate size per partition
+    Divisor multiple_of;
+    std::string error;
+  };
+  std::vector<Requirement> require;
   std::string note, source;
   std::string where;  // "FILE:/json/pointer" of the rule, for provenance in reports
 };
@@ -115,7 +170,8 @@ struct BackendChoice {
 struct MethodRules {
   std::string name;  // a method of the registry (registry.h)
   std::vector<BackendChoice> backends;
-  bool mxfp4_backend_selection = false;  // its backend is chosen by select_mxfp4_backend (§2.2)
+  bool mxfp4_backend_selection = false;  // schema 1: its backend is chosen by select_mxfp4_backend (§2.2)
+  std::string selection;                 // schema 2: the name of its table in Ruleset::selections
   Fill fill;                             // at allocation (create_weights)
   std::optional<Fill> post_load_fill;    // of the regions a post-load alignment adds
   std::vector<Rule> rules;               // maybe_roundup_sizes, after the all-to-all rounding
@@ -148,7 +204,40 @@ struct Mxfp4Selection {
   std::map<Vendor, std::string> fallback;  // vendor -> backend; absent: NotImplementedError
 };
 
+// Schema 2: vLLM's default backend of a method as a table. Candidates are tried in order; the first
+// whose backend runs on the platform (the method's backend list) and whose `when` matches is the
+// default, or, for a candidate with an error, the selection fails with it. No match: `otherwise`.
+struct SelectionCandidate {
+  std::string backend;               // empty for an error candidate
+  Condition when;
+  std::optional<std::string> error;  // what vLLM raises here
+  std::string note, source, where;
+};
+struct BackendSelection {
+  std::string name;
+  std::vector<SelectionCandidate> candidates;
+  std::string otherwise;  // what vLLM raises when nothing is supported (NotImplementedError ...)
+  std::string source, where;
+};
+
+// How the generic FusedMoE.weight_loader cuts a checkpoint for TP ranks (padding.md §1.5, §1.7).
+struct GenericLoader {
+  enum class Shard : std::uint8_t {
+    kAllocated,     // chunks of the allocated (padded) I_pad: the shard size of the padded parameter
+    kPerPartition,  // chunks of I_full / tp, placed at the top of the padded slot (#42595, 2026-05-29)
+  };
+  enum class Biases : std::uint8_t {
+    kNone,       // no bias path: biases come from model loaders only
+    kEveryRank,  // w13 bias cut like w13; w2 bias copied in full on every TP rank (#44120)
+  };
+  Shard shard = Shard::kAllocated;
+  Biases biases = Biases::kNone;
+  // §3.4 #37010..#39688: the generic loader failed whenever I_pad > I. Set: that error.
+  std::optional<std::string> error_when_intermediate_padded;
+};
+
 struct Ruleset {
+  int schema = 1;  // moecheck.padding.ruleset/N
   std::string name, title;
   std::string commit, pr, date, spec;  // documentation of the state it describes
   std::string origin;                  // the file it was read from
@@ -156,11 +245,22 @@ struct Ruleset {
   std::map<std::string, std::vector<Rule>, std::less<>> tables;
   std::vector<MethodRules> methods;
   std::vector<KernelPadArgRule> kernel_pad_args;
-  std::optional<Mxfp4Selection> mxfp4_selection;
-  // §3.4 #37010..#39688: the generic loader failed whenever I_pad > I. Set: that error.
-  std::optional<std::string> generic_loader_error_when_intermediate_padded;
+  std::optional<Mxfp4Selection> mxfp4_selection;                            // schema 1
+  std::map<std::string, BackendSelection, std::less<>> selections;           // schema 2
+  std::map<std::string, std::string, std::less<>> env_defaults;              // schema 2
+  std::map<std::string, std::vector<std::string>, std::less<>> packages;     // installed by default where
+  GenericLoader generic_loader;
+  // Old method names the file used, and what the registry calls them now: schema 1 files name the
+  // method of gpt-oss checkpoints "mxfp4" (vLLM's single Mxfp4MoEMethod before #39604).
+  std::map<std::string, std::string, std::less<>> method_aliases;
 
+  // The method, looked up by its name or an alias.
   const MethodRules* find_method(std::string_view method) const;
+  std::string_view canonical_method(std::string_view method) const;  // the alias resolved
+  // An environment variable's value under `settings` ("unset" when neither they nor the ruleset
+  // give one), and whether a package is installed on `platform`.
+  std::string env_value(std::string_view var, const Settings* settings) const;
+  bool package_available(std::string_view package, const Platform& platform, const Settings* settings) const;
   std::string method_names() const;
 };
 

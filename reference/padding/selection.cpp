@@ -114,4 +114,78 @@ SelectionResult select_mxfp4_backend(const Ruleset& ruleset, const SelectionInpu
   return failed("NotImplementedError: no MXFP4 MoE backend supports " + std::string(p.name), "fallback");
 }
 
+namespace {
+// "FILE:/selections/x/candidates/3" -> "selections/x/candidates/3" (the file is the ruleset's).
+std::string pointer_of(const std::string& where) {
+  const auto p = where.rfind(":/");
+  return p == std::string::npos ? where : where.substr(p + 2);
+}
+}  // namespace
+
+BackendChoiceResult select_backend(const Ruleset& ruleset, std::string_view method_name, const Problem& problem,
+                                   const Platform& platform, const ParallelConfig& parallel, ActDtype act_dtype,
+                                   const Settings& settings) {
+  const std::string_view method = ruleset.canonical_method(method_name);
+  BackendChoiceResult out;
+  const MethodRules* rules = ruleset.find_method(method);
+  if (!rules) {
+    out.error = "method " + std::string(method) + " does not exist in ruleset " + ruleset.name;
+    return out;
+  }
+  if (!rules->selection.empty()) {
+    const auto it = ruleset.selections.find(rules->selection);
+    if (it == ruleset.selections.end()) {
+      out.error = "ruleset " + ruleset.name + ": method " + std::string(method) + " names the unknown selection '" +
+                  rules->selection + "'";
+      return out;
+    }
+    const BackendSelection& table = it->second;
+    for (const SelectionCandidate& c : table.candidates) {
+      MatchContext context = match_context(ruleset, problem, method, c.backend, platform, parallel, act_dtype, settings);
+      if (!matches(c.when, context)) continue;
+      out.step = "table";
+      out.source = pointer_of(c.where) + (c.source.empty() ? "" : ": " + c.source);
+      out.note = c.note;
+      if (c.error) {
+        out.error = *c.error;
+        return out;
+      }
+      const BackendChoice* choice = rules->find_backend(c.backend);
+      if (!choice || !backend_runs_on(*choice, platform)) continue;
+      out.backend = c.backend;
+      return out;
+    }
+    out.step = "otherwise";
+    out.source = pointer_of(table.where) + (table.source.empty() ? "" : ": " + table.source);
+    out.error = table.otherwise.empty() ? "no backend of " + std::string(method) + " supports " +
+                                              std::string(platform.name) + " in ruleset " + ruleset.name
+                                        : table.otherwise;
+    return out;
+  }
+  if (rules->mxfp4_backend_selection) {
+    SelectionInputs in;
+    in.platform = platform;
+    const SelectionResult s = select_mxfp4_backend(ruleset, in);
+    out.backend = s.backend;
+    out.error = s.error;
+    out.step = s.step;
+    out.source = "padding.md §2.2 (select_mxfp4_moe_backend) with the priority list and fallbacks of " + ruleset.name;
+    return out;
+  }
+  std::vector<std::string> here;
+  for (const BackendChoice& b : rules->backends)
+    if (backend_runs_on(b, platform)) here.push_back(b.name);
+  if (here.size() == 1) {
+    out.backend = here.front();
+    out.step = "only backend";
+    out.source = "the only backend of " + std::string(method) + " on " + std::string(platform.name) + " in " + ruleset.name;
+    return out;
+  }
+  out.step = "not modelled";
+  out.error = "ruleset " + ruleset.name + " (schema " + std::to_string(ruleset.schema) + ") does not model the backend selection of " +
+              std::string(method) + (here.empty() ? " (no backend runs on " + std::string(platform.name) + ")"
+                                                  : "; name one of its backends");
+  return out;
+}
+
 }  // namespace moecheck::reference::padding

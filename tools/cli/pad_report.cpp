@@ -31,8 +31,12 @@ struct PadReportOptions {
   std::string model;
   std::int64_t hidden = 0, intermediate = 0, experts = 0, topk = 0;
   std::vector<int> tp;
-  bool ep = false;
+  bool ep = false, eplb = false, show_invalid = false;
   std::string all2all = "none", platform, method, backend, ruleset, act_dtype = "bf16", format = "table";
+  std::string activation, routing, act_scheme;  // empty: the model's (or silu / renormalize / dynamic)
+  std::optional<std::int64_t> group_size;
+  std::optional<bool> act_order;
+  std::vector<std::string> env, packages;  // VAR=VALUE, NAME=0|1
   std::vector<std::string> diff;
 };
 
@@ -59,6 +63,14 @@ struct Request {
   pd::ActDtype act_dtype = pd::ActDtype::kBf16;
   std::optional<pd::Platform> platform;
   std::string method, backend;
+  bool show_invalid = false;
+  // The checkpoint settings rules read (--group-size, --act-order, --act-scheme, else config.json's
+  // quantization_config, else these defaults) and the deployment's environment and packages.
+  std::int64_t group_size = 128;
+  bool act_order = false;
+  std::string act_scheme = "dynamic";
+  std::string activation, routing;  // overrides of the FFN's own
+  pd::Settings settings;
 };
 
 std::string join(const std::vector<std::string>& parts, const char* sep) {
@@ -82,19 +94,9 @@ std::string ffn_label(const fixtures::FfnShape& f) {
          "; not a FusedMoE layer in vLLM, unpadded: sizes as if this method's fused-MoE kernel ran it)";
 }
 
-// The MXFP4 backend vLLM picks by default on a platform (no LoRA, no env switches, --moe-backend
-// auto, FlashInfer and triton_kernels installed), or nullopt.
-std::optional<std::string> default_mxfp4_backend(const pd::Ruleset& rs, const pd::Platform& platform) {
-  pd::SelectionInputs in;
-  in.platform = platform;
-  return pd::select_mxfp4_backend(rs, in).backend;
-}
-
 class Reporter {
  public:
-  Reporter(const pd::Ruleset& rs, const Request& req) : rs_(rs), req_(req) {
-    for (const auto& p : pd::platforms()) defaults_[std::string(p.name)] = default_mxfp4_backend(rs, p);
-  }
+  Reporter(const pd::Ruleset& rs, const Request& req) : rs_(rs), req_(req) {}
 
   std::vector<Row> rows() const {
     std::vector<Row> out;
@@ -109,12 +111,33 @@ class Reporter {
   }
 
  private:
+  // The platforms a backend gets rows for: every platform it runs on, or the one asked for (where
+  // it does not run only with --show-invalid, as an error row).
   std::vector<pd::Platform> platforms_for(const pd::BackendChoice* choice) const {
     std::vector<pd::Platform> out;
-    if (req_.platform) return {*req_.platform};
+    if (req_.platform) {
+      if (!choice || req_.show_invalid || pd::backend_runs_on(*choice, *req_.platform)) out.push_back(*req_.platform);
+      return out;
+    }
     for (const auto& p : pd::platforms())
       if (!choice || pd::backend_runs_on(*choice, p)) out.push_back(p);
     return out;
+  }
+
+  pd::Problem problem_of(const fixtures::FfnShape& ffn) const {
+    pd::Problem problem;
+    problem.hidden = ffn.hidden;
+    problem.intermediate = ffn.intermediate;
+    problem.experts = ffn.experts;
+    problem.topk = ffn.topk;
+    problem.has_bias = ffn.has_bias;
+    problem.model_type = req_.model_type;
+    problem.activation = req_.activation.empty() ? ffn.activation : req_.activation;
+    problem.routing = req_.routing.empty() ? ffn.routing : req_.routing;
+    problem.group_size = req_.group_size;
+    problem.act_order = req_.act_order;
+    problem.act_scheme = req_.act_scheme;
+    return problem;
   }
 
   void add_method(std::vector<Row>& out, const fixtures::FfnShape& ffn, const std::string& method) const {
@@ -125,22 +148,7 @@ class Reporter {
       return;
     }
     if (req_.backend == "auto") {
-      for (const auto& p : platforms_for(nullptr)) {
-        if (!m->mxfp4_backend_selection) {
-          add_error_rows(out, ffn, method, "auto", p,
-                         "backend selection is modelled for the MXFP4 methods only (padding.md §2.2); name a backend of " +
-                             method + ": " + m->backend_names());
-          continue;
-        }
-        pd::SelectionInputs in;
-        in.platform = p;
-        const pd::SelectionResult s = pd::select_mxfp4_backend(rs_, in);
-        if (!s.backend) {
-          add_error_rows(out, ffn, method, "auto", p, *s.error);
-          continue;
-        }
-        add_row(out, ffn, method, *s.backend, p, m);
-      }
+      for (const auto& p : platforms_for(nullptr)) add_row(out, ffn, method, "auto", p, m);
       return;
     }
     for (const auto& choice : m->backends) {
@@ -154,20 +162,11 @@ class Reporter {
     }
   }
 
-  void add_error_rows(std::vector<Row>& out, const fixtures::FfnShape& ffn, const std::string& method,
-                      const std::string& backend, const pd::Platform& p, const std::string& error) const {
-    for (int tp : req_.tps) {
-      Row r = base_row(ffn, method, backend, p, tp);
-      r.error = error;
-      out.push_back(std::move(r));
-    }
-  }
-
   Row base_row(const fixtures::FfnShape& ffn, const std::string& method, const std::string& backend,
                const pd::Platform& p, int tp) const {
     Row r;
     r.ruleset = rs_.name;
-    r.method = method;
+    r.method = std::string(rs_.canonical_method(method));
     r.backend = backend;
     r.platform = std::string(p.name);
     r.ffn = ffn.kind;
@@ -178,22 +177,37 @@ class Reporter {
     return r;
   }
 
+  // `backend` "auto": vLLM's default for this combination (the ruleset's selection).
   void add_row(std::vector<Row>& out, const fixtures::FfnShape& ffn, const std::string& method,
-               const std::string& backend, const pd::Platform& p, const pd::MethodRules* m) const {
-    pd::Problem problem;
-    problem.hidden = ffn.hidden;
-    problem.intermediate = ffn.intermediate;
-    problem.experts = ffn.experts;
-    problem.topk = ffn.topk;
-    problem.has_bias = ffn.has_bias;
-    problem.model_type = req_.model_type;
+               const std::string& asked_backend, const pd::Platform& p, const pd::MethodRules* m) const {
+    const pd::Problem problem = problem_of(ffn);
     for (int tp : req_.tps) {
       pd::ParallelConfig parallel = req_.parallel;
       parallel.tp_size = tp;
-      const pd::Plan plan = pd::make_plan(rs_, problem, method, backend, p, parallel, req_.act_dtype);
-      Row r = base_row(ffn, method, backend, p, tp);
       std::vector<std::string> notes;
       if (req_.from_model) notes.push_back(ffn_label(ffn));
+      std::string backend = asked_backend;
+      if (m) {
+        const pd::BackendChoiceResult chosen =
+            pd::select_backend(rs_, method, problem, p, parallel, req_.act_dtype, req_.settings);
+        if (asked_backend == "auto") {
+          if (!chosen.backend) {
+            Row r = base_row(ffn, method, "auto", p, tp);
+            r.error = chosen.error.value_or("no default backend");
+            notes.push_back("selection: " + chosen.source);
+            r.note = join(notes, "; ");
+            out.push_back(std::move(r));
+            continue;
+          }
+          backend = *chosen.backend;
+          notes.push_back("vLLM's default backend (" + chosen.source + ")");
+        } else if (chosen.backend && *chosen.backend == asked_backend) {
+          notes.push_back("vLLM's default backend on " + std::string(p.name));
+        }
+        if (!chosen.note.empty() && chosen.backend == backend) notes.push_back(chosen.note);
+      }
+      const pd::Plan plan = pd::make_plan(rs_, problem, method, backend, p, parallel, req_.act_dtype, req_.settings);
+      Row r = base_row(ffn, method, backend, p, tp);
       if (!plan.ok()) {
         r.error = *plan.error;
         r.note = join(notes, "; ");
@@ -201,8 +215,6 @@ class Reporter {
         continue;
       }
       r.intermediate_per_partition = plan.intermediate_per_partition;
-      if (m && m->mxfp4_backend_selection && defaults_.at(r.platform) == backend)
-        notes.push_back("vLLM's default MXFP4 backend on " + r.platform);
       for (const auto& rule_source : plan.sources) {
         const auto open = rule_source.find(" (");
         if (open != std::string::npos) notes.push_back(rule_source.substr(open + 2, rule_source.size() - open - 3));
@@ -226,6 +238,9 @@ class Reporter {
                         " on rank 0, full intermediate per rank");
       } else if (parallel.moe_tp_size() > 1) {
         notes.push_back(part.summary());
+        if (problem.has_bias && part.ranks.size() > 1 && part.ranks.back().holds_w2_bias)
+          notes.push_back("the w2 bias is loaded on every TP rank, so the all-reduce adds it " +
+                          std::to_string(part.ranks.size()) + " times (generic loader bias path, #44120)");
       }
       r.note = join(notes, "; ");
       if (!r.error) {
@@ -240,7 +255,6 @@ class Reporter {
 
   const pd::Ruleset& rs_;
   const Request& req_;
-  std::map<std::string, std::optional<std::string>> defaults_;
 };
 
 // ---- output ------------------------------------------------------------------------------------
@@ -450,6 +464,9 @@ Request make_request(const PadReportOptions& o, const std::vector<const pd::Rule
     req.ffns = m.ffns;
     req.model_type = m.model_type;
     req.from_model = true;
+    if (m.group_size != 0) req.group_size = m.group_size;
+    req.act_order = m.act_order;
+    if (!m.act_scheme.empty()) req.act_scheme = m.act_scheme;
   } else {
     if (!o.hidden || !o.intermediate)
       throw UsageError("give --model CONFIG.json, or --hidden H and --intermediate I (both)");
@@ -464,6 +481,38 @@ Request make_request(const PadReportOptions& o, const std::vector<const pd::Rule
     f.layers = {0};
     req.ffns.push_back(f);
   }
+  if (o.group_size) {
+    if (*o.group_size == 0 || *o.group_size < -1)
+      throw UsageError("--group-size " + std::to_string(*o.group_size) + " is not a group size (a positive integer, or -1 for channelwise)");
+    req.group_size = *o.group_size;
+  }
+  if (o.act_order) req.act_order = *o.act_order;
+  if (!o.act_scheme.empty()) {
+    if (o.act_scheme != "static" && o.act_scheme != "dynamic")
+      throw UsageError("unknown activation scheme '" + o.act_scheme + "'; valid: static, dynamic");
+    req.act_scheme = o.act_scheme;
+  }
+  if (!o.activation.empty() && !pd::is_activation(o.activation))
+    throw UsageError("unknown activation '" + o.activation + "'; valid: " + pd::activation_names());
+  req.activation = o.activation;
+  if (!o.routing.empty() && !pd::is_routing(o.routing))
+    throw UsageError("unknown routing method '" + o.routing + "'; valid: " + pd::routing_names());
+  req.routing = o.routing;
+  for (const std::string& e : o.env) {
+    const auto eq = e.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == e.size())
+      throw UsageError("--env '" + e + "' is not VARIABLE=VALUE");
+    req.settings.env[e.substr(0, eq)] = e.substr(eq + 1);
+  }
+  for (const std::string& e : o.packages) {
+    const auto eq = e.find('=');
+    const std::string value = eq == std::string::npos ? "" : e.substr(eq + 1);
+    if (eq == std::string::npos || eq == 0 || (value != "0" && value != "1"))
+      throw UsageError("--package '" + e + "' is not NAME=1 (installed) or NAME=0 (not installed)");
+    req.settings.packages[e.substr(0, eq)] = value == "1";
+  }
+  req.show_invalid = o.show_invalid;
+  req.parallel.enable_eplb = o.eplb;
   req.tps = o.tp.empty() ? std::vector<int>(std::begin(kDefaultTp), std::end(kDefaultTp)) : o.tp;
   for (int t : req.tps)
     if (t < 1) throw UsageError("--tp " + std::to_string(t) + " is not a positive number of ranks");
@@ -478,8 +527,11 @@ Request make_request(const PadReportOptions& o, const std::vector<const pd::Rule
     req.platform = pd::parse_platform(o.platform);
     if (!req.platform) throw UsageError("unknown platform '" + o.platform + "'; valid platforms: " + pd::platform_names());
   }
-  if (!o.method.empty() && !pd::find_method_info(o.method))
-    throw UsageError("unknown method '" + o.method + "'; valid methods: " + pd::method_names());
+  if (!o.method.empty()) {
+    bool known = pd::find_method_info(o.method) != nullptr;
+    for (const auto* rs : rulesets) known = known || rs->find_method(o.method) != nullptr;
+    if (!known) throw UsageError("unknown method '" + o.method + "'; valid methods: " + pd::method_names());
+  }
   req.method = o.method;
   if (!o.backend.empty() && o.backend != "auto") {
     std::set<std::string> known;
@@ -489,7 +541,7 @@ Request make_request(const PadReportOptions& o, const std::vector<const pd::Rule
       for (const auto& m : rs->methods) {
         for (const auto& b : m.backends) {
           known.insert(b.name);
-          if ((o.method.empty() || m.name == o.method) &&
+          if ((o.method.empty() || m.name == rs->canonical_method(o.method)) &&
               std::find(valid.begin(), valid.end(), b.name) == valid.end())
             valid.push_back(b.name);
         }
@@ -542,22 +594,43 @@ void add_pad_report(CLI::App& app, int& exit_code) {
                   "intermediate size is I/tp (must divide)")
       ->delimiter(',');
   sub->add_flag("--ep", o->ep, "Expert parallelism: the MoE TP is 1 and each of the --tp ranks holds whole experts");
+  sub->add_flag("--eplb", o->eplb, "Expert-parallel load balancing (--enable-eplb; vLLM then skips the ROCm stride padding)");
   sub->add_option("--all2all", o->all2all,
-                  "All-to-all backend whose hidden rounding comes first: none, deepep_ht, deepep_ll, nixl (default none)");
+                  "All-to-all backend whose hidden rounding comes first: none, deepep_ht, deepep_ll, deepep_v2, nixl "
+                  "(default none)");
   sub->add_option("--platform", o->platform,
-                  "cuda:sm90, cuda:sm100, cuda:sm120, rocm:gfx942, rocm:gfx950, xpu or cpu (default: every platform "
-                  "each backend runs on)");
+                  "cuda:sm90, cuda:sm100, cuda:sm120, rocm:gfx942, rocm:gfx950, xpu or cpu (x86 with AMX) (default: "
+                  "every platform each backend runs on); backends that do not run there are left out");
+  sub->add_flag("--show-invalid", o->show_invalid,
+                "With --platform: also list the backends that do not run there, as error rows");
   sub->add_option("--method", o->method,
-                  "Quant method (default: all of the ruleset's): unquantized, fp8_per_tensor, fp8_block, "
-                  "fp8_per_block_online, mxfp4, quark_w_mxfp4, quark_w_mxfp4_a_mxfp4, quark_w_mxfp4_a_fp8, "
-                  "quark_w_mxfp6, nvfp4, int4_wna16, int8_wna16");
+                  "Quant method (default: all of the ruleset's): " + pd::method_names());
   sub->add_option("--backend", o->backend,
-                  "Kernel backend (default: every backend of each method), e.g. TRITON, MARLIN, CK, "
-                  "FLASHINFER_TRTLLM_MXFP4_BF16; 'auto' picks vLLM's default MXFP4 backend per platform (§2.2)");
+                  "Kernel backend (default: every backend of each method), e.g. TRITON, MARLIN, AITER_MXFP4_BF16, "
+                  "FLASHINFER_TRTLLM_MXFP4_BF16; 'auto' gives vLLM's default backend of each method per platform, "
+                  "activation and routing (the ruleset's selection; its source in the note)");
+  sub->add_option("--activation", o->activation,
+                  "The MoE activation (default: the model's; silu without --model): " + pd::activation_names());
+  sub->add_option("--routing", o->routing,
+                  "The routing method backends see (default: the model's; renormalize without --model): " +
+                      pd::routing_names());
+  sub->add_option("--group-size", o->group_size,
+                  "WNA16 quantization group size (-1 channelwise; default: config.json's, else 128): Marlin pads I to "
+                  "lcm(64, group)");
+  sub->add_option("--act-order", o->act_order, "GPTQ act-order (desc_act) true/false (default: config.json's, else false)");
+  sub->add_option("--act-scheme", o->act_scheme,
+                  "FP8 per-tensor activation scales, static or dynamic (default: config.json's, else dynamic)");
+  sub->add_option("--env", o->env,
+                  "VARIABLE=VALUE (repeatable): an environment setting the ruleset's selection reads, e.g. "
+                  "VLLM_ROCM_USE_AITER=1 (default: the ruleset's env_defaults)");
+  sub->add_option("--package", o->packages,
+                  "NAME=1 or NAME=0 (repeatable): an optional package installed or not, e.g. amd_quark=1 (default: "
+                  "the ruleset's packages)");
   sub->add_option("--ruleset", o->ruleset,
-                  "A ruleset name (vllm-pre-34285, vllm-34285, vllm-38043, vllm-2026-05; default vllm-38043; "
-                  "$MOECHECK_RULESETS overrides the folder) or a FILE.json with a proposed ruleset");
-  sub->add_option("--act-dtype", o->act_dtype, "Activation dtype, bf16 or fp16 (default bf16; DeepEP HT rounds bytes)");
+                  "A ruleset name (" + join(fixtures::ruleset_names(), ", ") + "; default " +
+                      std::string(fixtures::kDefaultRuleset) +
+                      "; $MOECHECK_RULESETS overrides the folder) or a FILE.json with a proposed ruleset");
+  sub->add_option("--act-dtype", o->act_dtype, "Activation dtype, bf16 or fp16 (default bf16; DeepEP HT and V2 round bytes)");
   sub->add_option("--diff", o->diff,
                   "Compare two rulesets (names or files): list only the combinations whose padded sizes or validity "
                   "differ, old and new side by side")
