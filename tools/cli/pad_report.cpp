@@ -125,15 +125,9 @@ class Reporter {
   }
 
   pd::Problem problem_of(const fixtures::FfnShape& ffn) const {
-    pd::Problem problem;
-    problem.hidden = ffn.hidden;
-    problem.intermediate = ffn.intermediate;
-    problem.experts = ffn.experts;
-    problem.topk = ffn.topk;
-    problem.has_bias = ffn.has_bias;
-    problem.model_type = req_.model_type;
-    problem.activation = req_.activation.empty() ? ffn.activation : req_.activation;
-    problem.routing = req_.routing.empty() ? ffn.routing : req_.routing;
+    pd::Problem problem = fixtures::padding_problem(ffn, req_.model_type);
+    if (!req_.activation.empty()) problem.activation = req_.activation;
+    if (!req_.routing.empty()) problem.routing = req_.routing;
     problem.group_size = req_.group_size;
     problem.act_order = req_.act_order;
     problem.act_scheme = req_.act_scheme;
