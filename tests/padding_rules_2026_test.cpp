@@ -37,11 +37,20 @@ pd::BackendChoiceResult choose(const std::string& rs, const std::string& method,
   return pd::select_backend(ruleset(rs), method, problem, platform(plat), pc, par.act, settings);
 }
 
+// plan() under non-default settings (environment, packages, CPU ISA).
 pd::Plan plan_with(const std::string& rs, const std::string& method, const std::string& backend, const char* plat,
-                   const pd::Problem& problem, int tp, const pd::Settings& settings) {
+                   const pd::Problem& problem, Parallel par, const pd::Settings& settings) {
   pd::ParallelConfig pc;
-  pc.tp_size = tp;
-  return pd::make_plan(ruleset(rs), problem, method, backend, platform(plat), pc, pd::ActDtype::kBf16, settings);
+  pc.tp_size = par.tp;
+  pc.enable_ep = par.ep;
+  pc.all2all = par.all2all;
+  return pd::make_plan(ruleset(rs), problem, method, backend, platform(plat), pc, par.act, settings);
+}
+
+pd::Settings cpu_isa(const char* isa) {
+  pd::Settings s;
+  s.cpu_isa = isa;
+  return s;
 }
 
 const pd::Settings kAiterOn{{{"VLLM_ROCM_USE_AITER", "1"}}, {}};
@@ -361,6 +370,60 @@ TEST(Padding202608, CpuUnquantizedExpertsTo32) {
   const pd::Plan g4 = plan("vllm-2026-08", "unquantized", "CPU", "cpu", model("gpt-oss-120b"), {.tp = 4});
   ASSERT_FALSE(g4.ok());
   EXPECT_NE(g4.error->find("skip their padding for SwiGLU-OAI"), std::string::npos) << *g4.error;
+}
+
+// fused_moe/experts/cpu_moe.py:503-535 (61826c1c6 #51624, 2026-08-13), oracle/unquantized.py:146-160:
+// the CPU classes are tried x86 AMX, Arm NEON, Power VSX, portable vector. VSX pads I to lcm(16, 2)
+// = 16 and needs bf16 activations; with fp16 the portable class (32) takes the layer. The others
+// all pad to 32.
+TEST(Padding202608, CpuUnquantizedPerIsa) {
+  const pd::Problem q30 = model("qwen3-30b-a3b");    // I 768: 48 per rank at TP 16
+  const pd::Problem q235 = model("qwen3-235b-a22b");  // I 1536: 48 per rank at TP 32
+  for (const char* isa : {"amx", "vec", "neon"}) {
+    EXPECT_EQ(padded(plan_with("vllm-2026-08", "unquantized", "CPU", "cpu", q30, {.tp = 16}, cpu_isa(isa))),
+              Sizes(2048, 64)) << isa;
+    EXPECT_EQ(padded(plan_with("vllm-2026-08", "unquantized", "CPU", "cpu", q235, {.tp = 32}, cpu_isa(isa))),
+              Sizes(4096, 64)) << isa;
+  }
+  EXPECT_EQ(padded(plan_with("vllm-2026-08", "unquantized", "CPU", "cpu", q30, {.tp = 16}, cpu_isa("vsx"))),
+            Sizes(2048, 48));
+  EXPECT_EQ(padded(plan_with("vllm-2026-08", "unquantized", "CPU", "cpu", q235, {.tp = 32}, cpu_isa("vsx"))),
+            Sizes(4096, 48));
+  EXPECT_EQ(padded(plan_with("vllm-2026-08", "unquantized", "CPU", "cpu", q30,
+                             {.tp = 16, .act = pd::ActDtype::kFp16}, cpu_isa("vsx"))),
+            Sizes(2048, 64));
+  // gpt-oss-120b at TP 4 (SwiGLU-OAI, unpadded I 720): 720 % 16 == 0 runs on VSX, 720 % 32 != 0
+  // fails everywhere else.
+  const pd::Problem g = model("gpt-oss-120b");
+  EXPECT_EQ(padded(plan_with("vllm-2026-08", "unquantized", "CPU", "cpu", g, {.tp = 4}, cpu_isa("vsx"))),
+            Sizes(2880, 720));
+  EXPECT_FALSE(plan_with("vllm-2026-08", "unquantized", "CPU", "cpu", g, {.tp = 4}, cpu_isa("neon")).ok());
+  // The default ISA is amx.
+  EXPECT_EQ(padded(plan("vllm-2026-08", "unquantized", "CPU", "cpu", q30, {.tp = 16})), Sizes(2048, 64));
+}
+
+// fused_moe/experts/cpu_moe.py:572-614, 730-760, 938-967: the FP8, MXFP4 and INT4 CPU experts
+// need AMX tiles. Without them gpt-oss MXFP4 on a CPU has no fallback (oracle/mxfp4.py:570-579
+// raises) and Qwen3's FP8-block checkpoints have no backend at all (oracle/fp8.py:413-416).
+// DeepSeek-V3 has none even with AMX: CPUExpertsFp8 takes only softmax routings (cpu_moe.py:605-614).
+TEST(Padding202608, CpuQuantizedKernelsNeedAmx) {
+  for (const char* model_name : {"gpt-oss-20b", "gpt-oss-120b"}) {
+    const pd::Problem m = model(model_name);
+    EXPECT_EQ(choose("vllm-2026-08", "gpt_oss_mxfp4", m, "cpu", {}, cpu_isa("amx")).backend, "CPU") << model_name;
+    for (const char* isa : {"vec", "neon", "vsx"}) {
+      const auto r = choose("vllm-2026-08", "gpt_oss_mxfp4", m, "cpu", {}, cpu_isa(isa));
+      ASSERT_TRUE(r.error.has_value()) << model_name << " " << isa;
+      EXPECT_NE(r.error->find("needs x86 with AMX"), std::string::npos) << *r.error;
+    }
+  }
+  for (const char* model_name : {"qwen3-30b-a3b", "qwen3-235b-a22b"}) {
+    const pd::Problem m = model(model_name);
+    EXPECT_EQ(choose("vllm-2026-08", "fp8_block", m, "cpu", {.tp = 8}, cpu_isa("amx")).backend, "CPU") << model_name;
+    const auto r = choose("vllm-2026-08", "fp8_block", m, "cpu", {.tp = 8}, cpu_isa("neon"));
+    ASSERT_TRUE(r.error.has_value()) << model_name;
+    EXPECT_NE(r.error->find("no FP8 MoE backend"), std::string::npos) << *r.error;
+  }
+  EXPECT_TRUE(choose("vllm-2026-08", "fp8_block", model("deepseek-v3"), "cpu", {.tp = 8}, cpu_isa("amx")).error);
 }
 
 // fused_moe/oracle/int_wna16.py:603-624, quantization/utils/marlin_utils.py:334-386 (37a682d39

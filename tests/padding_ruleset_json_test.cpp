@@ -413,6 +413,8 @@ const std::vector<BadCase> kBad2 = {
      "/selections/s/candidates/3/when/activation", "a known activation (silu, gelu", "\"swiglu\" (a string)"},
     {"UnknownRouting", [](Json& j) { j["selections"]["s"]["candidates"][3]["when"]["routing"] = "topk"; },
      "/selections/s/candidates/3/when/routing", "a known routing (default, renormalize", "\"topk\" (a string)"},
+    {"UnknownCpuIsa", [](Json& j) { j["selections"]["s"]["candidates"][3]["when"]["cpu_isa"] = "avx512"; },
+     "/selections/s/candidates/3/when/cpu_isa", "a known cpu_isa (amx, vec, neon, vsx)", "\"avx512\" (a string)"},
     {"UnknownPackage", [](Json& j) { j["selections"]["s"]["candidates"][3]["when"]["packages"] = {"flashinfr"}; },
      "/selections/s/candidates/3/when/packages/0", "a known package (one of /packages: amd_quark, flashinfer)",
      "\"flashinfr\" (a string)"},

@@ -22,6 +22,20 @@ std::int64_t Divisor::resolve(std::int64_t group) const {
   return group_size ? lcm(value, group > 0 ? group : 1) : value;
 }
 
+namespace {
+constexpr std::string_view kCpuIsas[] = {"amx", "vec", "neon", "vsx"};
+}  // namespace
+
+bool is_cpu_isa(std::string_view name) {
+  return std::find(std::begin(kCpuIsas), std::end(kCpuIsas), name) != std::end(kCpuIsas);
+}
+
+std::string cpu_isa_names() {
+  std::string out;
+  for (auto n : kCpuIsas) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
 std::string Divisor::describe() const {
   if (!group_size) return std::to_string(value);
   return value == 1 ? "group_size" : "lcm(" + std::to_string(value) + ", group_size)";
@@ -89,8 +103,8 @@ std::string describe(const Round& round) {
 bool Condition::empty() const {
   return methods.empty() && backends.empty() && platforms.empty() && model_types.empty() && all2all.empty() &&
          act_dtypes.empty() && !gated && !ep && activations.empty() && routings.empty() && moe_tp.empty() && !eplb &&
-         !has_bias && !act_order && act_schemes.empty() && env.empty() && packages.empty() && !hidden_multiple_of &&
-         !intermediate_multiple_of;
+         !has_bias && !act_order && act_schemes.empty() && env.empty() && packages.empty() && cpu_isas.empty() &&
+         !hidden_multiple_of && !intermediate_multiple_of;
 }
 
 bool matches(const Condition& when, const MatchContext& c) {
@@ -117,6 +131,10 @@ bool matches(const Condition& when, const MatchContext& c) {
   for (const auto& [var, values] : when.env) {
     const std::string value = c.ruleset ? c.ruleset->env_value(var, c.settings) : std::string("unset");
     if (!listed(values, value)) return false;
+  }
+  if (!when.cpu_isas.empty()) {
+    static const Settings kDefaults;
+    if (!listed(when.cpu_isas, std::string_view((c.settings ? *c.settings : kDefaults).cpu_isa))) return false;
   }
   for (const auto& package : when.packages)
     if (!c.ruleset || !c.platform || !c.ruleset->package_available(package, *c.platform, c.settings)) return false;

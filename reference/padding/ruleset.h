@@ -61,7 +61,12 @@ std::string describe(const Round& round);  // "multiple of 256", "unchanged", ..
 struct Settings {
   std::map<std::string, std::string, std::less<>> env;
   std::map<std::string, bool, std::less<>> packages;
+  // The vector ISA of a `cpu` platform, as vLLM's CPU MoE experts name it: "amx" (x86 with AMX, the
+  // default), "vec" (x86 without AMX), "neon" (Arm), "vsx" (Power). fused_moe/experts/cpu_moe.py.
+  std::string cpu_isa = "amx";
 };
+bool is_cpu_isa(std::string_view name);
+std::string cpu_isa_names();
 
 // When a rule applies. Every field that is set must match; an empty list or an unset value matches
 // anything. Lists are alternatives. The fields after `ep` are schema 2.
@@ -84,6 +89,7 @@ struct Condition {
   // Each variable's value (given, else the ruleset's default; "unset" when neither) is one of these.
   std::map<std::string, std::vector<std::string>, std::less<>> env;
   std::vector<std::string> packages;  // all installed (Settings, else the ruleset's defaults)
+  std::vector<std::string> cpu_isas;  // the Settings' cpu_isa (only meaningful on a cpu platform)
   // The sizes the rule sees are multiples of these (logical sizes in a selection; the sizes
   // before the rule in a rule list).
   std::optional<Divisor> hidden_multiple_of, intermediate_multiple_of;

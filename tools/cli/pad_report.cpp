@@ -37,6 +37,7 @@ struct PadReportOptions {
   std::optional<std::int64_t> group_size;
   std::optional<bool> act_order;
   std::vector<std::string> env, packages;  // VAR=VALUE, NAME=0|1
+  std::string cpu_isa = "amx";
   std::vector<std::string> diff;
 };
 
@@ -505,6 +506,9 @@ Request make_request(const PadReportOptions& o, const std::vector<const pd::Rule
       throw UsageError("--package '" + e + "' is not NAME=1 (installed) or NAME=0 (not installed)");
     req.settings.packages[e.substr(0, eq)] = value == "1";
   }
+  if (!pd::is_cpu_isa(o.cpu_isa))
+    throw UsageError("unknown CPU ISA '" + o.cpu_isa + "'; valid: " + pd::cpu_isa_names());
+  req.settings.cpu_isa = o.cpu_isa;
   req.show_invalid = o.show_invalid;
   req.parallel.enable_eplb = o.eplb;
   req.tps = o.tp.empty() ? std::vector<int>(std::begin(kDefaultTp), std::end(kDefaultTp)) : o.tp;
@@ -593,7 +597,7 @@ void add_pad_report(CLI::App& app, int& exit_code) {
                   "All-to-all backend whose hidden rounding comes first: none, deepep_ht, deepep_ll, deepep_v2, nixl "
                   "(default none)");
   sub->add_option("--platform", o->platform,
-                  "cuda:sm90, cuda:sm100, cuda:sm120, rocm:gfx942, rocm:gfx950, xpu or cpu (x86 with AMX) (default: "
+                  "cuda:sm90, cuda:sm100, cuda:sm120, rocm:gfx942, rocm:gfx950, xpu or cpu (its ISA by --cpu-isa) (default: "
                   "every platform each backend runs on); backends that do not run there are left out");
   sub->add_flag("--show-invalid", o->show_invalid,
                 "With --platform: also list the backends that do not run there, as error rows");
@@ -620,6 +624,9 @@ void add_pad_report(CLI::App& app, int& exit_code) {
   sub->add_option("--package", o->packages,
                   "NAME=1 or NAME=0 (repeatable): an optional package installed or not, e.g. amd_quark=1 (default: "
                   "the ruleset's packages)");
+  sub->add_option("--cpu-isa", o->cpu_isa,
+                  "The vector ISA of the cpu platform: amx (x86 with AMX, the default), vec, neon or vsx (Power): the "
+                  "CPU experts' alignment and which CPU kernels exist");
   sub->add_option("--ruleset", o->ruleset,
                   "A ruleset name (" + join(fixtures::ruleset_names(), ", ") + "; default " +
                       std::string(fixtures::kDefaultRuleset) +
