@@ -9,7 +9,7 @@ namespace moecheck::reference::padding {
 namespace {
 
 // The gpt-oss checkpoint stores MXFP4 in 32-element blocks: its loaders cut on block boundaries.
-constexpr std::int64_t kGptOssBlock = 32;
+constexpr std::int64_t kGptOssBlock = quant::kMxBlock;
 
 void fill_experts(Partition& p, const Plan& plan) {
   const std::int64_t experts = plan.problem.experts;
@@ -92,7 +92,7 @@ Partition partition(const Plan& plan, Loader loader) {
     p.chunk = generic.shard == GenericLoader::Shard::kAllocated ? allocated : full / tp;
   } else if (block_aligned) {
     if (full % kGptOssBlock != 0) {
-      p.error = "the gpt-oss loader needs I_full a multiple of 32 (MXFP4 blocks), found " + std::to_string(full);
+      p.error = "the gpt-oss loader needs I_full a multiple of " + std::to_string(kGptOssBlock) + " (MXFP4 blocks), found " + std::to_string(full);
       return p;
     }
     p.chunk = cdiv(full / kGptOssBlock, tp) * kGptOssBlock;

@@ -106,16 +106,6 @@ bool is_routing(std::string_view name) {
 }
 std::string routing_names() { return join(kRoutingNames); }
 
-std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
-  if (multiple <= 0 || x < 0) throw std::invalid_argument("round_up: needs x >= 0 and multiple > 0");
-  return (x + multiple - 1) / multiple * multiple;
-}
-
-std::int64_t cdiv(std::int64_t a, std::int64_t b) {
-  if (b <= 0 || a < 0) throw std::invalid_argument("cdiv: needs a >= 0 and b > 0");
-  return (a + b - 1) / b;
-}
-
 std::int64_t lcm(std::int64_t a, std::int64_t b) {
   if (a <= 0 || b <= 0) throw std::invalid_argument("lcm: needs a > 0 and b > 0");
   return a / std::gcd(a, b) * b;

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "reference/quant/blocks.h"
+
 namespace moecheck::reference::padding {
 
 enum class Vendor : std::uint8_t { kCuda, kRocm, kXpu, kCpu };
@@ -75,8 +77,8 @@ std::string routing_names();
 
 // vllm/utils/math_utils.py round_up and cdiv (§0 notation). Arguments must be positive multiples
 // / divisors; x >= 0.
-std::int64_t round_up(std::int64_t x, std::int64_t multiple);
-std::int64_t cdiv(std::int64_t a, std::int64_t b);
+using quant::cdiv;      // reference/quant/blocks.h
+using quant::round_up;
 std::int64_t lcm(std::int64_t a, std::int64_t b);  // both > 0
 
 }  // namespace moecheck::reference::padding

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "reference/quant/blocks.h"
+
 namespace moecheck::reference::padding {
 
 using Shape = std::vector<std::int64_t>;
@@ -40,24 +42,13 @@ struct Tensor {
   }
 };
 
-// `elements` logical elements are stored in `units` storage units along the last axis.
-struct Packing {
-  std::int64_t elements = 1;
-  std::int64_t units = 1;
-  // Storage units of n logical elements; std::invalid_argument unless n is a whole number of groups.
-  std::int64_t storage(std::int64_t n) const {
-    if (n % elements != 0)
-      throw std::invalid_argument(std::to_string(n) + " elements are not a whole number of " +
-                                  std::to_string(elements) + "-element storage groups");
-    return n / elements * units;
-  }
-  bool operator==(const Packing&) const = default;
-};
-inline constexpr Packing kUnpacked{1, 1};      // one element per unit (float values, bf16 bits, fp8 codes)
-inline constexpr Packing kFp4Bytes{2, 1};      // two e2m1 codes per byte (MXFP4, NVFP4, int4)
-inline constexpr Packing kFp6Bytes{4, 3};      // four 6-bit codes in three bytes (MXFP6, get_packed_dim ·3/4)
-inline constexpr Packing kMxScaleBytes{32, 1};  // one E8M0 scale byte per 32 elements (OCP MX)
-inline constexpr Packing kNvfp4ScaleBytes{16, 1};  // one ue4m3 scale byte per 16 elements (NVFP4)
+// How a packed storage axis maps elements to units: reference/quant/blocks.h, the one source.
+using quant::Packing;
+using quant::kFp4Bytes;
+using quant::kFp6Bytes;
+using quant::kMxScaleBytes;
+using quant::kNvfp4ScaleBytes;
+using quant::kUnpacked;
 
 // Row order of a gated w13 [E, 2·I, H] (models.md §2.1, padding.md §1.5, §4.1).
 enum class W13Layout : std::uint8_t {

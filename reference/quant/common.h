@@ -31,8 +31,6 @@ namespace detail {
 // "[a, b, ...]" for error messages.
 std::string shape_string(std::initializer_list<std::int64_t> dims);
 
-inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
-
 // CUDA's fminf/fmaxf (and std::fmin/fmax) return the other operand when one is NaN, so the
 // order of the two clamps decides where a NaN lands.
 // `fmaxf(-hi, fminf(v, hi))` (vLLM common.cuh, flashinfer MXFP8): NaN -> +hi.

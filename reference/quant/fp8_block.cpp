@@ -17,7 +17,7 @@ namespace {
 
 void fill_rows(const Fp8BlockWeight& w, std::int64_t row_begin, std::int64_t row_end, float* out) {
   const float* table = fmt::decode_table(w.format);
-  const std::int64_t scale_cols = detail::ceil_div(w.cols, w.block_cols);
+  const std::int64_t scale_cols = cdiv(w.cols, w.block_cols);
   for (std::int64_t r = row_begin; r < row_end; ++r) {
     const std::uint8_t* codes = w.codes.data() + r * w.cols;
     const float* scales = w.scale_inv.data() + (r / w.block_rows) * scale_cols;
@@ -41,7 +41,7 @@ void validate(const Fp8BlockWeight& w) {
   if (std::int64_t(w.codes.size()) != w.rows * w.cols)
     detail::fail("Fp8BlockWeight.codes size", "rows * cols = " + std::to_string(w.rows * w.cols),
                  std::int64_t(w.codes.size()));
-  const std::int64_t sr = detail::ceil_div(w.rows, w.block_rows), sc = detail::ceil_div(w.cols, w.block_cols);
+  const std::int64_t sr = cdiv(w.rows, w.block_rows), sc = cdiv(w.cols, w.block_cols);
   if (std::int64_t(w.scale_inv.size()) != sr * sc)
     detail::fail("Fp8BlockWeight.scale_inv size", "ceil(rows/block_rows) * ceil(cols/block_cols) = " + detail::shape_string({sr, sc}) +
                                                       " = " + std::to_string(sr * sc),
@@ -74,7 +74,7 @@ Fp8BlockWeight fp8_block_expert(std::span<const std::uint8_t> codes, std::span<c
   if (expert < 0 || expert >= num_experts)
     detail::fail("fp8_block_expert expert", "0 <= expert < " + std::to_string(num_experts), expert);
   const std::int64_t per_codes = rows * cols;
-  const std::int64_t sr = detail::ceil_div(rows, kFp8WeightBlock), sc = detail::ceil_div(cols, kFp8WeightBlock);
+  const std::int64_t sr = cdiv(rows, kFp8WeightBlock), sc = cdiv(cols, kFp8WeightBlock);
   if (std::int64_t(codes.size()) != num_experts * per_codes)
     detail::fail("fp8_block_expert weight size", "E * rows * cols = " + std::to_string(num_experts * per_codes),
                  std::int64_t(codes.size()));
@@ -99,7 +99,7 @@ Fp8BlockWeight quantize(MatrixView x, Fp8BlockQuantizer quantizer, std::int64_t 
   w.block_rows = block_rows;
   w.block_cols = block_cols;
   w.codes.assign(std::size_t(w.rows * w.cols), 0);
-  const std::int64_t sr = detail::ceil_div(w.rows, block_rows), sc = detail::ceil_div(w.cols, block_cols);
+  const std::int64_t sr = cdiv(w.rows, block_rows), sc = cdiv(w.cols, block_cols);
   w.scale_inv.assign(std::size_t(sr * sc), 0.0f);
   for (std::int64_t bi = 0; bi < sr; ++bi)
     for (std::int64_t bj = 0; bj < sc; ++bj) {

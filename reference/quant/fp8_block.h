@@ -10,11 +10,10 @@
 #include <vector>
 
 #include "reference/formats/format.h"
+#include "reference/quant/blocks.h"  // kFp8WeightBlock
 #include "reference/quant/common.h"
 
 namespace moecheck::reference::quant {
-
-inline constexpr std::int64_t kFp8WeightBlock = 128;  // DeepSeek-V3 `weight_block_size: [128, 128]`
 
 struct Fp8BlockWeight {           // DeepSeek-V3 block FP8: weight [rows, cols] e4m3fn codes, scale_inv [ceil(rows/128), ceil(cols/128)] fp32 multipliers
   std::int64_t rows = 0, cols = 0, block_rows = 128, block_cols = 128;

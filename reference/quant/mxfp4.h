@@ -8,11 +8,11 @@
 #include <span>
 #include <vector>
 
+#include "reference/quant/blocks.h"  // kMxBlock
 #include "reference/quant/common.h"
 
 namespace moecheck::reference::quant {
 
-inline constexpr std::int64_t kMxBlock = 32;           // elements per MX scale (OCP MX spec)
 inline constexpr std::int64_t kMxfp4BytesPerBlock = 16;  // 32 e2m1 codes, two per byte
 
 struct Mxfp4Weight {              // one 2-D weight [rows = N out, cols = K in], K % 32 == 0

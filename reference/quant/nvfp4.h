@@ -11,11 +11,10 @@
 
 #include <cstdint>
 
+#include "reference/quant/blocks.h"  // kNvfp4Block
 #include "reference/quant/common.h"
 
 namespace moecheck::reference::quant {
-
-inline constexpr std::int64_t kNvfp4Block = 16;  // elements per ue4m3 scale
 
 struct Nvfp4GlobalScale {
   float quant = 1.0f;    // gs: what the quantizer multiplies amax / 6 by (1 / input_scale)
