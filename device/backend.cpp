@@ -5,7 +5,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "device/sim/sim_backend.h"
 
 namespace moecheck::device {
 
@@ -106,7 +105,7 @@ void validate(const PaddedCase& c) {
   }
   if (!c.w13_bias.shape.empty()) expect_shape(c.w13_bias, {e, 2 * ip}, "w13_bias");
   if (!c.w2_bias.shape.empty()) expect_shape(c.w2_bias, {e, hp}, "w2_bias");
-  expect_shape(c.hidden, {t, hp}, "hidden");
+  expect_shape(c.hidden_states_padded, {t, hp}, "hidden_states_padded");
   expect_shape(c.topk_ids, {t, k}, "topk_ids");
   expect_shape(c.topk_weights, {t, k}, "topk_weights");
   for (std::size_t n = 0; n < c.topk_ids.data.size(); ++n)
@@ -132,31 +131,6 @@ bool Capabilities::supports(const PaddedCase& c) const {
   const bool has_bias = !c.w13_bias.shape.empty() || !c.w2_bias.shape.empty();
   return supports(c.scheme) && supports(c.layout) && supports(c.activation) && supports(c.dtype) &&
          (biases || !has_bias) && (weights_on_input || !c.weights_on_input);
-}
-
-// vLLM's small-batch Triton config, and a wide-tile variant that stands for a backend with 256-wide
-// tiles (CK / FlyDSL style), so tile-boundary effects are exercised twice. Function-local statics:
-// safe to call from other translation units' static initializers.
-std::span<const Backend* const> backends() {
-  static const sim::SimBackend sim_default(sim::TileConfig{"sim", 16, 64, 64});
-  static const sim::SimBackend sim_tiles256(sim::TileConfig{"sim-tiles256", 64, 256, 256});
-  static const std::array<const Backend*, 2> all{&sim_default, &sim_tiles256};
-  return all;
-}
-
-const Backend* find_backend(std::string_view backend_name) {
-  for (const Backend* b : backends())
-    if (b->name() == backend_name) return b;
-  return nullptr;
-}
-
-std::string backend_names() {
-  std::string out;
-  for (const Backend* b : backends()) {
-    if (!out.empty()) out += ", ";
-    out += b->name();
-  }
-  return out;
 }
 
 }  // namespace moecheck::device

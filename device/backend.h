@@ -1,7 +1,7 @@
-// The device interface: one fused-MoE call on padded shapes (padding.md §1.4–§1.7, §4), the
-// capabilities a backend declares, and the registry of the backends built into this binary.
-// `properties/` and `tools/` code against this header only; `sim`, and later `cuda`, `hip` and
-// vendor backends, plug in through `backends()` without touching them.
+// The device interface: one fused-MoE call on padded shapes (padding.md §1.4–§1.7, §4) and the
+// capabilities a backend declares. `properties/` and `tools/` code against this header and the
+// registry (registry.h); `sim`, and later `cuda`, `hip` and vendor backends, plug in through the
+// registry without touching them. Nothing here includes an implementation.
 //
 // Conventions shared by every field below:
 // - Sizes come from `plan`: logical `plan.hidden` (H), `plan.intermediate_per_partition` (I) and
@@ -23,6 +23,7 @@
 #include "reference/moe/activation.h"
 #include "reference/moe/dtype.h"
 #include "reference/padding/plan.h"
+#include "reference/padding/poison.h"
 #include "reference/padding/tensor.h"
 
 namespace moecheck::device {
@@ -130,10 +131,11 @@ struct PaddedCase {
   reference::padding::Tensor<float> w13_bias;  // [E, 2·I_pad], rows as w13
   reference::padding::Tensor<float> w2_bias;   // [E, H_pad]
 
-  // Activations as the kernel receives them: [T, H_pad], padded as the plan says (zeros on the
-  // right; padding.md §1.4). Plans with skip_forward_padding reach the kernel unpadded and the
-  // kernel pads internally: the caller passes that zero-padded form at H_pad here too.
-  reference::padding::Tensor<float> hidden;
+  // The padded activation tensor, as the kernel receives it: [T, H_pad], padded as the plan says
+  // (zeros on the right; padding.md §1.4). Plans with skip_forward_padding reach the kernel
+  // unpadded and the kernel pads internally: the caller passes that zero-padded form at H_pad here
+  // too.
+  reference::padding::Tensor<float> hidden_states_padded;
   // Routing, computed by the caller on the LOGICAL hidden states: local expert ids in [0, E), or
   // -1 for an expert of another EP rank (vLLM's expert_map; that slot contributes zero), and
   // weights (values of the weights precision), [T, k].
@@ -141,6 +143,9 @@ struct PaddedCase {
   reference::padding::Tensor<float> topk_weights;
 
   FaultSwitches faults;  // default: none
+  // Seeds the poison of every buffer the backend allocates itself (workspaces, caches), so that a
+  // run is reproducible from the case alone (reference/padding/poison.h).
+  std::uint64_t poison_seed = reference::padding::kDefaultPoisonSeed;
 
   std::int64_t hidden_padded() const { return plan.hidden_padded; }
   std::int64_t intermediate_padded() const { return plan.intermediate_per_partition_padded; }
@@ -187,10 +192,5 @@ class Backend {
   // written. Throws std::invalid_argument for an invalid or unsupported case.
   virtual void run(const PaddedCase& padded_case, std::span<float> output) const = 0;
 };
-
-// The backends built into this binary, in a fixed order ("sim" first).
-std::span<const Backend* const> backends();
-const Backend* find_backend(std::string_view name);  // nullptr if not built
-std::string backend_names();                         // comma-separated, for error messages
 
 }  // namespace moecheck::device

@@ -1,6 +1,7 @@
 #include "properties/case.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
@@ -19,6 +20,17 @@ namespace moecheck::properties {
 namespace moe = reference::moe;
 namespace pd = reference::padding;
 using device::WeightScheme;
+
+std::uint64_t poison_seed() {
+  const char* text = std::getenv("MOECHECK_POISON_SEED");
+  if (!text || !*text) return pd::kDefaultPoisonSeed;
+  char* end = nullptr;
+  const std::uint64_t value = std::strtoull(text, &end, 0);
+  if (*end != '\0')
+    throw std::invalid_argument(std::string("MOECHECK_POISON_SEED='") + text +
+                                "': expected a decimal or 0x-hexadecimal integer");
+  return value;
+}
 
 namespace {
 
@@ -218,25 +230,6 @@ std::string unsupported_reason(const pd::Plan& plan) {
   return {};
 }
 
-moe::Routing route_logical(const moe::MoeBlock& block, const RowMatrix<float>& hidden, moe::Accumulate accumulate) {
-  // The router of reference::moe::forward (forward.cpp), step for step: F.linear with the bias
-  // inside the sum, rounded to the logits precision, then route().
-  const moe::Dtype dtype = block.dtype;
-  const moe::Semantics& s = block.semantics;
-  const std::int64_t experts = block.num_experts();
-  const RowMatrix<float> x = hidden.unaryExpr([dtype](float v) { return moe::round_to(dtype, v); });
-  std::vector<float> w(block.router.values.size());
-  moe::materialize(moe::StackedWeight{{block.router}}, dtype, w);
-  const RowMatrix<double> z = moe::linear(accumulate, x, w, experts);
-  RowMatrix<float> logits(x.rows(), experts);
-  for (Eigen::Index t = 0; t < x.rows(); ++t)
-    for (std::int64_t e = 0; e < experts; ++e)
-      logits(t, e) = moe::round_to(
-          s.router.logits, dtype,
-          z(t, e) + (block.router_bias.empty() ? 0.0 : moe::round_to(dtype, block.router_bias[static_cast<std::size_t>(e)])));
-  return moe::route(s.router, dtype, logits, block.correction_bias);
-}
-
 namespace {
 
 // Rows of a padded w13 [E, 2·I_pad, cols]: the intermediate index i of storage row r (layout-aware).
@@ -312,6 +305,7 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   device::PaddedCase p;
   p.plan = plan;
   p.scheme = c.scheme;
+  p.poison_seed = seed;
   p.activation = b.semantics.activation;
   p.layout = b.semantics.layout;
   p.dtype = b.dtype;
@@ -388,14 +382,14 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   pd::Tensor<float> x({c.tokens(), b.hidden}, 0.0f);
   for (std::int64_t t = 0; t < c.tokens(); ++t)
     for (std::int64_t h = 0; h < b.hidden; ++h) x.at(t, h) = moe::round_to(b.dtype, c.hidden_states(t, h));
-  p.hidden = pd::kernel_activations(plan, x, seed ^ kSeedHidden);
+  p.hidden_states_padded = pd::kernel_activations(plan, x, seed ^ kSeedHidden);
 
   // Routing on the logical hidden states (the router sees x[:, :H], padding.md §1.4, bugs.md B7).
   // B7: the router reads the padded buffer as if it were [T, H].
   const moe::Routing routing =
       faults.router_on_padded_activations
-          ? route_logical(b, Eigen::Map<const RowMatrix<float>>(p.hidden.data.data(), c.tokens(), b.hidden))
-          : route_logical(b, c.hidden_states);
+          ? moe::route_block(b, Eigen::Map<const RowMatrix<float>>(p.hidden_states_padded.data.data(), c.tokens(), b.hidden)).routing
+          : moe::route_block(b, c.hidden_states).routing;
   p.topk_ids = pd::Tensor<std::int32_t>({c.tokens(), p.top_k}, 0);
   p.topk_weights = pd::Tensor<float>({c.tokens(), p.top_k}, 0.0f);
   for (std::int64_t t = 0; t < c.tokens(); ++t)
@@ -429,7 +423,7 @@ std::vector<float> slice_output(const device::PaddedCase& padded, std::span<cons
     const std::int64_t h = padded.plan.hidden;
     return std::vector<float>(y.data.begin(), y.data.begin() + padded.tokens * h);
   }
-  return pd::slice_output(padded.plan, y).data;
+  return pd::slice_output(padded.plan, y, padded.poison_seed ^ kSeedOutput).data;
 }
 
 std::vector<float> run_and_slice(const device::Backend& backend, const device::PaddedCase& padded, std::uint64_t seed,

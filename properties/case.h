@@ -21,6 +21,11 @@ namespace moecheck::properties {
 
 using reference::moe::RowMatrix;
 
+// The poison seed of the suite: MOECHECK_POISON_SEED (decimal or 0x-hex) if set, else
+// reference::padding::kDefaultPoisonSeed. std::invalid_argument if set but not a number (a silent
+// default would make a failure unreproducible). Everything below takes the seed as an argument.
+std::uint64_t poison_seed();
+
 // What a case is padded for: one row of pad-report.
 struct PadTarget {
   std::string ruleset = "vllm-2026-08";
@@ -67,11 +72,6 @@ reference::padding::Plan unpadded_plan(const reference::padding::Plan& plan);
 // or a kernel activation width (skip_forward_padding) other than H_pad.
 std::string unsupported_reason(const reference::padding::Plan& plan);
 
-// Routing of the block on `hidden` [T, H] (values rounded to the model dtype first), exactly the
-// router of reference::moe::forward (a test holds the two equal).
-reference::moe::Routing route_logical(const reference::moe::MoeBlock& block, const RowMatrix<float>& hidden,
-                                      reference::moe::Accumulate accumulate = reference::moe::Accumulate::kFp64);
-
 // The padded case for `plan` (from plan_for or unpadded_plan): the target rank's shard of every
 // weight, padded by reference::padding, activations padded as the kernel receives them, routing
 // computed on the logical hidden states. `seed` seeds the poison of every padded buffer. With
@@ -79,15 +79,15 @@ reference::moe::Routing route_logical(const reference::moe::MoeBlock& block, con
 // expert_map). `faults` switches the padding-path bugs B7, B8, B9, B11 (faults.h) on.
 // std::invalid_argument when unsupported_reason(plan) is not empty.
 device::PaddedCase make_padded_case(const MoeCase& c, const reference::padding::Plan& plan,
-                                    std::uint64_t seed = reference::padding::poison_seed(),
+                                    std::uint64_t seed = poison_seed(),
                                     const PaddingFaults& faults = {});
 device::PaddedCase make_padded_case(const MoeCase& c, const reference::padding::Ruleset& ruleset,
-                                    std::uint64_t seed = reference::padding::poison_seed());
+                                    std::uint64_t seed = poison_seed());
 
 // Runs `backend` into a poisoned [T, H_pad] buffer and slices it to [T, H] with
 // reference::padding::slice_output (or as the padding faults B5, B6 get it wrong).
 std::vector<float> run_and_slice(const device::Backend& backend, const device::PaddedCase& padded,
-                                 std::uint64_t seed = reference::padding::poison_seed(),
+                                 std::uint64_t seed = poison_seed(),
                                  const PaddingFaults& faults = {});
 // The slice alone: [T, H_pad] row-major -> [T, H].
 std::vector<float> slice_output(const device::PaddedCase& padded, std::span<const float> output,

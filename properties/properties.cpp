@@ -1,4 +1,5 @@
 #include "properties/properties.h"
+#include "device/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -79,7 +80,7 @@ struct PaddedRun {
   pd::Plan plan;
   device::PaddedCase padded;
 };
-PaddedRun padded_case(const MoeCase& c, const Faults& faults, std::uint64_t seed = pd::poison_seed()) {
+PaddedRun padded_case(const MoeCase& c, const Faults& faults, std::uint64_t seed = poison_seed()) {
   PaddedRun r{layer_plan(c, shipped_ruleset(c.target.ruleset), faults.padding), {}};
   r.padded = make_padded_case(c, r.plan, seed, faults.padding);
   r.padded.faults = faults.kernel;
@@ -87,9 +88,9 @@ PaddedRun padded_case(const MoeCase& c, const Faults& faults, std::uint64_t seed
 }
 std::vector<float> unpadded_run(const MoeCase& c, const device::Backend& backend, const pd::Plan& plan,
                                 const Faults& faults) {
-  device::PaddedCase u = make_padded_case(c, unpadded_plan(plan), pd::poison_seed(), faults.padding);
+  device::PaddedCase u = make_padded_case(c, unpadded_plan(plan), poison_seed(), faults.padding);
   u.faults = faults.kernel;
-  return run_and_slice(backend, u, pd::poison_seed(), faults.padding);
+  return run_and_slice(backend, u, poison_seed(), faults.padding);
 }
 
 }  // namespace
@@ -115,14 +116,14 @@ Verdict check_padding_invariance(const MoeCase& c, const device::Backend& backen
       return;
     }
     const std::vector<float> y_unpadded = unpadded_run(c, backend, expected, faults);
-    const std::vector<float> y_padded = run_and_slice(backend, run.padded, pd::poison_seed(), faults.padding);
+    const std::vector<float> y_padded = run_and_slice(backend, run.padded, poison_seed(), faults.padding);
     for (const auto& [y, what] : {std::pair{&y_unpadded, "unpadded"}, std::pair{&y_padded, "padded"}})
       if (const std::string bad = shape_violation(*y, c.tokens(), c.block.hidden, what); !bad.empty()) {
         v.ok = false;
         v.message = os.str() + bad + "; case " + describe(c);
         return;
       }
-    const moe::Routing routing = route_logical(c.block, c.hidden_states);
+    const moe::Routing routing = moe::route_block(c.block, c.hidden_states).routing;
     v.comparison = compare(y_unpadded, y_padded, c.tokens(), c.block.hidden, allowed_ulp(caps), &routing);
     v.ok = v.comparison.ok();
     os << "padded (H_pad " << run.plan.hidden_padded << ", I_pad " << run.plan.intermediate_per_partition_padded
@@ -220,7 +221,7 @@ Verdict check_golden_agreement(const MoeCase& c, const device::Backend& backend,
       return;
     }
     const GoldenTolerance& tol = golden_tolerance(c.scheme, c.block.dtype);
-    const std::vector<float> y = run_and_slice(backend, run.padded, pd::poison_seed(), faults.padding);
+    const std::vector<float> y = run_and_slice(backend, run.padded, poison_seed(), faults.padding);
     std::ostringstream os;
     os << kP2GoldenAgreement << " on " << v.backend << " vs reference::moe::forward (fp64): ";
     if (const std::string bad = shape_violation(y, c.tokens(), c.block.hidden, "padded"); !bad.empty()) {
@@ -251,16 +252,16 @@ Verdict check_golden_agreement(const MoeCase& c, const device::Backend& backend,
 
 Verdict check_poison(const MoeCase& c, const device::Backend& backend, const Faults& faults) {
   return guarded(start(kP3Poison, backend), c, [&](Verdict& v) {
-    const PaddedRun a = padded_case(c, faults, pd::poison_seed());
+    const PaddedRun a = padded_case(c, faults, poison_seed());
     const device::Capabilities caps = backend.capabilities();
     if (!caps.supports(a.padded)) {
       v.skipped = true;
       return;
     }
-    const PaddedRun b = padded_case(c, faults, pd::poison_seed() ^ kOtherPoison);
+    const PaddedRun b = padded_case(c, faults, poison_seed() ^ kOtherPoison);
     const std::vector<float> y_ref = unpadded_run(c, backend, plan_for(c, shipped_ruleset(c.target.ruleset)), faults);
-    const std::vector<float> ya = run_and_slice(backend, a.padded, pd::poison_seed(), faults.padding);
-    const std::vector<float> yb = run_and_slice(backend, b.padded, pd::poison_seed() ^ kOtherPoison, faults.padding);
+    const std::vector<float> ya = run_and_slice(backend, a.padded, poison_seed(), faults.padding);
+    const std::vector<float> yb = run_and_slice(backend, b.padded, poison_seed() ^ kOtherPoison, faults.padding);
     std::ostringstream os;
     os << kP3Poison << " on " << v.backend << ": ";
     for (const auto& [y, what] : {std::pair{&y_ref, "unpadded"}, std::pair{&ya, "padded"}})
@@ -269,7 +270,7 @@ Verdict check_poison(const MoeCase& c, const device::Backend& backend, const Fau
         v.message = os.str() + bad + "; case " + describe(c);
         return;
       }
-    const moe::Routing routing = route_logical(c.block, c.hidden_states);
+    const moe::Routing routing = moe::route_block(c.block, c.hidden_states).routing;
     const Comparison seeds = compare(ya, yb, c.tokens(), c.block.hidden, 0, &routing);
     v.comparison = compare(y_ref, ya, c.tokens(), c.block.hidden, allowed_ulp(caps), &routing);
     std::int64_t leaked_nonfinite = 0;
@@ -289,12 +290,12 @@ Verdict check_routing(const MoeCase& c, const Faults& faults) {
   v0.backend = "host";
   return guarded(v0, c, [&](Verdict& v) {
     const pd::Plan plan = layer_plan(c, shipped_ruleset(c.target.ruleset), faults.padding);
-    const device::PaddedCase padded = make_padded_case(c, plan, pd::poison_seed(), faults.padding);
-    const pd::Tensor<float> router_in = pd::routing_input(plan, padded.hidden);
+    const device::PaddedCase padded = make_padded_case(c, plan, poison_seed(), faults.padding);
+    const pd::Tensor<float> router_in = pd::routing_input(plan, padded.hidden_states_padded, padded.poison_seed);
     const RowMatrix<float> x_from_padded =
         Eigen::Map<const RowMatrix<float>>(router_in.data.data(), router_in.dim(0), router_in.dim(1));
-    const moe::Routing logical = route_logical(c.block, c.hidden_states);
-    const moe::Routing from_padded = route_logical(c.block, x_from_padded);
+    const moe::Routing logical = moe::route_block(c.block, c.hidden_states).routing;
+    const moe::Routing from_padded = moe::route_block(c.block, x_from_padded).routing;
     const moe::Routing golden_routing = moe::forward(c.block, c.hidden_states).routing;
     const auto same = [](const moe::Routing& a, const moe::Routing& b) {
       if (a.ids != b.ids || a.weights.rows() != b.weights.rows() || a.weights.cols() != b.weights.cols()) return false;
@@ -351,12 +352,12 @@ Verdict check_metamorphic(const MoeCase& c, const device::Backend& backend, cons
       return;
     }
     const auto run = [&](const MoeCase& x) {
-      device::PaddedCase p = make_padded_case(x, base.plan, pd::poison_seed(), faults.padding);
+      device::PaddedCase p = make_padded_case(x, base.plan, poison_seed(), faults.padding);
       p.faults = faults.kernel;
-      return run_and_slice(backend, p, pd::poison_seed(), faults.padding);
+      return run_and_slice(backend, p, poison_seed(), faults.padding);
     };
     const std::int64_t T = c.tokens(), H = c.block.hidden;
-    const std::vector<float> y = run_and_slice(backend, base.padded, pd::poison_seed(), faults.padding);
+    const std::vector<float> y = run_and_slice(backend, base.padded, poison_seed(), faults.padding);
     std::ostringstream os;
     os << kP5Metamorphic << " on " << v.backend << ": ";
     if (const std::string bad = shape_violation(y, T, H, "padded"); !bad.empty()) {
@@ -364,7 +365,7 @@ Verdict check_metamorphic(const MoeCase& c, const device::Backend& backend, cons
       v.message = os.str() + bad + "; case " + describe(c);
       return;
     }
-    const moe::Routing routing = route_logical(c.block, c.hidden_states);
+    const moe::Routing routing = moe::route_block(c.block, c.hidden_states).routing;
 
     // Token permutation: reversed.
     MoeCase reversed = c;
@@ -391,7 +392,7 @@ Verdict check_metamorphic(const MoeCase& c, const device::Backend& backend, cons
     // Expert relabelling, on the tokens whose routing maps exactly (no tie at the k-th place).
     if (c.block.semantics.router.n_group <= 1 && c.block.num_experts() > 1 && T > 0) {
       const MoeCase r = relabelled(c);
-      const moe::Routing rr = route_logical(r.block, r.hidden_states);
+      const moe::Routing rr = moe::route_block(r.block, r.hidden_states).routing;
       const std::int64_t E = c.block.num_experts();
       std::vector<std::int64_t> mapped;
       for (std::int64_t t = 0; t < T; ++t) {
@@ -446,7 +447,7 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
       return;
     }
     const std::int64_t T = c.tokens(), H = c.block.hidden;
-    const std::vector<float> y = run_and_slice(backend, whole.padded, pd::poison_seed(), faults.padding);
+    const std::vector<float> y = run_and_slice(backend, whole.padded, poison_seed(), faults.padding);
     std::ostringstream os;
     os << kP6TensorParallel << " on " << v.backend << ": ";
     if (const std::string bad = shape_violation(y, T, H, "unpartitioned"); !bad.empty()) {
@@ -470,9 +471,9 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
         std::vector<float> sum(static_cast<std::size_t>(T * H), 0.0f);
         for (int rank = 0; rank < tp; ++rank) {
           ct.target.rank = rank;
-          device::PaddedCase p = make_padded_case(ct, plan, pd::poison_seed(), faults.padding);
+          device::PaddedCase p = make_padded_case(ct, plan, poison_seed(), faults.padding);
           p.faults = faults.kernel;
-          std::vector<float> yr = run_and_slice(backend, p, pd::poison_seed(), faults.padding);
+          std::vector<float> yr = run_and_slice(backend, p, poison_seed(), faults.padding);
           if (const std::string bad = shape_violation(yr, T, H, "rank"); !bad.empty())
             throw std::runtime_error(bad);
           for (std::size_t n = 0; n < sum.size(); ++n) sum[n] += yr[n];  // the all-reduce, rank order

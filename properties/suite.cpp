@@ -1,4 +1,5 @@
 #include "properties/suite.h"
+#include "device/registry.h"
 
 #include <rapidcheck.h>
 #include <rapidcheck/detail/TestListenerAdapter.h>

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "device/backend.h"
+#include "device/registry.h"
 #include "device/sim/align.h"
 #include "device/sim/sim_backend.h"
 #include "reference/moe/forward.h"
@@ -303,9 +304,9 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
       for (std::int64_t r = 0; r < h; ++r) c.w2_bias.at(x, r) = ex.down_bias[static_cast<std::size_t>(r)];
     }
   }
-  c.hidden = Tensor<float>({t, hp}, 0.0f);
+  c.hidden_states_padded = Tensor<float>({t, hp}, 0.0f);
   for (std::int64_t r = 0; r < t; ++r)
-    for (std::int64_t k = 0; k < h; ++k) c.hidden.at(r, k) = to_dtype(s.dtype, hidden(r, k));
+    for (std::int64_t k = 0; k < h; ++k) c.hidden_states_padded.at(r, k) = to_dtype(s.dtype, hidden(r, k));
   c.topk_ids = Tensor<std::int32_t>({t, s.top_k}, 0);
   c.topk_weights = Tensor<float>({t, s.top_k}, 0.0f);
   for (std::int64_t r = 0; r < t; ++r)

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "device/backend.h"
+#include "device/registry.h"
 #include "fixtures/ruleset_json.h"
 #include "properties/case.h"
 #include "properties/compare.h"
@@ -197,13 +198,26 @@ RC_GTEST_PROP(Generators, CasesAreValidAndPaddable, ()) {
 
 // ---- case construction --------------------------------------------------------------------------
 
-TEST(Case, RouteLogicalEqualsForward) {
+TEST(Case, PoisonSeedFromTheEnvironment) {
+  ::setenv("MOECHECK_POISON_SEED", "0x2a", 1);
+  EXPECT_EQ(pr::poison_seed(), 42u);
+  ::setenv("MOECHECK_POISON_SEED", "forty-two", 1);
+  EXPECT_THROW(pr::poison_seed(), std::invalid_argument);
+  ::unsetenv("MOECHECK_POISON_SEED");
+  EXPECT_EQ(pr::poison_seed(), pd::kDefaultPoisonSeed);
+  // The padded case carries the seed it was poisoned with, for the backend's own buffers.
+  const pr::MoeCase c = pg::build_case(padded_spec());
+  const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
+  EXPECT_EQ(pr::make_padded_case(c, plan, 7).poison_seed, 7u);
+}
+
+TEST(Case, PaddingPathRoutesWithTheGoldenRouter) {
   for (moe::Family f : {moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss}) {
     pg::CaseSpec s = padded_spec(WeightScheme::kDense);
     s.family = f;
     s.target = pg::valid_targets(s.scheme, f, s.hidden, s.intermediate, s.experts, s.top_k, false).front();
     const pr::MoeCase c = pg::build_case(s);
-    const moe::Routing a = pr::route_logical(c.block, c.hidden_states);
+    const moe::Routing a = moe::route_block(c.block, c.hidden_states).routing;
     const moe::Routing b = moe::forward(c.block, c.hidden_states).routing;
     EXPECT_EQ(a.ids, b.ids) << moe::name(f);
     EXPECT_EQ(a.weights, b.weights) << moe::name(f);
@@ -215,14 +229,14 @@ TEST(Case, PaddedCaseComesFromThePaddingPlan) {
   const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
   ASSERT_TRUE(plan.hidden_is_padded() || plan.intermediate_is_padded()) << pr::describe(c);
   const auto p = pr::make_padded_case(c, plan);
-  EXPECT_EQ(p.hidden.shape, (pd::Shape{5, plan.hidden_padded}));
+  EXPECT_EQ(p.hidden_states_padded.shape, (pd::Shape{5, plan.hidden_padded}));
   EXPECT_EQ(p.w13_codes.shape, (pd::Shape{4, 2 * plan.intermediate_per_partition_padded, plan.hidden_padded / 2}));
   // Every padded activation column is the pad function's zero; every real one the logical value.
   for (std::int64_t t = 0; t < 5; ++t)
     for (std::int64_t h = 0; h < plan.hidden_padded; ++h)
-      EXPECT_EQ(p.hidden.at(t, h), h < 96 ? moe::round_to(moe::Dtype::kBf16, c.hidden_states(t, h)) : 0.0f);
+      EXPECT_EQ(p.hidden_states_padded.at(t, h), h < 96 ? moe::round_to(moe::Dtype::kBf16, c.hidden_states(t, h)) : 0.0f);
   const auto u = pr::make_padded_case(c, pr::unpadded_plan(plan));
-  EXPECT_EQ(u.hidden.shape, (pd::Shape{5, 96}));
+  EXPECT_EQ(u.hidden_states_padded.shape, (pd::Shape{5, 96}));
   EXPECT_EQ(u.w13_codes.shape, (pd::Shape{4, 192, 48}));
   pd::Plan bad = plan;
   bad.error = "nope";
@@ -351,8 +365,8 @@ TEST(Properties, P4CatchesRoutingOnPaddedWidthMismatch) {
   // Routing on other hidden states than the logical ones must be noticed: shift one token.
   pr::MoeCase other = c;
   other.hidden_states(0, 0) += 64.0f;
-  const moe::Routing a = pr::route_logical(c.block, c.hidden_states);
-  const moe::Routing b = pr::route_logical(other.block, other.hidden_states);
+  const moe::Routing a = moe::route_block(c.block, c.hidden_states).routing;
+  const moe::Routing b = moe::route_block(other.block, other.hidden_states).routing;
   EXPECT_FALSE(a.ids == b.ids && a.weights == b.weights);
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "device/backend.h"
+#include "device/registry.h"
 #include "properties/case.h"
 #include "properties/faults.h"
 #include "properties/gen/case.h"
@@ -225,7 +226,7 @@ TEST(Metamorphic, ExpertRelabellingIsCheckedAndTiesAreCounted) {
   EXPECT_NE(v.message.find("experts relabelled (6 of 6 tokens without a top-k tie)"), std::string::npos)
       << v.message;
   // Token order and batch invariance hold for the index-dependent kernel; relabelling exposes it.
-  const moe::Routing r = pr::route_logical(c.block, c.hidden_states);
+  const moe::Routing r = moe::route_block(c.block, c.hidden_states).routing;
   bool expert0_first = false;
   for (std::int64_t t = 0; t < c.tokens(); ++t) expert0_first = expert0_first || r.ids(t, 0) == 0;
   ASSERT_TRUE(expert0_first) << "test: no token picks expert 0 first";
@@ -280,7 +281,7 @@ TEST(TensorParallel, ExpertParallelRanksSeeLocalIdsAndMinusOne) {
   ASSERT_TRUE(plan.ok()) << *plan.error;
   const moecheck::device::PaddedCase p = pr::make_padded_case(c, plan);
   EXPECT_EQ(p.experts, 2);
-  const moe::Routing r = pr::route_logical(c.block, c.hidden_states);
+  const moe::Routing r = moe::route_block(c.block, c.hidden_states).routing;
   for (std::int64_t t = 0; t < c.tokens(); ++t)
     for (std::int64_t j = 0; j < 2; ++j)
       EXPECT_EQ(p.topk_ids.at(t, j), r.ids(t, j) >= 2 ? r.ids(t, j) - 2 : -1) << "token " << t << " slot " << j;

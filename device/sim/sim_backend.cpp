@@ -204,7 +204,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
                                 " floats, expected [T, H_pad] = " + std::to_string(tokens * hp));
   const FaultSwitches& f = input.faults;
   const Dtype dtype = input.dtype;
-  const std::uint64_t seed = reference::padding::poison_seed();
+  const std::uint64_t seed = input.poison_seed;
 
   // Fault B12 works on a copy whose w13 rows are end-padded.
   PaddedCase end_padded;
@@ -245,7 +245,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     for (std::int64_t p = 0; p < pairs; ++p) {
       const float w = round_dtype(dtype, c.topk_weights.data[static_cast<std::size_t>(p)]);
       for (std::int64_t h = 0; h < hp; ++h)
-        a1[static_cast<std::size_t>(p * hp + h)] = round_dtype(dtype, c.hidden.at(p / k, h) * w);
+        a1[static_cast<std::size_t>(p * hp + h)] = round_dtype(dtype, c.hidden_states_padded.at(p / k, h) * w);
     }
   }
 
@@ -288,7 +288,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   tiled_gemm(
       tiles_, ab, n1, hp, n1_tiles,
       [&](std::int32_t p) {
-        return c.weights_on_input ? a1.data() + p * hp : c.hidden.data.data() + (p / k) * hp;
+        return c.weights_on_input ? a1.data() + p * hp : c.hidden_states_padded.data.data() + (p / k) * hp;
       },
       w13_view,
       [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {

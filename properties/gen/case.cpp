@@ -201,9 +201,9 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
                              " H" + std::to_string(sh.hidden) + " I" + std::to_string(sh.intermediate));
     // Padding targets most of the time: they are where the bugs are.
     const rc::Gen<PadTarget> target = padded.empty()
-                                          ? rc::gen::elementOf(all)
+                                          ? shrinking_element(all)
                                           : rc::gen::weightedOneOf<PadTarget>(
-                                                {{3, rc::gen::elementOf(padded)}, {1, rc::gen::elementOf(all)}});
+                                                {{3, shrinking_element(padded)}, {1, shrinking_element(all)}});
     return rc::gen::apply(
         [sh](const PadTarget& t, ValueSpec x, ValueSpec w) {
           CaseSpec s;

@@ -22,7 +22,9 @@ namespace moecheck::properties::gen {
 
 // Bumped whenever a generator change makes an old reproduce string mean a different case. Written
 // into every counterexample fixture; the fixture's values stay valid across versions.
-inline constexpr std::int64_t kGeneratorVersion = 2;  // 2: choices shrink toward their first value
+// 2: choices shrink toward their first value; 3: padding targets and real sizes drawn uniformly at
+// every size (shrinking_element instead of rc::gen::elementOf).
+inline constexpr std::int64_t kGeneratorVersion = 3;
 inline constexpr std::int64_t generator_version = kGeneratorVersion;
 
 // Everything a case is made of, small enough to print and shrink.

@@ -52,7 +52,7 @@ inline rc::Gen<std::int64_t> feature_size(bool allow_large = true) {
   if (!allow_large)
     return rc::gen::weightedOneOf<std::int64_t>({{6, small_size()}, {3, boundary_size(2)}});
   return rc::gen::weightedOneOf<std::int64_t>(
-      {{12, small_size()}, {6, boundary_size(2)}, {1, boundary_size(12)}, {1, rc::gen::elementOf(kRealSizes)}});
+      {{12, small_size()}, {6, boundary_size(2)}, {1, boundary_size(12)}, {1, shrinking_element(kRealSizes)}});
 }
 
 // Token counts: 0 and 1 (the edge cases of every sort and reduction), primes (never a multiple of

@@ -53,31 +53,53 @@ RowMatrix<float> expert_mlp(const Expert& expert, const RowMatrix<float>& x, Act
   return run_expert(expert, x, activation, layout, dtype, accumulate, ws);
 }
 
+namespace {
+void check_hidden(const MoeBlock& block, const RowMatrix<float>& hidden, const char* who) {
+  if (hidden.cols() != block.hidden)
+    throw std::invalid_argument(std::string(who) + ": hidden states: expected [T, " + std::to_string(block.hidden) +
+                                "], found [" + std::to_string(hidden.rows()) + ", " + std::to_string(hidden.cols()) +
+                                "]");
+}
+RowMatrix<float> rounded(const RowMatrix<float>& hidden, Dtype dtype) {
+  return hidden.unaryExpr([dtype](float v) { return round_to(dtype, v); });
+}
+// The router on x, already rounded to the model dtype.
+RouterOutput route_rounded(const MoeBlock& block, const RowMatrix<float>& x, Accumulate accumulate) {
+  const Dtype dtype = block.dtype;
+  const std::int64_t tokens = x.rows(), experts = block.num_experts();
+  std::vector<float> w(block.router.values.size());
+  materialize(StackedWeight{{block.router}}, dtype, w);
+  const RowMatrix<double> z = linear(accumulate, x, w, experts);
+  RouterOutput out;
+  out.logits.resize(tokens, experts);
+  for (std::int64_t t = 0; t < tokens; ++t)
+    for (std::int64_t e = 0; e < experts; ++e)
+      out.logits(t, e) = round_to(block.semantics.router.logits, dtype,
+                                  z(t, e) + (block.router_bias.empty() ? 0.0 : round_to(dtype, block.router_bias[e])));
+  out.routing = route(block.semantics.router, dtype, out.logits, block.correction_bias);
+  return out;
+}
+}  // namespace
+
+RouterOutput route_block(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate) {
+  check_hidden(block, hidden, "route_block");
+  return route_rounded(block, rounded(hidden, block.dtype), accumulate);
+}
+
 MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate) {
   validate(block);
-  if (hidden.cols() != block.hidden)
-    throw std::invalid_argument("forward: hidden states: expected [T, " + std::to_string(block.hidden) + "], found [" +
-                                std::to_string(hidden.rows()) + ", " + std::to_string(hidden.cols()) + "]");
+  check_hidden(block, hidden, "forward");
   const Dtype dtype = block.dtype;
   const Semantics& s = block.semantics;
   const auto r = [dtype](double v) { return round_to(dtype, v); };
   const std::int64_t tokens = hidden.rows(), experts = block.num_experts(), k = s.router.top_k;
-  const RowMatrix<float> x = hidden.unaryExpr([&](float v) { return r(v); });
+  const RowMatrix<float> x = rounded(hidden, dtype);
 
   MoeOutput out;
   Workspace ws;
-  // Router: F.linear(x, W, b) is one op (addmm), so the bias joins the sum before the rounding.
-  {
-    std::vector<float> w(block.router.values.size());
-    materialize(StackedWeight{{block.router}}, dtype, w);
-    const RowMatrix<double> z = linear(accumulate, x, w, experts);
-    out.router_logits.resize(tokens, experts);
-    for (std::int64_t t = 0; t < tokens; ++t)
-      for (std::int64_t e = 0; e < experts; ++e)
-        out.router_logits(t, e) =
-            round_to(s.router.logits, dtype, z(t, e) + (block.router_bias.empty() ? 0.0 : r(block.router_bias[e])));
-  }
-  out.routing = route(s.router, dtype, out.router_logits, block.correction_bias);
+  RouterOutput routed = route_rounded(block, x, accumulate);
+  out.router_logits = std::move(routed.logits);
+  out.routing = std::move(routed.routing);
 
   // Which (token, slot) pairs each expert serves, tokens ascending.
   std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> served(static_cast<std::size_t>(experts));

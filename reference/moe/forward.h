@@ -19,6 +19,18 @@ struct MoeOutput {
   std::vector<std::int32_t> experts_evaluated;
 };
 
+// The block's router on `hidden` [T, H] (rounded to the model dtype first, as `.to(dtype)` would):
+// F.linear(x, W, b) is one op (addmm), so the bias joins the sum before the rounding to the logits
+// precision; then route(). The one router: forward() routes with it, and so does the padding path,
+// on the LOGICAL hidden states (padding.md §1.4, bugs.md B7). std::invalid_argument for a hidden
+// width other than block.hidden.
+struct RouterOutput {
+  RowMatrix<float> logits;  // [T, E], values of the logits precision
+  Routing routing;          // ids and weights [T, k]
+};
+RouterOutput route_block(const MoeBlock& block, const RowMatrix<float>& hidden,
+                         Accumulate accumulate = Accumulate::kFp64);
+
 // `hidden` [T, H] is rounded to the model dtype first (as `.to(dtype)` would). Throws
 // std::invalid_argument for an inconsistent block or a hidden width other than block.hidden.
 MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate = Accumulate::kFp64);

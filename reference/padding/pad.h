@@ -29,34 +29,34 @@ enum class Role : std::uint8_t { kWeight, kScale, kBias };
 // (gate, up) pairs at the top, padding at the tail of the interleaved rows. Non-gated plans: one half.
 template <class T>
 Tensor<T> pad_w13(const Plan& plan, const Tensor<T>& rank_w13, W13Layout layout, Role role, Packing packing,
-                  std::uint64_t seed = poison_seed());
+                  std::uint64_t seed = kDefaultPoisonSeed);
 // w2 (or its scales) of one rank: [e, H, st(real)] -> [e, H_pad, st(I_pad)].
 template <class T>
 Tensor<T> pad_w2(const Plan& plan, const Tensor<T>& rank_w2, Role role, Packing packing,
-                 std::uint64_t seed = poison_seed());
+                 std::uint64_t seed = kDefaultPoisonSeed);
 // Biases: w13 [e, 2·real] -> [e, 2·I_pad] (rows as pad_w13); w2 [e, H] -> [e, H_pad].
 template <class T>
-Tensor<T> pad_w13_bias(const Plan& plan, const Tensor<T>& bias, W13Layout layout, std::uint64_t seed = poison_seed());
+Tensor<T> pad_w13_bias(const Plan& plan, const Tensor<T>& bias, W13Layout layout, std::uint64_t seed = kDefaultPoisonSeed);
 template <class T>
-Tensor<T> pad_w2_bias(const Plan& plan, const Tensor<T>& bias, std::uint64_t seed = poison_seed());
+Tensor<T> pad_w2_bias(const Plan& plan, const Tensor<T>& bias, std::uint64_t seed = kDefaultPoisonSeed);
 
 // The runner's activation padding (§1.4): [M, H] -> [M, H_pad], zeros on the right; [M, H]
 // unchanged (copied) when the plan skips forward padding (FlashInfer TRTLLM MXFP8).
 template <class T>
-Tensor<T> pad_activations(const Plan& plan, const Tensor<T>& x, std::uint64_t seed = poison_seed());
+Tensor<T> pad_activations(const Plan& plan, const Tensor<T>& x, std::uint64_t seed = kDefaultPoisonSeed);
 // What the kernel sees: pad_activations, or for skip_forward_padding the kernel's own zero padding
 // to round_up(H, kernel_activation_alignment) (mxfp8_quantize(alignment=256)).
 template <class T>
-Tensor<T> kernel_activations(const Plan& plan, const Tensor<T>& x, std::uint64_t seed = poison_seed());
+Tensor<T> kernel_activations(const Plan& plan, const Tensor<T>& x, std::uint64_t seed = kDefaultPoisonSeed);
 // The router's input: the logical columns [:, :H] of a possibly padded [M, W] (§1.4, bugs.md B7).
 template <class T>
-Tensor<T> routing_input(const Plan& plan, const Tensor<T>& x, std::uint64_t seed = poison_seed());
+Tensor<T> routing_input(const Plan& plan, const Tensor<T>& x, std::uint64_t seed = kDefaultPoisonSeed);
 // The slice back: [M, W >= H] -> [M, H] (§1.4 x[..., :H]).
 template <class T>
-Tensor<T> slice_output(const Plan& plan, const Tensor<T>& y, std::uint64_t seed = poison_seed());
+Tensor<T> slice_output(const Plan& plan, const Tensor<T>& y, std::uint64_t seed = kDefaultPoisonSeed);
 // The TP/EP all-reduce on the padded width, in rank order, then the slice (§1.4 _maybe_reduce_output).
 Tensor<float> all_reduce_then_slice(const Plan& plan, const std::vector<Tensor<float>>& rank_outputs,
-                                    std::uint64_t seed = poison_seed());
+                                    std::uint64_t seed = kDefaultPoisonSeed);
 
 #define MOECHECK_PADDING_PAD_EXTERN(T)                                                                         \
   extern template Tensor<T> pad_w13<T>(const Plan&, const Tensor<T>&, W13Layout, Role, Packing, std::uint64_t); \

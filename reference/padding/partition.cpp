@@ -172,7 +172,7 @@ Tensor<T> shard_w13(const Partition& p, int rank, const Tensor<T>& full, W13Layo
                                 ", C], found " + to_string(full.shape));
   const std::vector<std::int64_t> rows = w13_source_rows(p, r, layout, gated);
   const std::int64_t c = full.dim(2);
-  Tensor<T> out = poisoned<T>({r.experts(), std::int64_t(rows.size()), c}, poison_seed() ^ 0x5331);
+  Tensor<T> out = poisoned<T>({r.experts(), std::int64_t(rows.size()), c}, kDefaultPoisonSeed ^ 0x5331);
   for (std::int64_t e = 0; e < r.experts(); ++e)
     for (std::size_t i = 0; i < rows.size(); ++i)
       for (std::int64_t k = 0; k < c; ++k) out.at(e, std::int64_t(i), k) = full.at(r.expert_begin + e, rows[i], k);
@@ -186,7 +186,7 @@ Tensor<T> shard_w2(const Partition& p, int rank, const Tensor<T>& full, Packing 
     throw std::invalid_argument("shard_w2: expected [E, R, " + std::to_string(packing.storage(p.intermediate_full)) +
                                 "], found " + to_string(full.shape));
   const std::int64_t begin = packing.storage(r.real_begin), width = packing.storage(r.real_rows());
-  Tensor<T> out = poisoned<T>({r.experts(), full.dim(1), width}, poison_seed() ^ 0x5332);
+  Tensor<T> out = poisoned<T>({r.experts(), full.dim(1), width}, kDefaultPoisonSeed ^ 0x5332);
   for (std::int64_t e = 0; e < r.experts(); ++e)
     for (std::int64_t i = 0; i < full.dim(1); ++i)
       for (std::int64_t k = 0; k < width; ++k) out.at(e, i, k) = full.at(r.expert_begin + e, i, begin + k);
@@ -207,7 +207,7 @@ template <class T>
 Tensor<T> shard_w2_bias(const Partition& p, int rank, const Tensor<T>& full) {
   const RankShard& r = shard_of(p, rank);
   if (full.shape.size() != 2) throw std::invalid_argument("shard_w2_bias: expected [E, H], found " + to_string(full.shape));
-  Tensor<T> out = poisoned<T>({r.experts(), full.dim(1)}, poison_seed() ^ 0x5334);
+  Tensor<T> out = poisoned<T>({r.experts(), full.dim(1)}, kDefaultPoisonSeed ^ 0x5334);
   for (std::int64_t e = 0; e < r.experts(); ++e)
     for (std::int64_t k = 0; k < full.dim(1); ++k) out.at(e, k) = r.holds_w2_bias ? full.at(r.expert_begin + e, k) : T{};
   return out;
@@ -237,7 +237,7 @@ Tensor<float> shard_w13_block_grid(const Partition& p, int rank, const Tensor<fl
     throw std::invalid_argument("shard_w13_block_grid: expected [E, " + std::to_string(2 * half) + ", G], found " +
                                 to_string(full.shape));
   const std::int64_t first = r.real_begin / block, rows = cdiv(r.real_rows(), block), g = full.dim(2);
-  Tensor<float> out = poisoned<float>({r.experts(), 2 * rows, g}, poison_seed() ^ 0x5335);
+  Tensor<float> out = poisoned<float>({r.experts(), 2 * rows, g}, kDefaultPoisonSeed ^ 0x5335);
   for (std::int64_t e = 0; e < r.experts(); ++e)
     for (std::int64_t h = 0; h < 2; ++h)
       for (std::int64_t i = 0; i < rows; ++i)
@@ -252,7 +252,7 @@ Tensor<float> shard_w2_block_grid(const Partition& p, int rank, const Tensor<flo
     throw std::invalid_argument("shard_w2_block_grid: expected [E, R, " + std::to_string(cdiv(p.intermediate_full, block)) +
                                 "], found " + to_string(full.shape));
   const std::int64_t first = r.real_begin / block, cols = cdiv(r.real_rows(), block);
-  Tensor<float> out = poisoned<float>({r.experts(), full.dim(1), cols}, poison_seed() ^ 0x5336);
+  Tensor<float> out = poisoned<float>({r.experts(), full.dim(1), cols}, kDefaultPoisonSeed ^ 0x5336);
   for (std::int64_t e = 0; e < r.experts(); ++e)
     for (std::int64_t i = 0; i < full.dim(1); ++i)
       for (std::int64_t k = 0; k < cols; ++k) out.at(e, i, k) = full.at(r.expert_begin + e, i, first + k);

@@ -2,7 +2,6 @@
 
 #include <bit>
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -10,17 +9,6 @@
 
 namespace moecheck::reference::padding {
 using reference::SplitMix64;  // the poison stream (reference/splitmix64.h)
-
-std::uint64_t poison_seed() {
-  const char* text = std::getenv("MOECHECK_POISON_SEED");
-  if (!text || !*text) return kDefaultPoisonSeed;
-  char* end = nullptr;
-  const std::uint64_t value = std::strtoull(text, &end, 0);
-  if (*end != '\0')
-    throw std::invalid_argument(std::string("MOECHECK_POISON_SEED='") + text +
-                                "': expected a decimal or 0x-hexadecimal integer");
-  return value;
-}
 
 void poison(std::span<float> out, std::uint64_t seed) {
   SplitMix64 rng{seed};

@@ -2,8 +2,8 @@
 // garbage (|x| >= 1), never a value a correct fill writes (0, -0, the scale bytes 0x00 and 0x01).
 // The pad functions allocate poisoned, then overwrite what they are meant to fill, so a forgotten
 // fill shows as NaN/Inf/garbage instead of hiding behind a zeroing allocator (ARCHITECTURE.md;
-// bugs.md B1, B3, B9 are that failure). Seeded and reproducible; the seed comes from the
-// environment (MOECHECK_POISON_SEED, decimal or 0x-hex) or kDefaultPoisonSeed.
+// bugs.md B1, B3, B9 are that failure). Seeded and reproducible: every caller passes its seed
+// (the property suite takes it from MOECHECK_POISON_SEED; nothing here reads the environment).
 #pragma once
 
 #include <cstdint>
@@ -14,10 +14,6 @@
 namespace moecheck::reference::padding {
 
 inline constexpr std::uint64_t kDefaultPoisonSeed = 0x6d6f65636865636bULL;  // "moecheck"
-
-// MOECHECK_POISON_SEED if set and valid, else kDefaultPoisonSeed. std::invalid_argument if set but
-// not a number (a silent default would make a failure unreproducible).
-std::uint64_t poison_seed();
 
 void poison(std::span<float> out, std::uint64_t seed);
 void poison(std::span<std::uint8_t> out, std::uint64_t seed);   // codes and scale bytes

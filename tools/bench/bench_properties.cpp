@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "device/backend.h"
+#include "device/registry.h"
 #include "properties/gen/case.h"
 #include "properties/properties.h"
 

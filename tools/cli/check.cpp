@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fixtures/format_oracle.h"
+#include "device/registry.h"
 #include "properties/properties.h"
 #include "properties/suite.h"
 #include "reference/formats.h"
