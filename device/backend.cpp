@@ -8,13 +8,19 @@
 
 namespace moecheck::device {
 
-std::string_view name(WeightScheme scheme) {
-  switch (scheme) {
-    case WeightScheme::kDense: return "dense";
-    case WeightScheme::kMxfp4W4A16: return "mxfp4_w4a16";
-    case WeightScheme::kFp8Block128W8A16: return "fp8_block128_w8a16";
-  }
-  return "unknown";
+namespace rq = reference::quant;
+
+reference::padding::Tensor<float>& PaddedWeight::floats(rq::Component c) {
+  return c == rq::Component::kValues ? values : scales;
+}
+reference::padding::Tensor<std::uint8_t>& PaddedWeight::bytes(rq::Component c) {
+  return c == rq::Component::kCodes ? codes : scale_bytes;
+}
+const reference::padding::Tensor<float>& PaddedWeight::floats(rq::Component c) const {
+  return c == rq::Component::kValues ? values : scales;
+}
+const reference::padding::Tensor<std::uint8_t>& PaddedWeight::bytes(rq::Component c) const {
+  return c == rq::Component::kCodes ? codes : scale_bytes;
 }
 
 std::span<const KernelFaultInfo> kernel_faults() {
@@ -66,7 +72,27 @@ void expect_shape(const reference::padding::Tensor<T>& t, const Shape& expected,
                                 " values for shape " + to_string(t.shape));
 }
 
-std::int64_t cdiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+// Every component of `scheme` has the shape rule's shape; the others are empty.
+void expect_weight(const PaddedWeight& w, const rq::SchemeSpec& scheme, std::int64_t experts, std::int64_t parts,
+                   std::int64_t part_rows, std::int64_t cols, std::string_view what) {
+  for (const rq::Component c : rq::kAllComponents) {
+    const std::string field = std::string(what) + "." + std::string(rq::name(c));
+    const rq::ComponentSpec* spec = scheme.find(c);
+    if (!spec) {
+      const Shape& found = rq::holds_floats(c) ? w.floats(c).shape : w.bytes(c).shape;
+      if (!found.empty())
+        throw std::invalid_argument("PaddedCase." + field + ": expected empty (" + std::string(scheme.name) +
+                                    " has no " + std::string(rq::name(c)) + "), found shape " + to_string(found));
+      continue;
+    }
+    const Shape expected = rq::stacked_shape(*spec, experts, parts, part_rows, cols);
+    if (rq::holds_floats(c))
+      expect_shape(w.floats(c), expected, field);
+    else
+      expect_shape(w.bytes(c), expected, field);
+  }
+}
+
 
 }  // namespace
 
@@ -82,27 +108,11 @@ void validate(const PaddedCase& c) {
     throw std::invalid_argument("PaddedCase.plan: need 1 <= hidden <= hidden_padded and 1 <= intermediate <= "
                                 "intermediate_padded; found H " + std::to_string(h) + "/" + std::to_string(hp) +
                                 ", I " + std::to_string(i) + "/" + std::to_string(ip));
-  switch (c.scheme) {
-    case WeightScheme::kDense:
-      expect_shape(c.w13, {e, 2 * ip, hp}, "w13");
-      expect_shape(c.w2, {e, hp, ip}, "w2");
-      break;
-    case WeightScheme::kMxfp4W4A16:
-      if (hp % 32 != 0 || ip % 32 != 0)
-        throw std::invalid_argument("PaddedCase: MXFP4 needs H_pad and I_pad multiples of 32; found " +
-                                    std::to_string(hp) + ", " + std::to_string(ip));
-      expect_shape(c.w13_codes, {e, 2 * ip, hp / 2}, "w13_codes");
-      expect_shape(c.w2_codes, {e, hp, ip / 2}, "w2_codes");
-      expect_shape(c.w13_mx_scales, {e, 2 * ip, hp / 32}, "w13_mx_scales");
-      expect_shape(c.w2_mx_scales, {e, hp, ip / 32}, "w2_mx_scales");
-      break;
-    case WeightScheme::kFp8Block128W8A16:
-      expect_shape(c.w13_codes, {e, 2 * ip, hp}, "w13_codes");
-      expect_shape(c.w2_codes, {e, hp, ip}, "w2_codes");
-      expect_shape(c.w13_block_scales, {e, 2 * cdiv(ip, 128), cdiv(hp, 128)}, "w13_block_scales");
-      expect_shape(c.w2_block_scales, {e, cdiv(hp, 128), cdiv(ip, 128)}, "w2_block_scales");
-      break;
-  }
+  const rq::SchemeSpec& scheme = rq::spec(c.scheme);
+  if (const std::string why = rq::size_problem(scheme, hp, ip); !why.empty())
+    throw std::invalid_argument("PaddedCase: padded sizes: " + why);
+  expect_weight(c.w13, scheme, e, 2, ip, hp, "w13");
+  expect_weight(c.w2, scheme, e, 1, hp, ip, "w2");
   if (!c.w13_bias.shape.empty()) expect_shape(c.w13_bias, {e, 2 * ip}, "w13_bias");
   if (!c.w2_bias.shape.empty()) expect_shape(c.w2_bias, {e, hp}, "w2_bias");
   expect_shape(c.hidden_states_padded, {t, hp}, "hidden_states_padded");

@@ -25,23 +25,14 @@
 #include "reference/padding/plan.h"
 #include "reference/padding/poison.h"
 #include "reference/padding/tensor.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::device {
 
-// The weight encodings a backend reads, named after the kernels they emulate.
-enum class WeightScheme : std::uint8_t {
-  // Unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod → Triton fused_moe).
-  kDense,
-  // gpt-oss MXFP4 weights with bf16/fp32 activations (w4a16: Mxfp4MoEMethod, triton_kernels
-  // matmul_ogs): e2m1 codes two per byte, one E8M0 scale byte per 32 elements along K,
-  // dequantized in-tile; activations stay in the model dtype.
-  kMxfp4W4A16,
-  // DeepSeek-V3 FP8 128×128 block weights (e4m3fn / e4m3fnuz codes, fp32 weight_scale_inv per
-  // block), dequantized in-tile; activations stay in the model dtype (no per-token-group
-  // activation quantization; a w8a8 scheme would be a separate enumerator).
-  kFp8Block128W8A16,
-};
-std::string_view name(WeightScheme scheme);  // "dense", "mxfp4_w4a16", "fp8_block128_w8a16"
+// The weight encodings a backend reads: the rows of reference/quant/scheme.h, the one vocabulary
+// (the registry methods, the fixtures and the sim all name a scheme by it).
+using reference::quant::WeightScheme;
+using reference::quant::name;
 
 // Faults the `sim` pipeline can exhibit, one switch per bug class of spec/bugs.md that lives in
 // the kernel (padding-code faults — B5, B6, B7, B8, B9, B11, B13 — live in the caller's padding
@@ -93,6 +84,42 @@ struct KernelFaultInfo {
 std::span<const KernelFaultInfo> kernel_faults();
 const KernelFaultInfo* find_kernel_fault(std::string_view name);  // nullptr if unknown
 
+// One projection of the E local experts in its scheme's storage, padded: a tensor per component of
+// the scheme (reference/quant/scheme.h), shaped by quant::stacked_shape — w13 two parts (gate, up)
+// of I_pad rows over K = H_pad, w2 one part of H_pad rows over K = I_pad. The tensors of components
+// the scheme lacks are empty (shape {}).
+struct PaddedWeight {
+  reference::padding::Tensor<float> values;              // kValues: model-dtype values
+  reference::padding::Tensor<std::uint8_t> codes;        // kCodes: element codes, packed along K
+  reference::padding::Tensor<std::uint8_t> scale_bytes;  // kScaleBytes: E8M0 / ue4m3 scale codes
+  reference::padding::Tensor<float> scales;              // kScales: fp32 multipliers
+
+  reference::padding::Tensor<float>& floats(reference::quant::Component component);
+  reference::padding::Tensor<std::uint8_t>& bytes(reference::quant::Component component);
+  const reference::padding::Tensor<float>& floats(reference::quant::Component component) const;
+  const reference::padding::Tensor<std::uint8_t>& bytes(reference::quant::Component component) const;
+  // Calls f(component spec, tensor) for every component of `scheme` (Tensor<float>& or
+  // Tensor<std::uint8_t>&).
+  template <class F>
+  void for_each(const reference::quant::SchemeSpec& scheme, F&& f) {
+    for (const reference::quant::ComponentSpec& c : scheme.components) {
+      if (reference::quant::holds_floats(c.component))
+        f(c, floats(c.component));
+      else
+        f(c, bytes(c.component));
+    }
+  }
+  template <class F>
+  void for_each(const reference::quant::SchemeSpec& scheme, F&& f) const {
+    for (const reference::quant::ComponentSpec& c : scheme.components) {
+      if (reference::quant::holds_floats(c.component))
+        f(c, floats(c.component));
+      else
+        f(c, bytes(c.component));
+    }
+  }
+};
+
 // Everything one fused-MoE call needs, on padded shapes. E = local experts, T = tokens, k = top_k.
 struct PaddedCase {
   reference::padding::Plan plan;  // logical and padded sizes
@@ -108,24 +135,12 @@ struct PaddedCase {
   std::int64_t experts = 0;  // E
   std::int64_t top_k = 0;    // k
 
-  // Weights in the block's layout. Rows of w13 [E, 2·I_pad, ·]: kConcatenated = [gate half of
+  // The weights, in the scheme's storage (PaddedWeight). Rows of w13: kConcatenated = [gate half of
   // I_pad rows; up half of I_pad rows], each half's padding at its bottom; kInterleaved = row 2i
-  // gate_i, row 2i+1 up_i, padding at the tail.
-  // kDense: fp32 values.
-  reference::padding::Tensor<float> w13;  // [E, 2·I_pad, H_pad]
-  reference::padding::Tensor<float> w2;   // [E, H_pad, I_pad]
-  // kMxfp4W4A16: packed e2m1 codes, low nibble = even element (the checkpoint's `*_blocks`
-  // flattened), and E8M0 scale bytes. kFp8Block128W8A16: one code per byte.
-  reference::padding::Tensor<std::uint8_t> w13_codes;  // [E, 2·I_pad, H_pad/2] or [E, 2·I_pad, H_pad]
-  reference::padding::Tensor<std::uint8_t> w2_codes;   // [E, H_pad, I_pad/2]  or [E, H_pad, I_pad]
-  reference::padding::Tensor<std::uint8_t> w13_mx_scales;  // MXFP4: [E, 2·I_pad, H_pad/32]
-  reference::padding::Tensor<std::uint8_t> w2_mx_scales;   // MXFP4: [E, H_pad, I_pad/32]
-  // FP8 blocks: weight_scale_inv, vLLM's grid. w13 per half: [E, 2·ceil(I_pad/128),
-  // ceil(H_pad/128)], gate grid rows first; row r of half h uses grid row h·ceil(I_pad/128) + r/128
-  // (interleaved: w13 row 2i+h is row i of half h). w2: [E, ceil(H_pad/128), ceil(I_pad/128)].
-  reference::padding::Tensor<float> w13_block_scales;
-  reference::padding::Tensor<float> w2_block_scales;
-  reference::formats::Format fp8_format = reference::formats::Format::kE4m3fn;
+  // gate_i, row 2i+1 up_i, padding at the tail. A 2-D scale grid (FP8 blocks) is per half: gate
+  // grid rows first; row r of half h uses grid row h·ceil(I_pad/128) + r/128.
+  PaddedWeight w13;  // [E, 2·I_pad, H_pad] as a matrix
+  PaddedWeight w2;   // [E, H_pad, I_pad]
 
   // Biases in the model dtype, or empty (shape {}) when the block has none.
   reference::padding::Tensor<float> w13_bias;  // [E, 2·I_pad], rows as w13

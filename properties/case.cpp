@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
+#include <iterator>
 #include <type_traits>
 #include <variant>
 
@@ -13,13 +14,14 @@
 #include "reference/padding/platform.h"
 #include "reference/padding/poison.h"
 #include "reference/padding/registry.h"
-#include "reference/quant/fp8_block.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::properties {
 
 namespace moe = reference::moe;
 namespace pd = reference::padding;
 using device::WeightScheme;
+namespace rq = reference::quant;
 
 std::uint64_t poison_seed() {
   const char* text = std::getenv("MOECHECK_POISON_SEED");
@@ -50,143 +52,25 @@ pd::W13Layout w13_layout(moe::GateUpLayout layout) {
   return layout == moe::GateUpLayout::kInterleaved ? pd::W13Layout::kInterleaved : pd::W13Layout::kConcatenated;
 }
 
-const moe::Weight& only_part(const moe::StackedWeight& w, const char* what) {
-  if (w.parts.empty()) throw std::invalid_argument(std::string(what) + ": no weight parts");
-  return w.parts.front();
-}
-
-// Stacks the storage rows of every part of `w` (quantized MXFP4: code bytes or scale bytes) into
-// expert `e` of `out` [E, rows, row_bytes].
-void copy_mxfp4_rows(const moe::StackedWeight& w, bool scales, std::int64_t e, pd::Tensor<std::uint8_t>& out) {
-  std::int64_t row = 0;
-  for (const moe::Weight& part : w.parts) {
-    const auto* mx = std::get_if<reference::quant::Mxfp4Weight>(&part);
-    if (!mx) throw std::invalid_argument("MXFP4 scheme: every weight part must be an Mxfp4Weight");
-    const std::vector<std::uint8_t>& bytes = scales ? mx->scales : mx->blocks;
-    const std::int64_t row_bytes = out.dim(2);
-    if (static_cast<std::int64_t>(bytes.size()) != mx->rows * row_bytes)
-      throw std::invalid_argument("MXFP4 weight: expected " + std::to_string(mx->rows * row_bytes) + " bytes, found " +
-                                  std::to_string(bytes.size()));
-    for (std::int64_t r = 0; r < mx->rows; ++r, ++row)
-      for (std::int64_t b = 0; b < row_bytes; ++b)
-        out.at(e, row, b) = bytes[static_cast<std::size_t>(r * row_bytes + b)];
-  }
-}
-
-// Every expert's [rows, cols] matrix (values of the model dtype) as [E, rows, cols].
-pd::Tensor<float> dense_stack(const moe::MoeBlock& block, bool w13) {
-  const std::int64_t rows = w13 ? 2 * block.intermediate : block.hidden;
-  const std::int64_t cols = w13 ? block.hidden : block.intermediate;
-  pd::Tensor<float> t({block.num_experts(), rows, cols}, 0.0f);
-  for (std::int64_t e = 0; e < block.num_experts(); ++e) {
-    const moe::Expert& x = block.experts[static_cast<std::size_t>(e)];
-    moe::materialize(w13 ? x.gate_up : x.down, block.dtype,
-                     std::span<float>(t.data).subspan(static_cast<std::size_t>(e * rows * cols),
-                                                      static_cast<std::size_t>(rows * cols)));
-  }
-  return t;
-}
-
-pd::Tensor<std::uint8_t> mxfp4_stack(const moe::MoeBlock& block, bool w13, bool scales) {
-  const std::int64_t rows = w13 ? 2 * block.intermediate : block.hidden;
-  const std::int64_t k = w13 ? block.hidden : block.intermediate;
-  const pd::Packing packing = scales ? pd::kMxScaleBytes : pd::kFp4Bytes;
-  pd::Tensor<std::uint8_t> t({block.num_experts(), rows, packing.storage(k)}, 0);
-  for (std::int64_t e = 0; e < block.num_experts(); ++e) {
-    const moe::Expert& x = block.experts[static_cast<std::size_t>(e)];
-    copy_mxfp4_rows(w13 ? x.gate_up : x.down, scales, e, t);
-  }
-  return t;
-}
-
-// FP8 128×128 block weights as vLLM holds them: T = uint8, the codes [E, rows, cols] (w13: the gate
-// part's rows, then the up part's); T = float, weight_scale_inv stacked the same way (w13: the gate
-// grid's rows, then the up grid's: vLLM's per-half grid).
-constexpr std::int64_t kBlock = reference::quant::kFp8WeightBlock;  // the device's FP8 block (128)
-
+// Every expert's projection (gate_up when `w13`, else down) in component `c`, as the checkpoint
+// holds it: moe::stacked_floats / stacked_bytes in the shape of quant::stacked_shape.
 template <class T>
-pd::Tensor<T> fp8_stack(const moe::MoeBlock& block, bool w13) {
-  const std::int64_t e_count = block.num_experts();
-  std::vector<T> all;
-  std::int64_t rows = 0, cols = 0;
-  for (std::int64_t e = 0; e < e_count; ++e) {
-    const moe::StackedWeight& w = w13 ? block.experts[static_cast<std::size_t>(e)].gate_up
-                                      : block.experts[static_cast<std::size_t>(e)].down;
-    if (w.parts.size() != (w13 ? 2u : 1u))
-      throw std::invalid_argument(std::string("FP8 block scheme: ") + (w13 ? "gate_up" : "down") + " of expert " +
-                                  std::to_string(e) + ": expected " + (w13 ? "2 parts (gate, up)" : "1 part") +
-                                  ", found " + std::to_string(w.parts.size()));
-    std::int64_t r = 0;
-    for (const moe::Weight& part : w.parts) {
-      const auto* q = std::get_if<reference::quant::Fp8BlockWeight>(&part);
-      if (!q || q->block_rows != kBlock || q->block_cols != kBlock || q->format != reference::formats::Format::kE4m3fn)
-        throw std::invalid_argument("FP8 block scheme: every weight part must be a 128x128 e4m3fn Fp8BlockWeight");
-      if constexpr (std::is_same_v<T, float>) {
-        all.insert(all.end(), q->scale_inv.begin(), q->scale_inv.end());
-        r += pd::cdiv(q->rows, kBlock);
-        cols = pd::cdiv(q->cols, kBlock);
-      } else {
-        all.insert(all.end(), q->codes.begin(), q->codes.end());
-        r += q->rows;
-        cols = q->cols;
-      }
-    }
-    rows = r;
-  }
-  pd::Tensor<T> t({e_count, rows, cols}, T{});
-  if (static_cast<std::int64_t>(all.size()) != t.numel())
-    throw std::invalid_argument("FP8 block scheme: experts differ in shape");
-  t.data = std::move(all);
+pd::Tensor<T> stacked(const moe::MoeBlock& b, const rq::ComponentSpec& c, bool w13) {
+  const moe::Projection projection = w13 ? moe::Projection::kGateUp : moe::Projection::kDown;
+  pd::Tensor<T> t;
+  t.shape = moe::stacked_shape(b, projection, c);
+  if constexpr (std::is_same_v<T, float>)
+    t.data = moe::stacked_floats(b, projection, c);
+  else
+    t.data = moe::stacked_bytes(b, projection, c);
   return t;
 }
 
 }  // namespace
 
-WeightScheme scheme_of(const moe::MoeBlock& block) {
-  if (block.experts.empty()) throw std::invalid_argument("scheme_of: the block has no experts");
-  const moe::Weight& w = only_part(block.experts.front().gate_up, "expert 0 gate_up");
-  if (std::holds_alternative<moe::DenseWeight>(w)) return WeightScheme::kDense;
-  if (std::holds_alternative<reference::quant::Mxfp4Weight>(w)) return WeightScheme::kMxfp4W4A16;
-  return WeightScheme::kFp8Block128W8A16;
-}
-
 std::vector<std::string> methods_for(WeightScheme scheme) {
-  std::vector<std::string> out;
-  for (const pd::MethodInfo& m : pd::methods()) {
-    // Online methods (fp8_per_block_online, mxfp4_online) load a bf16 checkpoint and quantize it
-    // after padding: a different case form, not one of these schemes' checkpoints.
-    if (m.online) continue;
-    const bool dense = m.weight_bits == 16 && m.scale == pd::ScaleKind::kNone;
-    const bool mxfp4 = m.weight_bits == 4 && m.scale == pd::ScaleKind::kPerRowBlock && m.scale_block == 32 &&
-                       m.weight_packing == pd::kFp4Bytes;
-    const bool fp8_block = m.weight_bits == 8 && m.scale == pd::ScaleKind::kBlock2d && m.scale_block == kBlock;
-    if ((scheme == WeightScheme::kDense && dense) || (scheme == WeightScheme::kMxfp4W4A16 && mxfp4) ||
-        (scheme == WeightScheme::kFp8Block128W8A16 && fp8_block))
-      out.emplace_back(m.name);
-  }
-  return out;
-}
-
-pd::Plan plan_for(const MoeCase& c, const pd::Ruleset& ruleset) {
-  pd::Problem problem;
-  problem.hidden = c.block.hidden;
-  problem.intermediate = c.block.intermediate;
-  problem.experts = c.block.num_experts();
-  problem.topk = c.block.semantics.router.top_k;
-  problem.gated = true;
-  problem.has_bias = !c.block.experts.empty() && !c.block.experts.front().gate_up_bias.empty();
-  problem.model_type = std::string(moe::name(c.block.family));
-  problem.activation = std::string(moe::vllm_activation(c.block.semantics.activation));
-  problem.routing = std::string(moe::vllm_routing_method(c.block.family, c.block.semantics.router));
-  const auto platform = pd::parse_platform(c.target.platform);
-  if (!platform)
-    throw std::invalid_argument("unknown platform '" + c.target.platform + "'; valid platforms: " +
-                                pd::platform_names());
-  pd::ParallelConfig parallel;
-  parallel.tp_size = c.target.tp;
-  parallel.enable_ep = c.target.ep;
-  const pd::ActDtype act = c.block.dtype == moe::Dtype::kBf16 ? pd::ActDtype::kBf16 : pd::ActDtype::kFp32;
-  return pd::make_plan(ruleset, problem, c.target.method, c.target.backend, *platform, parallel, act);
+  const rq::SchemeSpec& spec = rq::spec(scheme);
+  return {spec.methods.begin(), spec.methods.end()};
 }
 
 pd::Plan layer_plan(const MoeCase& c, const pd::Ruleset& ruleset, const PaddingFaults& faults) {
@@ -215,13 +99,18 @@ pd::Plan unpadded_plan(const pd::Plan& plan) {
 
 std::string unsupported_reason(const pd::Plan& plan) {
   if (!plan.ok()) return "invalid plan: " + *plan.error;
-  if (const pd::MethodInfo& m = plan.method_info(); m.scale == pd::ScaleKind::kBlock2d) {
-    if (plan.hidden_is_padded() || plan.intermediate_is_padded())
-      return "padding an FP8 128x128 block-scale grid is not modelled (no shipped fp8_block rule pads)";
-    const pd::Partition part = pd::partition(plan);
-    if (!part.ok()) return "partition: " + *part.error;
-    if (const std::string why = pd::block_grid_misalignment(part, m.scale_block); !why.empty())
-      return "FP8 block scales: " + why;
+  if (const rq::SchemeSpec* scheme = rq::scheme_of_method(plan.method)) {
+    for (const rq::ComponentSpec& c : scheme->components) {
+      if (c.row_block == 1) continue;
+      // A 2-D scale grid (FP8 blocks): padding it is not modelled, and a shard must start on a block.
+      if (plan.hidden_is_padded() || plan.intermediate_is_padded())
+        return "padding a " + std::to_string(c.row_block) + "-row " + std::string(rq::name(c.component)) + " grid (" +
+               std::string(scheme->name) + ") is not modelled (no shipped rule pads it)";
+      const pd::Partition part = pd::partition(plan);
+      if (!part.ok()) return "partition: " + *part.error;
+      if (const std::string why = pd::block_grid_misalignment(part, c.row_block); !why.empty())
+        return std::string(scheme->name) + " " + std::string(rq::name(c.component)) + ": " + why;
+    }
   }
   if (plan.skip_forward_padding &&
       pd::round_up(plan.hidden, plan.kernel_activation_alignment) != plan.hidden_padded)
@@ -314,35 +203,34 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   p.experts = part.ranks[static_cast<std::size_t>(rank)].experts();
   p.top_k = b.semantics.router.top_k;
 
-  switch (c.scheme) {
-    case WeightScheme::kDense:
-      p.w13 = pd::pad_w13(wplan, pd::shard_w13(part, rank, dense_stack(b, true), layout), layout, pd::Role::kWeight,
-                          pd::kUnpacked, seed ^ kSeedW13);
-      p.w2 = pd::pad_w2(wplan, pd::shard_w2(part, rank, dense_stack(b, false), pd::kUnpacked), pd::Role::kWeight,
-                        pd::kUnpacked, seed ^ kSeedW2);
-      break;
-    case WeightScheme::kMxfp4W4A16:
-      p.w13_codes = pd::pad_w13(wplan, pd::shard_w13(part, rank, mxfp4_stack(b, true, false), layout), layout,
-                                pd::Role::kWeight, pd::kFp4Bytes, seed ^ kSeedW13);
-      p.w13_mx_scales = pd::pad_w13(wplan, pd::shard_w13(part, rank, mxfp4_stack(b, true, true), layout), layout,
-                                    pd::Role::kScale, pd::kMxScaleBytes, seed ^ kSeedW13Scale);
-      p.w2_codes = pd::pad_w2(wplan, pd::shard_w2(part, rank, mxfp4_stack(b, false, false), pd::kFp4Bytes),
-                              pd::Role::kWeight, pd::kFp4Bytes, seed ^ kSeedW2);
-      p.w2_mx_scales = pd::pad_w2(wplan, pd::shard_w2(part, rank, mxfp4_stack(b, false, true), pd::kMxScaleBytes),
-                                  pd::Role::kScale, pd::kMxScaleBytes, seed ^ kSeedW2Scale);
-      break;
-    case WeightScheme::kFp8Block128W8A16:
-      // unsupported_reason has ruled out padded plans and shards off the 128-row grid: the pad
-      // functions copy the codes, and the scale grids are the rank's shard as it is.
-      p.w13_codes = pd::pad_w13(wplan, pd::shard_w13(part, rank, fp8_stack<std::uint8_t>(b, true), layout),
-                                layout, pd::Role::kWeight, pd::kUnpacked, seed ^ kSeedW13);
-      p.w2_codes = pd::pad_w2(wplan, pd::shard_w2(part, rank, fp8_stack<std::uint8_t>(b, false), pd::kUnpacked),
-                              pd::Role::kWeight, pd::kUnpacked, seed ^ kSeedW2);
-      p.w13_block_scales = pd::shard_w13_block_grid(part, rank, fp8_stack<float>(b, true), kBlock);
-      p.w2_block_scales = pd::shard_w2_block_grid(part, rank, fp8_stack<float>(b, false), kBlock);
-      p.fp8_format = reference::formats::Format::kE4m3fn;
-      break;
-  }
+  // Every storage component of the scheme: stacked as the checkpoint holds it, the rank's shard cut,
+  // padded (poisoned, then filled as the ruleset says). A 2-D scale grid is cut by whole blocks and
+  // not padded (unsupported_reason has ruled out padded plans for it).
+  const rq::SchemeSpec& scheme = rq::spec(c.scheme);
+  p.w13.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
+    using T = typename std::decay_t<decltype(t.data)>::value_type;
+    const pd::Role role = rq::is_scale(comp.component) ? pd::Role::kScale : pd::Role::kWeight;
+    const pd::Tensor<T> full = stacked<T>(b, comp, true);
+    if constexpr (std::is_same_v<T, float>)
+      if (comp.row_block > 1) {
+        t = pd::shard_w13_block_grid(part, rank, full, comp.row_block);
+        return;
+      }
+    t = pd::pad_w13(wplan, pd::shard_w13(part, rank, full, layout), layout, role, comp.packing,
+                    seed ^ (role == pd::Role::kScale ? kSeedW13Scale : kSeedW13));
+  });
+  p.w2.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
+    using T = typename std::decay_t<decltype(t.data)>::value_type;
+    const pd::Role role = rq::is_scale(comp.component) ? pd::Role::kScale : pd::Role::kWeight;
+    const pd::Tensor<T> full = stacked<T>(b, comp, false);
+    if constexpr (std::is_same_v<T, float>)
+      if (comp.row_block > 1) {
+        t = pd::shard_w2_block_grid(part, rank, full, comp.packing.elements);
+        return;
+      }
+    t = pd::pad_w2(wplan, pd::shard_w2(part, rank, full, comp.packing), role, comp.packing,
+                   seed ^ (role == pd::Role::kScale ? kSeedW2Scale : kSeedW2));
+  });
 
   if (!b.experts.empty() && !b.experts.front().gate_up_bias.empty()) {
     const std::int64_t e = b.num_experts();
@@ -363,19 +251,26 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   if (faults.uninit_pad_weights) {
     const std::int64_t real = shard.real_rows(), h = b.hidden;
     const std::uint64_t s9 = seed ^ 0xb9b9b9b9ULL;
-    unfill_w13(p.w13, ip, interleaved, real, h, s9);
-    unfill_w2(p.w2, h, real, s9 ^ 1);
-    const std::int64_t per_byte = c.scheme == WeightScheme::kMxfp4W4A16 ? 2 : 1;  // e2m1 pairs or fp8 codes
-    unfill_w13(p.w13_codes, ip, interleaved, real, h / per_byte, s9 ^ 2);
-    unfill_w2(p.w2_codes, h, real / per_byte, s9 ^ 3);
-    unfill_w13(p.w13_mx_scales, ip, interleaved, real, h / 32, s9 ^ 4);
-    unfill_w2(p.w2_mx_scales, h, real / 32, s9 ^ 5);
+    for (std::size_t n = 0; n < std::size(rq::kAllComponents); ++n) {
+      const rq::Component which = rq::kAllComponents[n];
+      const rq::ComponentSpec* comp = scheme.find(which);
+      if (!comp || comp->row_block != 1) continue;
+      const auto unfill = [&](auto& w13, auto& w2) {
+        unfill_w13(w13, ip, interleaved, real, comp->stored_cols(h), s9 ^ (2 * n));
+        unfill_w2(w2, h, comp->stored_cols(real), s9 ^ (2 * n + 1));
+      };
+      if (rq::holds_floats(which))
+        unfill(p.w13.floats(which), p.w2.floats(which));
+      else
+        unfill(p.w13.bytes(which), p.w2.bytes(which));
+    }
   }
   if (faults.intermediate_pad_counted_twice && ip > shard.real_rows()) {
     const std::int64_t doubled = (ip - shard.real_rows()) / 64 * 64 * 2;
     const std::int64_t from = std::max<std::int64_t>(0, ip - doubled);
-    zero_w13_tail(p.w13, ip, interleaved, from);
-    zero_w13_tail(p.w13_codes, ip, interleaved, from);
+    p.w13.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
+      if (!rq::is_scale(comp.component) && comp.row_block == 1) zero_w13_tail(t, ip, interleaved, from);
+    });
     zero_w13_tail(p.w13_bias, ip, interleaved, from);
   }
 
@@ -440,27 +335,5 @@ moe::MoeOutput golden(const MoeCase& c, moe::Accumulate accumulate) {
   return moe::forward(c.block, c.hidden_states, accumulate);
 }
 
-std::string describe(const MoeCase& c) {
-  std::ostringstream os;
-  os << moe::name(c.block.family) << " " << moe::name(c.block.dtype) << " " << device::name(c.scheme) << " T"
-     << c.tokens() << " H" << c.block.hidden << " I" << c.block.intermediate << " E" << c.block.num_experts() << " k"
-     << c.block.semantics.router.top_k << " | " << c.target.ruleset << " " << c.target.method << " "
-     << c.target.backend << " " << c.target.platform << " tp" << c.target.tp << "/" << c.target.rank
-     << (c.target.ep ? " ep" : "");
-  return os.str();
-}
-
 }  // namespace moecheck::properties
 
-#include <map>
-
-#include "fixtures/ruleset_json.h"
-
-namespace moecheck::properties {
-const reference::padding::Ruleset& shipped_ruleset(const std::string& name) {
-  static std::map<std::string, reference::padding::Ruleset, std::less<>> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) it = cache.emplace(name, fixtures::load_ruleset(name)).first;
-  return it->second;
-}
-}  // namespace moecheck::properties

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "device/backend.h"
+#include "fixtures/moe_case.h"
 #include "properties/faults.h"
 #include "reference/moe/block.h"
 #include "reference/moe/forward.h"
@@ -26,39 +27,17 @@ using reference::moe::RowMatrix;
 // default would make a failure unreproducible). Everything below takes the seed as an argument.
 std::uint64_t poison_seed();
 
-// What a case is padded for: one row of pad-report.
-struct PadTarget {
-  std::string ruleset = "vllm-2026-08";
-  std::string method = "unquantized";
-  std::string backend = "DEFAULT";
-  std::string platform = "cpu";
-  int tp = 1;       // vLLM --tensor-parallel-size (without EP: MoE TP = tp)
-  int rank = 0;     // the rank whose shard is run
-  bool ep = false;  // --enable-expert-parallel: MoE TP 1, rank r holds its share of the experts
-  bool operator==(const PadTarget&) const = default;
-};
+// The logical case and its target (fixtures/moe_case.h: below fixtures and properties both).
+using fixtures::describe;
+using fixtures::MoeCase;
+using fixtures::PadTarget;
+using fixtures::plan_for;
+using fixtures::scheme_of;
+using fixtures::shipped_ruleset;
 
-// A logical (unpadded) case: the block with its weights in their quantized form, the scheme the
-// device reads them in, the hidden states, and where it is to be padded.
-struct MoeCase {
-  reference::moe::MoeBlock block;  // no shared expert: the device call does not include it
-  device::WeightScheme scheme = device::WeightScheme::kDense;
-  RowMatrix<float> hidden_states;  // [T, H], values of the block's dtype
-  PadTarget target;
-
-  std::int64_t tokens() const { return hidden_states.rows(); }
-};
-
-// The weight scheme of a block whose experts hold DenseWeight (kDense) or Mxfp4Weight parts;
-// std::invalid_argument for anything else (FP8 block scales: see the README, not yet paddable).
-device::WeightScheme scheme_of(const reference::moe::MoeBlock& block);
-
-// The methods of the padding registry whose weights are stored in `scheme`.
+// The methods of the padding registry whose checkpoints are stored in `scheme` (its table row).
 std::vector<std::string> methods_for(device::WeightScheme scheme);
 
-// The plan of the case's target (never throws for invalid combinations: see Plan::error): the
-// ruleset's table, the reference the padding path must conform to.
-reference::padding::Plan plan_for(const MoeCase& c, const reference::padding::Ruleset& ruleset);
 // The plan the padding path (the layer) uses: plan_for, unless a padding fault changes it
 // (PaddingFaults::mxfp4_rule_on_other_formats, bugs.md B13).
 reference::padding::Plan layer_plan(const MoeCase& c, const reference::padding::Ruleset& ruleset,
@@ -98,12 +77,6 @@ std::vector<float> slice_output(const device::PaddedCase& padded, std::span<cons
 reference::moe::MoeOutput golden(const MoeCase& c,
                                  reference::moe::Accumulate accumulate = reference::moe::Accumulate::kFp64);
 
-// "mixtral bfloat16 dense T5 H96 I64 E4 k2 | vllm-2026-08 gpt_oss_mxfp4 TRITON cuda:sm90 tp1/0" (" ep" appended with EP)
-std::string describe(const MoeCase& c);
 
 }  // namespace moecheck::properties
 
-namespace moecheck::properties {
-// A shipped ruleset by name (fixtures::load_ruleset), loaded once per process.
-const reference::padding::Ruleset& shipped_ruleset(const std::string& name);
-}  // namespace moecheck::properties

@@ -1,5 +1,4 @@
 #include "properties/properties.h"
-#include "device/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "device/registry.h"
 #include "reference/padding/pad.h"
 #include "reference/padding/partition.h"
 

@@ -1,5 +1,4 @@
 #include "properties/suite.h"
-#include "device/registry.h"
 
 #include <rapidcheck.h>
 #include <rapidcheck/detail/TestListenerAdapter.h>
@@ -12,7 +11,9 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "device/registry.h"
 #include "properties/properties.h"
+#include "properties/runner.h"
 #include "properties/rc_reproduce.h"
 #include "reference/padding/registry.h"
 
@@ -78,6 +79,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
     bool failed = false;
     SuiteProgress progress{property, pi, properties.size(), 0, o.cases, false, false};
 
+    FailureRecorder recorder;
     const auto body = [&]() {
       if (!failed && (run.stopped_by_time || (timed && Clock::now() > deadline))) {
         // Out of time: a discard, which with maxDiscardRatio 0 ends the run at once (below).
@@ -115,7 +117,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
         if (o.progress) o.progress(progress);
       }
       if (bad) {
-        record_failure(c, property, bad->message);
+        recorder.record(c, property, bad->message);
         RC_FAIL(bad->message);
       }
     };
@@ -128,7 +130,6 @@ SuiteResult run_suite(const SuiteOptions& o) {
     params.maxSuccess = o.cases;
     params.maxSize = 100;
     params.maxDiscardRatio = 0;  // the bodies discard only when the time budget is spent
-    (void)take_recorded_failure();
     // A silent listener: the suite reports failures itself (RapidCheck's default one would also
     // print a reproduce line at process exit).
     rc::detail::TestListenerAdapter quiet;
@@ -148,7 +149,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
         run.failure = f.description;
         run.reproduce = "reproduce=" + rc::detail::reproduceMapToString({{metadata.id, f.reproduce}});
       }
-      run.counterexample = take_recorded_failure();
+      run.counterexample = recorder.take();
       if (run.counterexample) {
         run.failure = run.counterexample->message;  // the shrunk case's verdict
         run.counterexample->test = metadata.id;

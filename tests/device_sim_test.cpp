@@ -238,20 +238,20 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
   const auto cdiv = [](std::int64_t a, std::int64_t d) { return (a + d - 1) / d; };
   switch (s.scheme) {
     case WeightScheme::kDense:
-      c.w13 = Tensor<float>({e, 2 * ip, hp}, 0.0f);
-      c.w2 = Tensor<float>({e, hp, ip}, 0.0f);
+      c.w13.values = Tensor<float>({e, 2 * ip, hp}, 0.0f);
+      c.w2.values = Tensor<float>({e, hp, ip}, 0.0f);
       break;
     case WeightScheme::kMxfp4W4A16:
-      c.w13_codes = Tensor<std::uint8_t>({e, 2 * ip, hp / 2}, 0);
-      c.w2_codes = Tensor<std::uint8_t>({e, hp, ip / 2}, 0);
-      c.w13_mx_scales = Tensor<std::uint8_t>({e, 2 * ip, hp / 32}, 0);
-      c.w2_mx_scales = Tensor<std::uint8_t>({e, hp, ip / 32}, 0);
+      c.w13.codes = Tensor<std::uint8_t>({e, 2 * ip, hp / 2}, 0);
+      c.w2.codes = Tensor<std::uint8_t>({e, hp, ip / 2}, 0);
+      c.w13.scale_bytes = Tensor<std::uint8_t>({e, 2 * ip, hp / 32}, 0);
+      c.w2.scale_bytes = Tensor<std::uint8_t>({e, hp, ip / 32}, 0);
       break;
     case WeightScheme::kFp8Block128W8A16:
-      c.w13_codes = Tensor<std::uint8_t>({e, 2 * ip, hp}, 0);
-      c.w2_codes = Tensor<std::uint8_t>({e, hp, ip}, 0);
-      c.w13_block_scales = Tensor<float>({e, 2 * cdiv(ip, 128), cdiv(hp, 128)}, 0.0f);
-      c.w2_block_scales = Tensor<float>({e, cdiv(hp, 128), cdiv(ip, 128)}, 0.0f);
+      c.w13.codes = Tensor<std::uint8_t>({e, 2 * ip, hp}, 0);
+      c.w2.codes = Tensor<std::uint8_t>({e, hp, ip}, 0);
+      c.w13.scales = Tensor<float>({e, 2 * cdiv(ip, 128), cdiv(hp, 128)}, 0.0f);
+      c.w2.scales = Tensor<float>({e, cdiv(hp, 128), cdiv(ip, 128)}, 0.0f);
       break;
   }
   for (std::int64_t x = 0; x < e; ++x) {
@@ -261,38 +261,38 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
       const auto& dn = std::get<reference::moe::DenseWeight>(ex.down.parts[0]);
       for (std::int64_t r = 0; r < 2 * i; ++r)
         for (std::int64_t k = 0; k < h; ++k)
-          c.w13.at(x, padded_w13_row(c.layout, r, i, ip), k) = gu.values[static_cast<std::size_t>(r * h + k)];
+          c.w13.values.at(x, padded_w13_row(c.layout, r, i, ip), k) = gu.values[static_cast<std::size_t>(r * h + k)];
       for (std::int64_t r = 0; r < h; ++r)
-        for (std::int64_t k = 0; k < i; ++k) c.w2.at(x, r, k) = dn.values[static_cast<std::size_t>(r * i + k)];
+        for (std::int64_t k = 0; k < i; ++k) c.w2.values.at(x, r, k) = dn.values[static_cast<std::size_t>(r * i + k)];
     } else if (s.scheme == WeightScheme::kMxfp4W4A16) {
       const auto& gu = std::get<reference::quant::Mxfp4Weight>(ex.gate_up.parts[0]);
       const auto& dn = std::get<reference::quant::Mxfp4Weight>(ex.down.parts[0]);
       for (std::int64_t r = 0; r < 2 * i; ++r) {
         const std::int64_t pr = padded_w13_row(c.layout, r, i, ip);
-        for (std::int64_t k = 0; k < h / 2; ++k) c.w13_codes.at(x, pr, k) = gu.blocks[static_cast<std::size_t>(r * h / 2 + k)];
-        for (std::int64_t k = 0; k < h / 32; ++k) c.w13_mx_scales.at(x, pr, k) = gu.scales[static_cast<std::size_t>(r * h / 32 + k)];
+        for (std::int64_t k = 0; k < h / 2; ++k) c.w13.codes.at(x, pr, k) = gu.blocks[static_cast<std::size_t>(r * h / 2 + k)];
+        for (std::int64_t k = 0; k < h / 32; ++k) c.w13.scale_bytes.at(x, pr, k) = gu.scales[static_cast<std::size_t>(r * h / 32 + k)];
       }
       for (std::int64_t r = 0; r < h; ++r) {
-        for (std::int64_t k = 0; k < i / 2; ++k) c.w2_codes.at(x, r, k) = dn.blocks[static_cast<std::size_t>(r * i / 2 + k)];
-        for (std::int64_t k = 0; k < i / 32; ++k) c.w2_mx_scales.at(x, r, k) = dn.scales[static_cast<std::size_t>(r * i / 32 + k)];
+        for (std::int64_t k = 0; k < i / 2; ++k) c.w2.codes.at(x, r, k) = dn.blocks[static_cast<std::size_t>(r * i / 2 + k)];
+        for (std::int64_t k = 0; k < i / 32; ++k) c.w2.scale_bytes.at(x, r, k) = dn.scales[static_cast<std::size_t>(r * i / 32 + k)];
       }
     } else {
       for (std::int64_t half = 0; half < 2; ++half) {
         const auto& part = std::get<reference::quant::Fp8BlockWeight>(ex.gate_up.parts[static_cast<std::size_t>(half)]);
         for (std::int64_t r = 0; r < i; ++r)
           for (std::int64_t k = 0; k < h; ++k)
-            c.w13_codes.at(x, half * ip + r, k) = part.codes[static_cast<std::size_t>(r * h + k)];
+            c.w13.codes.at(x, half * ip + r, k) = part.codes[static_cast<std::size_t>(r * h + k)];
         const std::int64_t gr = cdiv(i, 128), gc = cdiv(h, 128);
         for (std::int64_t r = 0; r < gr; ++r)
           for (std::int64_t k = 0; k < gc; ++k)
-            c.w13_block_scales.at(x, half * cdiv(ip, 128) + r, k) = part.scale_inv[static_cast<std::size_t>(r * gc + k)];
+            c.w13.scales.at(x, half * cdiv(ip, 128) + r, k) = part.scale_inv[static_cast<std::size_t>(r * gc + k)];
       }
       const auto& dn = std::get<reference::quant::Fp8BlockWeight>(ex.down.parts[0]);
       for (std::int64_t r = 0; r < h; ++r)
-        for (std::int64_t k = 0; k < i; ++k) c.w2_codes.at(x, r, k) = dn.codes[static_cast<std::size_t>(r * i + k)];
+        for (std::int64_t k = 0; k < i; ++k) c.w2.codes.at(x, r, k) = dn.codes[static_cast<std::size_t>(r * i + k)];
       const std::int64_t gr = cdiv(h, 128), gc = cdiv(i, 128);
       for (std::int64_t r = 0; r < gr; ++r)
-        for (std::int64_t k = 0; k < gc; ++k) c.w2_block_scales.at(x, r, k) = dn.scale_inv[static_cast<std::size_t>(r * gc + k)];
+        for (std::int64_t k = 0; k < gc; ++k) c.w2.scales.at(x, r, k) = dn.scale_inv[static_cast<std::size_t>(r * gc + k)];
     }
     if (s.bias) {
       if (c.w13_bias.shape.empty()) {
@@ -573,7 +573,7 @@ TEST(SimBackend, NoTokensWritesNothingAndBadCasesThrow) {
   std::vector<float> out;
   EXPECT_NO_THROW(device::find_backend("sim")->run(c, out));
   PaddedCase bad = c;
-  bad.w2 = Tensor<float>({s.experts, 128, 64}, 0.0f);
+  bad.w2.values = Tensor<float>({s.experts, 128, 64}, 0.0f);
   EXPECT_THROW(device::validate(bad), std::invalid_argument);
   std::vector<float> wrong(3);
   Spec s1;
@@ -646,13 +646,13 @@ TEST(SimBackend, ShapesAgreeWithPaddingPlan) {
     c.plan.problem.gated = true;
     const auto shapes = reference::padding::padded_shapes(c.plan);
     if (scheme == WeightScheme::kDense) {
-      EXPECT_EQ(c.w13.shape, shapes.w13);
-      EXPECT_EQ(c.w2.shape, shapes.w2);
+      EXPECT_EQ(c.w13.values.shape, shapes.w13);
+      EXPECT_EQ(c.w2.values.shape, shapes.w2);
     } else {
-      EXPECT_EQ(c.w13_codes.shape, shapes.w13);
-      EXPECT_EQ(c.w2_codes.shape, shapes.w2);
-      EXPECT_EQ(scheme == WeightScheme::kMxfp4W4A16 ? c.w13_mx_scales.shape : c.w13_block_scales.shape, shapes.w13_scale);
-      EXPECT_EQ(scheme == WeightScheme::kMxfp4W4A16 ? c.w2_mx_scales.shape : c.w2_block_scales.shape, shapes.w2_scale);
+      EXPECT_EQ(c.w13.codes.shape, shapes.w13);
+      EXPECT_EQ(c.w2.codes.shape, shapes.w2);
+      EXPECT_EQ(scheme == WeightScheme::kMxfp4W4A16 ? c.w13.scale_bytes.shape : c.w13.scales.shape, shapes.w13_scale);
+      EXPECT_EQ(scheme == WeightScheme::kMxfp4W4A16 ? c.w2.scale_bytes.shape : c.w2.scales.shape, shapes.w2_scale);
     }
     EXPECT_EQ((reference::padding::Shape{s.experts, 2 * 288}), shapes.w13_bias);
     EXPECT_EQ((reference::padding::Shape{s.experts, 256}), shapes.w2_bias);

@@ -25,6 +25,7 @@
 #include "properties/gen/sizes.h"
 #include "properties/gen/values.h"
 #include "properties/persist.h"
+#include "properties/runner.h"
 #include "properties/properties.h"
 #include "properties/quarantine.h"
 #include "reference/padding/pad.h"
@@ -230,14 +231,14 @@ TEST(Case, PaddedCaseComesFromThePaddingPlan) {
   ASSERT_TRUE(plan.hidden_is_padded() || plan.intermediate_is_padded()) << pr::describe(c);
   const auto p = pr::make_padded_case(c, plan);
   EXPECT_EQ(p.hidden_states_padded.shape, (pd::Shape{5, plan.hidden_padded}));
-  EXPECT_EQ(p.w13_codes.shape, (pd::Shape{4, 2 * plan.intermediate_per_partition_padded, plan.hidden_padded / 2}));
+  EXPECT_EQ(p.w13.codes.shape, (pd::Shape{4, 2 * plan.intermediate_per_partition_padded, plan.hidden_padded / 2}));
   // Every padded activation column is the pad function's zero; every real one the logical value.
   for (std::int64_t t = 0; t < 5; ++t)
     for (std::int64_t h = 0; h < plan.hidden_padded; ++h)
       EXPECT_EQ(p.hidden_states_padded.at(t, h), h < 96 ? moe::round_to(moe::Dtype::kBf16, c.hidden_states(t, h)) : 0.0f);
   const auto u = pr::make_padded_case(c, pr::unpadded_plan(plan));
   EXPECT_EQ(u.hidden_states_padded.shape, (pd::Shape{5, 96}));
-  EXPECT_EQ(u.w13_codes.shape, (pd::Shape{4, 192, 48}));
+  EXPECT_EQ(u.w13.codes.shape, (pd::Shape{4, 192, 48}));
   pd::Plan bad = plan;
   bad.error = "nope";
   EXPECT_THROW(pr::make_padded_case(c, bad), std::invalid_argument);
@@ -255,7 +256,7 @@ MOECHECK_PROP(Properties, P1PaddingInvariance) {
     const pr::Verdict v = pr::check_padding_invariance(c, *b, pr::env_faults());
     if (v.skipped) continue;
     RC_CLASSIFY(v.comparison.signed_zero_pairs > 0, "+0/-0 pairs counted equal");
-    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    if (!v.ok) recorder.record(c, v.property, v.message);
     RC_LOG() << v.message << "\n";
     RC_ASSERT(v.ok);
   }
@@ -266,7 +267,7 @@ MOECHECK_PROP(Properties, P3Poison) {
   for (const moecheck::device::Backend* b : moecheck::device::backends()) {
     const pr::Verdict v = pr::check_poison(c, *b, pr::env_faults());
     if (v.skipped) continue;
-    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    if (!v.ok) recorder.record(c, v.property, v.message);
     RC_LOG() << v.message << "\n";
     RC_ASSERT(v.ok);
   }
@@ -275,7 +276,7 @@ MOECHECK_PROP(Properties, P3Poison) {
 MOECHECK_PROP(Properties, P4Routing) {
   const pr::MoeCase c = pg::build_case(*pg::case_spec());
   const pr::Verdict v = pr::check_routing(c);
-  if (!v.ok) pr::record_failure(c, v.property, v.message);
+  if (!v.ok) recorder.record(c, v.property, v.message);
   RC_LOG() << v.message << "\n";
   RC_ASSERT(v.ok);
 }
@@ -285,7 +286,7 @@ MOECHECK_PROP(Properties, P5Metamorphic) {
   for (const moecheck::device::Backend* b : moecheck::device::backends()) {
     const pr::Verdict v = pr::check_metamorphic(c, *b, pr::env_faults());
     if (v.skipped) continue;
-    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    if (!v.ok) recorder.record(c, v.property, v.message);
     RC_LOG() << v.message << "\n";
     RC_ASSERT(v.ok);
   }
@@ -296,7 +297,7 @@ MOECHECK_PROP(Properties, P2GoldenAgreement) {
   for (const moecheck::device::Backend* b : moecheck::device::backends()) {
     const pr::Verdict v = pr::check_golden_agreement(c, *b, pr::env_faults());
     if (v.skipped) continue;
-    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    if (!v.ok) recorder.record(c, v.property, v.message);
     RC_LOG() << v.message << "\n";
     RC_ASSERT(v.ok);
   }
@@ -308,7 +309,7 @@ MOECHECK_PROP(Properties, P6TensorParallel) {
     const pr::Verdict v = pr::check_tensor_parallel(c, *b, pr::env_faults());
     RC_CLASSIFY(v.skipped, "no TP/EP partition applies");
     if (v.skipped) continue;
-    if (!v.ok) pr::record_failure(c, v.property, v.message);
+    if (!v.ok) recorder.record(c, v.property, v.message);
     RC_LOG() << v.message << "\n";
     RC_ASSERT(v.ok);
   }
@@ -456,14 +457,28 @@ TEST(Persist, RoundTripIsIdentical) {
   EXPECT_EQ(pr::replay_regressions({dir.path()}).fixtures, 3);
 }
 
+// The committed counterexamples read back into cases whose content hash is their file name: the
+// codec and the hash are stable across versions (a scheme-table change that renamed or reordered a
+// component would show here).
+TEST(Persist, CommittedFixturesKeepTheirContentHashNames) {
+  std::size_t seen = 0;
+  for (const auto& entry : fs::directory_iterator(pr::regressions_dir())) {
+    if (!pr::is_case_fixture(entry.path())) continue;
+    ++seen;
+    const pr::CaseFixture f = pr::read_case_fixture(entry.path());
+    EXPECT_EQ(entry.path().filename().string(), pr::fixture_name(f.c, f.property)) << pr::describe(f.c);
+  }
+  EXPECT_GE(seen, 1u) << pr::regressions_dir();
+}
+
 // A deliberately failing property writes exactly one fixture, under a stable name, and replay
 // re-checks (and here passes) it; a second failing run finds it already kept.
 TEST(Persist, FailingPropertyWritesExactlyOneFixture) {
   moecheck_test::TempDir dir("moecheck_properties_");
   const pr::MoeCase fixed = pg::build_case(padded_spec());
-  const auto body = [&fixed] {
+  const auto body = [&fixed](pr::FailureRecorder& recorder) {
     const int n = *rc::gen::inRange(0, 1000);
-    pr::record_failure(fixed, pr::kP1PaddingInvariance, "deliberate failure, n = " + std::to_string(n));
+    recorder.record(fixed, pr::kP1PaddingInvariance, "deliberate failure, n = " + std::to_string(n));
     RC_ASSERT(n < 0);
   };
   const std::string first = pr::run_property("Persist/Deliberate", body, dir.path());

@@ -4,6 +4,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "device/sim/align.h"
@@ -19,28 +20,36 @@ using reference::moe::Dtype;
 using reference::moe::GateUpLayout;
 using reference::padding::Tensor;
 
-std::int64_t cdiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+using reference::quant::cdiv;
+namespace rq = reference::quant;
 float round_dtype(Dtype dtype, float v) { return reference::moe::round_to(dtype, double{v}); }
 
-// One expert's [rows, cols] weight as the kernel's B operand sees it, dequantized element by
-// element into the compute dtype (the Triton kernel's `b = (b * scale).to(compute_type)`).
+// One expert's [rows, cols] weight as the kernel's B operand sees it: pointers to this expert's
+// storage components (PaddedWeight) and the row arithmetic of its scales. The scheme's tile
+// function (kTileFunctions) dequantizes element by element into the compute dtype (the Triton
+// kernel's `b = (b * scale).to(compute_type)`).
+struct WeightView;
+// A scheme's tile function: elements [k0, k0 + count) of row n, into out[0..count).
+using TileFunction = void (*)(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out);
+
 struct WeightView {
-  WeightScheme scheme = WeightScheme::kDense;
+  TileFunction tile = nullptr;
   Dtype dtype = Dtype::kF32;
   std::int64_t rows = 0, cols = 0;
-  const float* dense = nullptr;         // kDense: [rows, cols]
-  const std::uint8_t* codes = nullptr;  // MXFP4: [rows, cols/2]; FP8: [rows, cols]
-  const std::uint8_t* mx_scales = nullptr;  // [rows, cols/32]
-  std::int64_t mx_row_stride = 0;       // cols/32, or the mis-indexing stride of fault B2
-  const float* block_scales = nullptr;  // FP8 grid of this expert
-  std::int64_t grid_cols = 0;
+  const float* values = nullptr;        // kValues, [rows, cols]
+  const std::uint8_t* codes = nullptr;  // kCodes, [rows, code_stride]
+  std::int64_t code_stride = 0;
+  const float* decode = nullptr;        // the codes' decode table (formats::decode_table)
+  const std::uint8_t* scale_bytes = nullptr;  // kScaleBytes
+  const float* scales = nullptr;              // kScales
+  std::int64_t scale_stride = 0;  // stored scale columns per stored row (fault B2 changes it)
+  std::int64_t scale_count = 0;   // stored scales of the expert (B2's indices wrap inside it)
+  std::int64_t scale_k_block = 1, scale_row_block = 1;
   // Row → (half, index in half) for w13's per-half scale grid; half_rows = 0 for w2.
   std::int64_t half_rows = 0;
   bool interleaved = false;
   // Fault B1: row `b1_row` of each half takes the scales of row `b1_source` of that half.
   std::int64_t b1_row = -1, b1_source = -1;
-  const float* e2m1 = nullptr;
-  const float* fp8 = nullptr;
 
   // The row whose scales row n uses, in w13 row numbering.
   std::int64_t scale_row(std::int64_t n) const {
@@ -50,44 +59,93 @@ struct WeightView {
     if (i != b1_row) return n;
     return interleaved ? 2 * b1_source + half : half * half_rows + b1_source;
   }
-  std::int64_t grid_row(std::int64_t n) const {
-    if (half_rows == 0) return n / quant_block;
-    const std::int64_t half = interleaved ? n % 2 : n / half_rows;
-    const std::int64_t i = interleaved ? n / 2 : n % half_rows;
-    return half * cdiv(half_rows, quant_block) + i / quant_block;
+  // The stored scale row of matrix row n: the row itself, or its block of a per-half 2-D grid.
+  std::int64_t stored_scale_row(std::int64_t n) const {
+    const std::int64_t r = scale_row(n);
+    if (scale_row_block == 1) return r;
+    if (half_rows == 0) return r / scale_row_block;
+    const std::int64_t half = interleaved ? r % 2 : r / half_rows;
+    const std::int64_t i = interleaved ? r / 2 : r % half_rows;
+    return half * cdiv(half_rows, scale_row_block) + i / scale_row_block;
   }
+  // The scale of element (n, k), wrapped inside the expert's scales (fault B2 reads past a row).
+  std::int64_t scale_index(std::int64_t n, std::int64_t k) const {
+    return (stored_scale_row(n) * scale_stride + k / scale_k_block) % scale_count;
+  }
+  void row(std::int64_t n, std::int64_t k0, std::int64_t count, float* out) const { tile(*this, n, k0, count, out); }
+};
 
-  // Elements [k0, k0 + count) of row n, into out[0..count).
-  void row(std::int64_t n, std::int64_t k0, std::int64_t count, float* out) const {
-    switch (scheme) {
-      case WeightScheme::kDense:
-        std::copy_n(dense + n * cols + k0, count, out);
-        return;
-      case WeightScheme::kMxfp4W4A16: {
-        const std::uint8_t* r = codes + n * (cols / 2);
-        const std::int64_t srow = scale_row(n) * mx_row_stride, scale_count = rows * (cols / 32);
-        for (std::int64_t k = k0; k < k0 + count;) {
-          const float s = reference::formats::e8m0_value(mx_scales[(srow + k / 32) % scale_count]);
-          const std::int64_t end = std::min(k0 + count, (k / 32 + 1) * 32);
-          for (; k < end; ++k) {
-            const std::uint8_t byte = r[k / 2];
-            const std::uint8_t code = k % 2 == 0 ? byte & 0x0F : byte >> 4;
-            out[k - k0] = round_dtype(dtype, e2m1[code] * s);
-          }
-        }
-        return;
-      }
-      case WeightScheme::kFp8Block128W8A16: {
-        const std::uint8_t* r = codes + n * cols;
-        const float* srow = block_scales + grid_row(scale_row(n)) * grid_cols;
-        for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = round_dtype(dtype, fp8[r[k]] * srow[k / quant_block]);
-        return;
-      }
+void dense_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  std::copy_n(w.values + n * w.cols + k0, count, out);
+}
+// e2m1 codes two per byte (low nibble = even element) times the E8M0 scale of their 32-block.
+void mxfp4_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  const std::uint8_t* r = w.codes + n * w.code_stride;
+  for (std::int64_t k = k0; k < k0 + count;) {
+    const float s = reference::formats::e8m0_value(w.scale_bytes[w.scale_index(n, k)]);
+    const std::int64_t end = std::min(k0 + count, (k / w.scale_k_block + 1) * w.scale_k_block);
+    for (; k < end; ++k) {
+      const std::uint8_t byte = r[k / 2];
+      const std::uint8_t code = k % 2 == 0 ? byte & 0x0F : byte >> 4;
+      out[k - k0] = round_dtype(w.dtype, w.decode[code] * s);
     }
   }
+}
+// fp8 codes times the fp32 multiplier of their 128×128 block.
+void fp8_block_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  const std::uint8_t* r = w.codes + n * w.code_stride;
+  for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = round_dtype(w.dtype, w.decode[r[k]] * w.scales[w.scale_index(n, k)]);
+}
 
-  static constexpr std::int64_t quant_block = 128;  // FP8 weight_block_size
+// The schemes the sim runs, each with its tile function.
+struct SimScheme {
+  WeightScheme scheme;
+  TileFunction row;
 };
+constexpr SimScheme kTileFunctions[] = {
+    {WeightScheme::kDense, dense_row},
+    {WeightScheme::kMxfp4W4A16, mxfp4_row},
+    {WeightScheme::kFp8Block128W8A16, fp8_block_row},
+};
+TileFunction tile_function(WeightScheme scheme) {
+  for (const SimScheme& s : kTileFunctions)
+    if (s.scheme == scheme) return s.row;
+  return nullptr;
+}
+
+// Expert e's view of a padded projection [E, n_rows, k_cols] (as a matrix).
+WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dtype, std::int64_t e, std::int64_t rows,
+                   std::int64_t cols) {
+  WeightView v;
+  v.tile = tile_function(scheme.scheme);
+  v.dtype = dtype;
+  v.rows = rows;
+  v.cols = cols;
+  w.for_each(scheme, [&](const rq::ComponentSpec& c, const auto& t) {
+    using T = typename std::decay_t<decltype(t.data)>::value_type;
+    const std::int64_t per_expert = t.dim(1) * t.dim(2);
+    const T* base = t.data.data() + e * per_expert;
+    if (c.component == rq::Component::kValues || c.component == rq::Component::kCodes) {
+      if constexpr (std::is_same_v<T, float>) {
+        v.values = base;
+      } else {
+        v.codes = base;
+        v.code_stride = t.dim(2);
+        v.decode = reference::formats::decode_table(*c.format);
+      }
+      return;
+    }
+    if constexpr (std::is_same_v<T, float>)
+      v.scales = base;
+    else
+      v.scale_bytes = base;
+    v.scale_stride = t.dim(2);
+    v.scale_count = per_expert;
+    v.scale_k_block = c.packing.elements;
+    v.scale_row_block = c.row_block;
+  });
+  return v;
+}
 
 // Fault B4's uninitialized lanes: K lanes at or past `logical_k` read poison from `pool`.
 struct KTail {
@@ -172,7 +230,7 @@ SimBackend::SimBackend(TileConfig tiles) : tiles_(std::move(tiles)) {
 
 Capabilities SimBackend::capabilities() const {
   Capabilities c;
-  c.schemes = {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16};
+  for (const SimScheme& s : kTileFunctions) c.schemes.push_back(s.scheme);
   c.layouts = {GateUpLayout::kConcatenated, GateUpLayout::kInterleaved};
   c.activations = {reference::moe::Activation::kSilu, reference::moe::Activation::kGeluErf,
                    reference::moe::Activation::kSwigluOai};
@@ -196,6 +254,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   if (!capabilities().supports(input))
     throw std::invalid_argument("backend " + tiles_.name + ": unsupported case (scheme " +
                                 std::string(device::name(input.scheme)) + ")");
+  const rq::SchemeSpec& scheme = rq::spec(input.scheme);
   const std::int64_t tokens = input.tokens, k = input.top_k, experts = input.experts;
   const std::int64_t hp = input.plan.hidden_padded;
   const std::int64_t i = input.plan.intermediate_per_partition, ip = input.plan.intermediate_per_partition_padded;
@@ -211,18 +270,18 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   const bool b12 = f.w13_end_padded && input.layout == GateUpLayout::kConcatenated && ip > i;
   if (b12) {
     end_padded = input;
-    end_pad_rows(end_padded.w13, i, ip, 0.0f);
+    // Every w13 component whose rows are the matrix's (a 2-D grid's rows are blocks of them).
+    end_padded.w13.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
+      using T = typename std::decay_t<decltype(t.data)>::value_type;
+      if (comp.row_block == 1) end_pad_rows(t, i, ip, T{});
+    });
     end_pad_rows(end_padded.w13_bias, i, ip, 0.0f);
-    end_pad_rows(end_padded.w13_codes, i, ip, std::uint8_t{0});
-    end_pad_rows(end_padded.w13_mx_scales, i, ip, std::uint8_t{0});
   }
   const PaddedCase& c = b12 ? end_padded : input;
   if (tokens == 0) return;
 
   const AlignedBlocks ab = moe_align_block_size(c.topk_ids, experts, tiles_.block_m, seed);
   const std::int64_t pairs = tokens * k;
-  const float* e2m1 = reference::formats::decode_table(reference::formats::Format::kE2m1);
-  const float* fp8 = c.scheme == WeightScheme::kFp8Block128W8A16 ? reference::formats::decode_table(c.fp8_format) : nullptr;
 
   std::vector<float> pool(4099);
   reference::padding::poison(std::span<float>(pool), seed ^ 0xb4b4b4b4ULL);
@@ -254,31 +313,12 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   std::vector<float> cache1(static_cast<std::size_t>(pairs * n1));
   reference::padding::poison(std::span<float>(cache1), seed ^ 0xc1ULL);
   const auto w13_view = [&](std::int32_t e) {
-    WeightView v;
-    v.scheme = c.scheme;
-    v.dtype = dtype;
-    v.rows = n1;
-    v.cols = hp;
+    WeightView v = view_of(c.w13, scheme, dtype, e, n1, hp);
     v.half_rows = ip;
     v.interleaved = c.layout == GateUpLayout::kInterleaved;
-    v.e2m1 = e2m1;
-    v.fp8 = fp8;
     if (f.read_padded_scales && ip > i) {
       v.b1_row = i - 1;
       v.b1_source = ip - 1;
-    }
-    switch (c.scheme) {
-      case WeightScheme::kDense: v.dense = c.w13.data.data() + e * n1 * hp; break;
-      case WeightScheme::kMxfp4W4A16:
-        v.codes = c.w13_codes.data.data() + e * n1 * (hp / 2);
-        v.mx_scales = c.w13_mx_scales.data.data() + e * n1 * (hp / 32);
-        v.mx_row_stride = hp / 32;
-        break;
-      case WeightScheme::kFp8Block128W8A16:
-        v.codes = c.w13_codes.data.data() + e * n1 * hp;
-        v.grid_cols = c.w13_block_scales.shape[2];
-        v.block_scales = c.w13_block_scales.data.data() + e * c.w13_block_scales.shape[1] * v.grid_cols;
-        break;
     }
     return v;
   };
@@ -310,28 +350,13 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   // GEMM2: cache2 × w2ᵀ → cache3 [pairs, H_pad], router weight in the epilogue.
   std::vector<float> cache3(static_cast<std::size_t>(pairs * hp));
   reference::padding::poison(std::span<float>(cache3), seed ^ 0xc3ULL);
-  const bool b2 = f.e8m0_scale_misindex && c.scheme == WeightScheme::kMxfp4W4A16 && ip % 256 != 0;
+  // B2: E8M0 scales only (MX schemes), read with the stride of a 256-aligned I.
+  const rq::ComponentSpec* scale_codes = scheme.find(rq::Component::kScaleBytes);
+  const bool b2 = f.e8m0_scale_misindex && scale_codes && scale_codes->format == reference::formats::Format::kE8m0 &&
+                  ip % 256 != 0;
   const auto w2_view = [&](std::int32_t e) {
-    WeightView v;
-    v.scheme = c.scheme;
-    v.dtype = dtype;
-    v.rows = hp;
-    v.cols = ip;
-    v.e2m1 = e2m1;
-    v.fp8 = fp8;
-    switch (c.scheme) {
-      case WeightScheme::kDense: v.dense = c.w2.data.data() + e * hp * ip; break;
-      case WeightScheme::kMxfp4W4A16:
-        v.codes = c.w2_codes.data.data() + e * hp * (ip / 2);
-        v.mx_scales = c.w2_mx_scales.data.data() + e * hp * (ip / 32);
-        v.mx_row_stride = b2 ? cdiv(ip, 256) * 256 / 32 : ip / 32;
-        break;
-      case WeightScheme::kFp8Block128W8A16:
-        v.codes = c.w2_codes.data.data() + e * hp * ip;
-        v.grid_cols = c.w2_block_scales.shape[2];
-        v.block_scales = c.w2_block_scales.data.data() + e * c.w2_block_scales.shape[1] * v.grid_cols;
-        break;
-    }
+    WeightView v = view_of(c.w2, scheme, dtype, e, hp, ip);
+    if (b2) v.scale_stride = cdiv(ip, 256) * 256 / scale_codes->packing.elements;
     return v;
   };
   const bool has_b2 = !c.w2_bias.shape.empty();

@@ -9,8 +9,7 @@
 #include "properties/quarantine.h"
 #include "reference/padding/platform.h"
 #include "reference/padding/registry.h"
-#include "reference/quant/fp8_block.h"
-#include "reference/quant/mxfp4.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::properties::gen {
 
@@ -36,21 +35,16 @@ std::vector<float> values(ValueSpec spec, std::uint32_t salt, float scale, std::
   return v;
 }
 
-moe::Weight make_weight(WeightScheme scheme, std::vector<float> v, std::int64_t rows, std::int64_t cols) {
-  const Eigen::Map<const reference::quant::RowMatrixXf> m(v.data(), rows, cols);
-  if (scheme == WeightScheme::kMxfp4W4A16)
-    return reference::quant::quantize(m, reference::quant::Mxfp4Rounding::kTritonRoundUpTorchRef);
-  if (scheme == WeightScheme::kFp8Block128W8A16)
-    return reference::quant::quantize(m, reference::quant::Fp8BlockQuantizer::kPerBlockCast);
-  return moe::DenseWeight{rows, cols, std::move(v)};
+moe::Weight make_weight(WeightScheme scheme, const std::vector<float>& v, std::int64_t rows, std::int64_t cols) {
+  return moe::quantize_weight(scheme, Eigen::Map<const reference::quant::RowMatrixXf>(v.data(), rows, cols));
 }
 
-// gate_up as the checkpoint stores it: one [2I, H] tensor, or for FP8 blocks separate gate and up
-// projections, each with its own 128x128 scale grid (DeepSeek-V3 checkpoints; vLLM's per-half grid).
+// gate_up as the scheme's checkpoints store it (quant::GateUpParts): one [2I, H] tensor, or gate and
+// up apart, each with its own scales (DeepSeek-V3's FP8 grids; vLLM's per-half grid).
 moe::StackedWeight make_gate_up(WeightScheme scheme, std::vector<float> v, std::int64_t i, std::int64_t h) {
   moe::StackedWeight w;
-  if (scheme != WeightScheme::kFp8Block128W8A16) {
-    w.parts.push_back(make_weight(scheme, std::move(v), 2 * i, h));
+  if (reference::quant::spec(scheme).gate_up == reference::quant::GateUpParts::kFused) {
+    w.parts.push_back(make_weight(scheme, v, 2 * i, h));
     return w;
   }
   const auto half = static_cast<std::ptrdiff_t>(i * h);
@@ -157,7 +151,8 @@ std::vector<PadTarget> of_methods(const std::vector<PadTarget>& targets, const s
 
 rc::Gen<CaseSpec> case_spec(CaseOptions o) {
   std::vector<WeightScheme> schemes;
-  for (WeightScheme s : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16}) {
+  for (const reference::quant::SchemeSpec& spec : reference::quant::weight_schemes()) {
+    const WeightScheme s = spec.scheme;
     const std::vector<std::string> ms = methods_for(s);
     const bool wanted = o.methods.empty() || std::any_of(ms.begin(), ms.end(), [&](const std::string& m) {
                           return std::find(o.methods.begin(), o.methods.end(), m) != o.methods.end();
@@ -171,12 +166,14 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
       rc::gen::apply(
           [](moe::Family f, moe::Dtype d, WeightScheme s, std::int64_t h, std::int64_t i, ExpertCount ek,
              std::int64_t t) {
-            // FP8 blocks come as separate gate and up projections: concatenated layouts only
-            // (gpt-oss, interleaved, ships MXFP4).
-            if (s == WeightScheme::kFp8Block128W8A16 && f == moe::Family::kGptOss) s = WeightScheme::kMxfp4W4A16;
-            // MXFP4 needs whole 32-element blocks along K: a real size like 720 stays dense.
-            if (s == WeightScheme::kMxfp4W4A16 && (h % kSizeQuantum != 0 || i % kSizeQuantum != 0))
-              s = WeightScheme::kDense;
+            // Separately stored gate and up (FP8 grids) cannot be interleaved row by row: the
+            // interleaved family, gpt-oss, ships MXFP4.
+            if (reference::quant::spec(s).gate_up == reference::quant::GateUpParts::kSeparate &&
+                moe::semantics(f).layout == moe::GateUpLayout::kInterleaved)
+              s = WeightScheme::kMxfp4W4A16;
+            // Sizes the scheme cannot store (MXFP4: whole 32-element blocks along K; a real size
+            // like 720 is not) stay dense.
+            if (!reference::quant::size_problem(reference::quant::spec(s), h, i).empty()) s = WeightScheme::kDense;
             return Shape{f, d, s, h, i, ek, t};
           },
           shrinking_element<moe::Family>({moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss}),

@@ -3,6 +3,7 @@
 #include <array>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace moecheck::reference::moe {
@@ -129,6 +130,63 @@ std::string_view vllm_routing_method(Family family, const RouterConfig& router) 
   if (router.rule == RoutingRule::kSparseMixer || router.normalization == Normalization::kLp) return "custom";
   if (router.rule == RoutingRule::kTopKThenSoftmax) return "renormalize";  // softmax over the k = renormalized
   return router.normalization == Normalization::kNone ? "default" : "renormalize";
+}
+
+namespace {
+
+template <class T>
+std::vector<T> stacked(const MoeBlock& b, Projection projection, const quant::ComponentSpec& c) {
+  const quant::WeightScheme scheme = b.experts.empty() || b.experts.front().gate_up.parts.empty()
+                                         ? quant::WeightScheme::kDense
+                                         : scheme_of(b.experts.front().gate_up.parts.front());
+  const quant::SchemeSpec& spec = quant::spec(scheme);
+  const std::vector<std::int64_t> shape = stacked_shape(b, projection, c);
+  const std::size_t per_expert = static_cast<std::size_t>(shape[1] * shape[2]);
+  std::vector<T> out(per_expert * b.experts.size());
+  const bool gate_up = projection == Projection::kGateUp;
+  for (std::size_t e = 0; e < b.experts.size(); ++e) {
+    const StackedWeight& w = gate_up ? b.experts[e].gate_up : b.experts[e].down;
+    const std::string where = std::string(spec.name) + " expert " + std::to_string(e) + " " +
+                              (gate_up ? "gate_up" : "down") + " " + std::string(quant::name(c.component));
+    if (gate_up && spec.gate_up == quant::GateUpParts::kSeparate && w.parts.size() != 2)
+      throw std::invalid_argument(where + ": expected 2 parts (gate, up), found " + std::to_string(w.parts.size()));
+    std::size_t at = e * per_expert;
+    const std::size_t end = at + per_expert;
+    for (const Weight& part : w.parts) {
+      if (scheme_of(part) != scheme)
+        throw std::invalid_argument(where + ": a " + std::string(quant::name(scheme_of(part))) + " part");
+      std::span<const T> v;
+      if constexpr (std::is_same_v<T, float>)
+        v = float_component(part, c.component);
+      else
+        v = byte_component(part, c.component);
+      if (v.size() > end - at) {
+        at = end + 1;  // more than the stored count
+        break;
+      }
+      std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
+      at += v.size();
+    }
+    if (at != end)
+      throw std::invalid_argument(where + ": expected " + std::to_string(per_expert) + " stored elements [" +
+                                  std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
+                                  "], the parts hold another count");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> stacked_shape(const MoeBlock& b, Projection projection, const quant::ComponentSpec& c) {
+  const bool gate_up = projection == Projection::kGateUp;
+  return quant::stacked_shape(c, b.num_experts(), gate_up ? 2 : 1, gate_up ? b.intermediate : b.hidden,
+                              gate_up ? b.hidden : b.intermediate);
+}
+std::vector<float> stacked_floats(const MoeBlock& b, Projection projection, const quant::ComponentSpec& c) {
+  return stacked<float>(b, projection, c);
+}
+std::vector<std::uint8_t> stacked_bytes(const MoeBlock& b, Projection projection, const quant::ComponentSpec& c) {
+  return stacked<std::uint8_t>(b, projection, c);
 }
 
 void validate(const MoeBlock& b) {

@@ -100,4 +100,17 @@ struct MoeBlock {
 // settings against the number of experts).
 void validate(const MoeBlock& block);
 
+// The routed experts' two projections, as the scheme table stacks them (quant::stacked_shape):
+// gate_up is two parts of I rows over K = H (gate, up), down one part of H rows over K = I.
+enum class Projection : std::uint8_t { kGateUp, kDown };
+std::vector<std::int64_t> stacked_shape(const MoeBlock& block, Projection projection,
+                                        const quant::ComponentSpec& component);
+// One component of every expert's projection, row-major in stacked_shape: per expert, its parts'
+// stored rows concatenated (gate, then up; a fused part is both). std::invalid_argument naming the
+// expert when a part is of another scheme, a separately stored gate_up has other than 2 parts, or
+// the parts do not hold the stored element count.
+std::vector<float> stacked_floats(const MoeBlock& block, Projection projection, const quant::ComponentSpec& component);
+std::vector<std::uint8_t> stacked_bytes(const MoeBlock& block, Projection projection,
+                                        const quant::ComponentSpec& component);
+
 }  // namespace moecheck::reference::moe

@@ -84,4 +84,87 @@ void materialize(const StackedWeight& weight, Dtype dtype, std::span<float> out)
   }
 }
 
+quant::WeightScheme scheme_of(const Weight& part) {
+  if (std::holds_alternative<DenseWeight>(part)) return quant::WeightScheme::kDense;
+  if (std::holds_alternative<quant::Mxfp4Weight>(part)) return quant::WeightScheme::kMxfp4W4A16;
+  return quant::WeightScheme::kFp8Block128W8A16;
+}
+
+std::vector<float>& WeightStorage::floats(quant::Component c) {
+  return c == quant::Component::kValues ? values : scales;
+}
+std::vector<std::uint8_t>& WeightStorage::bytes(quant::Component c) {
+  return c == quant::Component::kCodes ? codes : scale_bytes;
+}
+const std::vector<float>& WeightStorage::floats(quant::Component c) const {
+  return c == quant::Component::kValues ? values : scales;
+}
+const std::vector<std::uint8_t>& WeightStorage::bytes(quant::Component c) const {
+  return c == quant::Component::kCodes ? codes : scale_bytes;
+}
+
+std::span<const float> float_component(const Weight& part, quant::Component c) {
+  if (const auto* d = std::get_if<DenseWeight>(&part)) return c == quant::Component::kValues ? d->values : std::span<const float>();
+  if (const auto* q = std::get_if<quant::Fp8BlockWeight>(&part)) return c == quant::Component::kScales ? q->scale_inv : std::span<const float>();
+  return {};
+}
+
+std::span<const std::uint8_t> byte_component(const Weight& part, quant::Component c) {
+  if (const auto* mx = std::get_if<quant::Mxfp4Weight>(&part))
+    return c == quant::Component::kCodes ? mx->blocks : c == quant::Component::kScaleBytes ? mx->scales : std::span<const std::uint8_t>();
+  if (const auto* q = std::get_if<quant::Fp8BlockWeight>(&part)) return c == quant::Component::kCodes ? q->codes : std::span<const std::uint8_t>();
+  return {};
+}
+
+WeightStorage storage_of(const Weight& part) {
+  WeightStorage s;
+  for (const quant::Component c : quant::kAllComponents) {
+    if (quant::holds_floats(c)) {
+      const auto v = float_component(part, c);
+      s.floats(c).assign(v.begin(), v.end());
+    } else {
+      const auto v = byte_component(part, c);
+      s.bytes(c).assign(v.begin(), v.end());
+    }
+  }
+  return s;
+}
+
+Weight weight_from_storage(quant::WeightScheme scheme, std::int64_t rows, std::int64_t cols, WeightStorage s) {
+  const quant::SchemeSpec& spec = quant::spec(scheme);
+  for (const quant::ComponentSpec& c : spec.components) {
+    const std::size_t expected = static_cast<std::size_t>(c.stored_rows(rows) * c.stored_cols(cols));
+    const std::size_t found = quant::holds_floats(c.component) ? s.floats(c.component).size() : s.bytes(c.component).size();
+    if (found != expected)
+      fail(std::string(spec.name) + " " + std::string(quant::name(c.component)) + " of " + shape(rows, cols),
+           std::to_string(expected) + " elements", std::to_string(found));
+  }
+  switch (scheme) {
+    case quant::WeightScheme::kDense: return DenseWeight{rows, cols, std::move(s.values)};
+    case quant::WeightScheme::kMxfp4W4A16: return quant::Mxfp4Weight{rows, cols, std::move(s.codes), std::move(s.scale_bytes)};
+    case quant::WeightScheme::kFp8Block128W8A16: {
+      quant::Fp8BlockWeight q;
+      q.rows = rows;
+      q.cols = cols;
+      q.codes = std::move(s.codes);
+      q.scale_inv = std::move(s.scales);
+      return q;
+    }
+  }
+  throw std::logic_error("weight_from_storage: scheme without a Weight alternative");
+}
+
+Weight quantize_weight(quant::WeightScheme scheme, quant::MatrixView values) {
+  switch (scheme) {
+    case quant::WeightScheme::kDense: {
+      DenseWeight d{values.rows(), values.cols(), std::vector<float>(static_cast<std::size_t>(values.size()))};
+      Eigen::Map<quant::RowMatrixXf>(d.values.data(), values.rows(), values.cols()) = values;
+      return d;
+    }
+    case quant::WeightScheme::kMxfp4W4A16: return quant::quantize(values, quant::Mxfp4Rounding::kTritonRoundUpTorchRef);
+    case quant::WeightScheme::kFp8Block128W8A16: return quant::quantize(values, quant::Fp8BlockQuantizer::kPerBlockCast);
+  }
+  throw std::logic_error("quantize_weight: scheme without a quantizer");
+}
+
 }  // namespace moecheck::reference::moe

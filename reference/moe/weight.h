@@ -11,6 +11,7 @@
 #include "reference/moe/dtype.h"
 #include "reference/quant/fp8_block.h"
 #include "reference/quant/mxfp4.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::reference::moe {
 
@@ -45,5 +46,33 @@ void materialize(const StackedWeight& weight, Dtype dtype, std::span<float> out)
 // Throws std::invalid_argument naming `what` unless the matrix is [rows, cols] and every part is
 // internally consistent (value counts, block and scale sizes).
 void validate(const StackedWeight& weight, std::int64_t rows, std::int64_t cols, std::string_view what);
+
+// ---- the weight-scheme table's view of a part (quant/scheme.h) ------------------------------------
+
+// The scheme a part is stored in (one per Weight alternative).
+quant::WeightScheme scheme_of(const Weight& part);
+
+// A part's storage: one row-major array per component of its scheme, in the component's stored
+// [rows, cols] (quant::ComponentSpec). Arrays of components the scheme lacks stay empty.
+struct WeightStorage {
+  std::vector<float> values, scales;
+  std::vector<std::uint8_t> codes, scale_bytes;
+
+  std::vector<float>& floats(quant::Component component);  // kValues or kScales
+  std::vector<std::uint8_t>& bytes(quant::Component component);  // kCodes or kScaleBytes
+  const std::vector<float>& floats(quant::Component component) const;
+  const std::vector<std::uint8_t>& bytes(quant::Component component) const;
+};
+WeightStorage storage_of(const Weight& part);
+// One component's array of a part, without a copy (empty if the part's scheme lacks it).
+std::span<const float> float_component(const Weight& part, quant::Component component);
+std::span<const std::uint8_t> byte_component(const Weight& part, quant::Component component);
+// The part of `scheme` holding `storage` for a [rows, cols] matrix; std::invalid_argument (naming
+// the component) unless every array has its stored size.
+Weight weight_from_storage(quant::WeightScheme scheme, std::int64_t rows, std::int64_t cols, WeightStorage storage);
+// The quantizer that makes checkpoints of `scheme` from float values [rows, cols] (generators):
+// dense keeps them; MXFP4 is triton_kernels' downcast (torch reference, the kernel's bytes); FP8
+// blocks are vLLM's per_block_cast_to_fp8.
+Weight quantize_weight(quant::WeightScheme scheme, quant::MatrixView values);
 
 }  // namespace moecheck::reference::moe

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <string>
 
-#include "fixtures/format_oracle.h"
 #include "device/registry.h"
+#include "fixtures/format_oracle.h"
 #include "properties/properties.h"
 #include "properties/suite.h"
 #include "reference/formats.h"

@@ -1,0 +1,120 @@
+// The weight schemes: how a method's expert weights are stored and what the kernel reads, one row
+// per scheme (the model: formats::detail::MinifloatSpec). Every layer that stores, pads, persists or
+// runs a weight — padding/, fixtures/, device/, properties/ — iterates a row's components instead of
+// branching on the scheme; adding a scheme is a row here (README.md, "Adding a scheme").
+//
+// Vocabulary: a weight is a matrix [N, K], N output rows, K the reduction (input) axis. A scheme
+// stores it as components, each a row-major byte or fp32 array whose [rows, cols] follow from
+// [N, K] by the component's rule. Sources: spec/numerics.md §3–§5, padding.md §1.5.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reference/formats/format.h"
+#include "reference/quant/blocks.h"
+
+namespace moecheck::reference::quant {
+
+enum class WeightScheme : std::uint8_t {
+  kDense,             // unquantized, values of the model dtype (vLLM UnquantizedFusedMoEMethod)
+  kMxfp4W4A16,        // gpt-oss MXFP4, activations in the model dtype (triton_kernels matmul_ogs)
+  kFp8Block128W8A16,  // DeepSeek-V3 FP8 128×128 blocks, activations in the model dtype
+};
+
+// The storage tensors a weight is made of.
+enum class Component : std::uint8_t {
+  kValues,      // fp32 values of the model dtype
+  kCodes,       // element codes, bytes, packed along K
+  kScaleBytes,  // one-byte scale codes (E8M0, ue4m3)
+  kScales,      // fp32 dequantization multipliers (DeepSeek-V3 `weight_scale_inv`)
+};
+inline constexpr Component kAllComponents[] = {Component::kValues, Component::kCodes, Component::kScaleBytes,
+                                               Component::kScales};
+std::string_view name(Component component);  // "values", "codes", "scale_bytes", "scales"
+bool holds_floats(Component component);      // kValues, kScales; the others hold bytes
+bool is_scale(Component component);          // kScaleBytes, kScales
+
+struct ComponentSpec {
+  Component component;
+  // The codes' element format (kCodes) or the scale codes' (kScaleBytes); none for floats.
+  std::optional<formats::Format> format;
+  // Along K: `packing.elements` matrix columns are stored in `packing.units` units.
+  Packing packing = kUnpacked;
+  // Along N: matrix rows per stored row (1, or the block height of a 2-D scale grid).
+  std::int64_t row_block = 1;
+  // A ceil-divided grid that stores partial edge blocks (FP8 blocks), rather than whole groups only.
+  bool partial_blocks = false;
+  // The fixture dataset after `w13` / `w2` ("" for none), named as checkpoints name the tensor
+  // (gpt-oss `*_blocks` / `*_scales`, DeepSeek-V3 `*_scale_inv`).
+  std::string_view dataset;
+
+  // Stored rows of n matrix rows, and stored units of k matrix columns; std::invalid_argument
+  // when whole groups are required and n or k is not a whole number of them.
+  std::int64_t stored_rows(std::int64_t n) const;
+  std::int64_t stored_cols(std::int64_t k) const;
+};
+
+// How a checkpoint holds the gated projection [gate; up].
+enum class GateUpParts : std::uint8_t {
+  kFused,     // one [2I, H] tensor, one part (gpt-oss, fused checkpoints)
+  kSeparate,  // gate and up apart, each [I, H] with its own scales (DeepSeek-V3 gate_proj, up_proj)
+};
+std::string_view name(GateUpParts parts);
+
+// Where the scales live relative to the elements.
+enum class ScaleLayout : std::uint8_t {
+  kNone,   // no scales
+  kPlain,  // row-major [stored_rows(N), stored_cols(K)], no padding of its own
+};
+std::string_view name(ScaleLayout layout);
+
+// What the kernel does to the activations before GEMM1.
+enum class ActivationQuant : std::uint8_t {
+  kNone,  // they stay in the model dtype (w·a16)
+};
+std::string_view name(ActivationQuant quant);
+
+struct SchemeSpec {
+  WeightScheme scheme;
+  std::string_view name;     // "mxfp4_w4a16": fixtures, reports, describe()
+  std::string_view summary;  // the storage and the kernel path it emulates
+  std::span<const ComponentSpec> components;  // the element component (values or codes) first
+  // H and I must be multiples of this (whole packing groups and scale blocks along K).
+  std::int64_t size_multiple = 1;
+  GateUpParts gate_up = GateUpParts::kFused;
+  ScaleLayout scale_layout = ScaleLayout::kNone;
+  bool zero_points = false;
+  ActivationQuant activation = ActivationQuant::kNone;
+  // The padding-registry methods (padding/registry.h) whose checkpoints are stored so.
+  std::span<const std::string_view> methods;
+
+  const ComponentSpec* find(Component component) const;  // nullptr if the scheme has none
+  const ComponentSpec& elements() const { return components.front(); }
+  bool quantized() const { return elements().component != Component::kValues; }
+};
+
+std::span<const SchemeSpec> weight_schemes();  // every row, in enum order
+const SchemeSpec& spec(WeightScheme scheme);
+std::string_view name(WeightScheme scheme);
+std::optional<WeightScheme> parse_weight_scheme(std::string_view name);
+std::string weight_scheme_names();  // comma-separated, for error messages
+// The scheme whose `methods` list `method` (a checkpoint of that method is stored so); nullptr for
+// the methods no scheme row carries yet.
+const SchemeSpec* scheme_of_method(std::string_view method);
+
+// The shape rule: a projection of `experts` experts made of `parts` stacked parts of `part_rows`
+// matrix rows each, over K = `cols`: [E, parts · stored_rows(part_rows), stored_cols(cols)]. w13 is
+// two parts of I (gate, up: a 2-D scale grid per half), w2 one part of H. device::validate checks
+// every padded component with it; fixtures write and read with it.
+std::vector<std::int64_t> stacked_shape(const ComponentSpec& component, std::int64_t experts, std::int64_t parts,
+                                        std::int64_t part_rows, std::int64_t cols);
+
+// Why sizes H and I cannot be stored in `scheme` (not multiples of size_multiple); empty if they can.
+std::string size_problem(const SchemeSpec& scheme, std::int64_t hidden, std::int64_t intermediate);
+
+}  // namespace moecheck::reference::quant
