@@ -33,15 +33,18 @@ std::span<const KernelFaultInfo> kernel_faults() {
        "GEMM2's K lanes in [I, I_pad) hold poison instead of loaded zeros (visible when I_pad > I)",
        &FaultSwitches::uninitialized_k_tail_lanes},
       {"read_padded_scales", "B1", "flashinfer-ai/flashinfer#2861; vllm-project/vllm PR #38148",
-       "the last real w13 row of each half is dequantized with the scales of the last padded row (quantized "
-       "schemes; visible when I_pad > I)",
+       "the last real w13 row of each half (I-1) is dequantized with the scales of the last padded row of that "
+       "half (I_pad-1; for a 2-D grid, its grid row) (quantized schemes; visible when I_pad > I, for a grid when "
+       "the two rows fall in different grid rows)",
        &FaultSwitches::read_padded_scales},
       {"e8m0_scale_misindex", "B2", "ROCm/aiter#5233, PR #5232",
        "GEMM2 reads the w2 E8M0 scales with row stride round_up(I_pad, 256)/32 (MXFP4; visible when "
        "I_pad % 256 != 0)",
        &FaultSwitches::e8m0_scale_misindex},
       {"nan_for_empty_experts", "B10", "vllm-project/vllm PR #39645 (test_batched_moe_scale_init.py)",
-       "experts with zero tokens keep a NaN activation scale that the finalize multiplies by 0 into every row",
+       "the per-expert activation-scale workspace is allocated NaN and set only for experts with tokens; the "
+       "finalize reduces over every expert slot (weight 0 for the unselected ones), so 0 * NaN reaches every "
+       "token's output (visible when some expert gets no token)",
        &FaultSwitches::nan_for_empty_experts},
       {"w13_end_padded", "B12", "vllm-project/vllm#48624",
        "a concatenated w13 (biases, scale rows) arrives end-padded [gate, up, zeros] and is split at I_pad "
@@ -49,6 +52,11 @@ std::span<const KernelFaultInfo> kernel_faults() {
        &FaultSwitches::w13_end_padded},
   };
   return faults;
+}
+
+bool FaultSwitches::any() const {
+  const auto faults = kernel_faults();
+  return std::any_of(faults.begin(), faults.end(), [this](const KernelFaultInfo& f) { return this->*f.flag; });
 }
 
 const KernelFaultInfo* find_kernel_fault(std::string_view fault_name) {

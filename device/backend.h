@@ -35,41 +35,19 @@ using reference::quant::WeightScheme;
 using reference::quant::name;
 
 // Faults the `sim` pipeline can exhibit, one switch per bug class of spec/bugs.md that lives in
-// the kernel (padding-code faults — B5, B6, B7, B8, B9, B11, B13 — live in the caller's padding
-// path). Every field defaults to "no fault". Backends that cannot inject faults declare
+// the kernel (padding-code faults live in the caller's padding path, properties/faults.h). What
+// each does, its upstream reference and when it is visible are written once, in kernel_faults().
+// Every field defaults to "no fault". Backends that cannot inject faults declare
 // Capabilities::injects_faults = false and ignore this struct.
 struct FaultSwitches {
-  // B3 (ROCm/aiter PR #3538): GEMM1's grid is computed from the logical intermediate size, so
-  // the w13 output tiles past ceil(2·I / BLOCK_N) — the last, padded ones — are never written
-  // and the intermediate cache keeps its poison there. Visible when I_pad > I.
-  bool skip_last_output_tile = false;
-  // B4 (ROCm/aiter PR #3117 → #3344 → #3537): GEMM2's K-padding tail tile leaves its padded
-  // lanes (k in [I, I_pad)) uninitialized: the A and B tile lanes there hold poison instead of
-  // the loaded zeros. Visible when I_pad > I.
-  bool uninitialized_k_tail_lanes = false;
-  // B1 (flashinfer#2861, vLLM PR #38148): the scales of padding rows are applied to real rows:
-  // the last real row of each w13 half (row I−1) is dequantized with the scale row of the last
-  // padded row of that half (row I_pad−1; for FP8 blocks its 128-row grid row). Quantized
-  // schemes only; visible when I_pad > I (for FP8 blocks: when they fall in different grid rows).
-  bool read_padded_scales = false;
-  // B2 (ROCm/aiter#5233, PR #5232): GEMM2 reads the w2 E8M0 scales with a row stride of
-  // round_up(I_pad, 256) / 32 bytes instead of I_pad / 32 (indices wrap inside the expert's
-  // scale tensor). MXFP4 only; visible when I_pad % 256 != 0.
-  bool e8m0_scale_misindex = false;
-  // B10 (vLLM PR #39645 test_batched_moe_scale_init.py): the per-expert activation scale
-  // workspace is allocated NaN and set only for experts that received tokens; the finalize
-  // reduces over every expert slot (weight 0 for unselected ones), so 0 · NaN reaches every
-  // token's output whenever some expert has zero tokens.
-  bool nan_for_empty_experts = false;
-  // B12 (vLLM#48624): a gated, concatenated w13 (and its biases and scale rows) arrives
-  // end-padded as [gate(I), up(I), zeros] while the kernel splits it at I_pad. Visible when
-  // I_pad > I with the concatenated layout.
-  bool w13_end_padded = false;
+  bool skip_last_output_tile = false;       // B3
+  bool uninitialized_k_tail_lanes = false;  // B4
+  bool read_padded_scales = false;          // B1
+  bool e8m0_scale_misindex = false;         // B2
+  bool nan_for_empty_experts = false;       // B10
+  bool w13_end_padded = false;              // B12
 
-  bool any() const {
-    return skip_last_output_tile || uninitialized_k_tail_lanes || read_padded_scales || e8m0_scale_misindex ||
-           nan_for_empty_experts || w13_end_padded;
-  }
+  bool any() const;  // some switch of kernel_faults() is on
 };
 
 // The kernel faults by name, one source of truth for the fault catalog (MOECHECK_FAULT=NAME):

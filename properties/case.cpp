@@ -74,18 +74,7 @@ std::vector<std::string> methods_for(WeightScheme scheme) {
 }
 
 pd::Plan layer_plan(const MoeCase& c, const pd::Ruleset& ruleset, const PaddingFaults& faults) {
-  pd::Plan plan = plan_for(c, ruleset);
-  if (!faults.mxfp4_rule_on_other_formats || c.scheme == WeightScheme::kMxfp4W4A16 || !plan.ok()) return plan;
-  // B13: the MXFP4 NONE-backend rule keyed on the method, not the weight format (padding.md §3.4).
-  if (plan.platform.vendor == pd::Vendor::kRocm) {
-    const std::int64_t h = pd::round_up(plan.hidden, 256);
-    if (h > plan.hidden_padded) plan.hidden_allocated = plan.hidden_padded = h;
-  } else if (plan.platform.vendor == pd::Vendor::kCuda) {
-    const std::int64_t i = pd::round_up(plan.intermediate_per_partition, 64);
-    if (i > plan.intermediate_per_partition_padded)
-      plan.intermediate_per_partition_allocated = plan.intermediate_per_partition_padded = i;
-  }
-  return plan;
+  return at_plan(c, plan_for(c, ruleset), faults);
 }
 
 pd::Plan unpadded_plan(const pd::Plan& plan) {
@@ -119,52 +108,6 @@ std::string unsupported_reason(const pd::Plan& plan) {
   return {};
 }
 
-namespace {
-
-// Rows of a padded w13 [E, 2·I_pad, cols]: the intermediate index i of storage row r (layout-aware).
-std::int64_t w13_row_index(std::int64_t r, std::int64_t ip, bool interleaved) { return interleaved ? r / 2 : r % ip; }
-
-// B9: the padded rows (i >= real_rows) and columns (storage column >= real_cols) of w13 keep the
-// allocator's garbage.
-template <class T>
-void unfill_w13(pd::Tensor<T>& t, std::int64_t ip, bool interleaved, std::int64_t real_rows, std::int64_t real_cols,
-                std::uint64_t seed) {
-  if (t.shape.size() != 3) return;
-  const std::int64_t cols = t.dim(2);
-  for (std::int64_t e = 0; e < t.dim(0); ++e)
-    for (std::int64_t r = 0; r < t.dim(1); ++r) {
-      const std::int64_t from = w13_row_index(r, ip, interleaved) >= real_rows ? 0 : real_cols;
-      if (from >= cols) continue;
-      T* row = &t.at(e, r, 0);
-      pd::poison(std::span<T>(row + from, static_cast<std::size_t>(cols - from)), seed ^ static_cast<std::uint64_t>(e * 7919 + r));
-    }
-}
-// ... and of w2 [E, H_pad, cols]: rows >= real_rows (H), storage columns >= real_cols.
-template <class T>
-void unfill_w2(pd::Tensor<T>& t, std::int64_t real_rows, std::int64_t real_cols, std::uint64_t seed) {
-  if (t.shape.size() != 3) return;
-  const std::int64_t cols = t.dim(2);
-  for (std::int64_t e = 0; e < t.dim(0); ++e)
-    for (std::int64_t r = 0; r < t.dim(1); ++r) {
-      const std::int64_t from = r >= real_rows ? 0 : real_cols;
-      if (from >= cols) continue;
-      T* row = &t.at(e, r, 0);
-      pd::poison(std::span<T>(row + from, static_cast<std::size_t>(cols - from)), seed ^ static_cast<std::uint64_t>(e * 104729 + r));
-    }
-}
-// B11: rows i in [from, I_pad) of each w13 half (and of its bias) zeroed as "padding".
-template <class T>
-void zero_w13_tail(pd::Tensor<T>& t, std::int64_t ip, bool interleaved, std::int64_t from) {
-  if (t.shape.empty()) return;
-  const std::int64_t per_row = t.shape.size() == 3 ? t.dim(2) : 1;
-  for (std::int64_t e = 0; e < t.dim(0); ++e)
-    for (std::int64_t r = 0; r < t.dim(1); ++r)
-      if (w13_row_index(r, ip, interleaved) >= from)
-        std::fill_n(t.data.begin() + (e * t.dim(1) + r) * per_row, per_row, T{});
-}
-
-}  // namespace
-
 device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
                                     const PaddingFaults& faults) {
   if (const std::string why = unsupported_reason(plan); !why.empty())
@@ -183,13 +126,8 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   const pd::W13Layout layout = w13_layout(b.semantics.layout);
   const pd::RankShard& shard = part.ranks[static_cast<std::size_t>(rank)];
 
-  // B8: the weights follow a second code path's hidden alignment (128 vs 256).
-  pd::Plan wplan = plan;
-  if (faults.weights_hidden_alignment_diverges && plan.hidden_is_padded()) {
-    const std::int64_t other = pd::round_up(plan.hidden, plan.hidden_padded % 256 == 0 ? 128 : 256);
-    wplan.hidden_after_all2all = std::min(wplan.hidden_after_all2all, other);
-    wplan.hidden_allocated = wplan.hidden_padded = other;
-  }
+  // The plan the weights are allocated with (the layer's; a seam of fault B8).
+  const pd::Plan wplan = at_weight_plan(plan, faults);
 
   device::PaddedCase p;
   p.plan = plan;
@@ -246,45 +184,16 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
     p.w2_bias = pd::pad_w2_bias(wplan, pd::shard_w2_bias(part, rank, w2_bias), seed ^ kSeedW2Bias);
   }
 
-  const std::int64_t ip = plan.intermediate_per_partition_padded;
-  const bool interleaved = layout == pd::W13Layout::kInterleaved;
-  if (faults.uninit_pad_weights) {
-    const std::int64_t real = shard.real_rows(), h = b.hidden;
-    const std::uint64_t s9 = seed ^ 0xb9b9b9b9ULL;
-    for (std::size_t n = 0; n < std::size(rq::kAllComponents); ++n) {
-      const rq::Component which = rq::kAllComponents[n];
-      const rq::ComponentSpec* comp = scheme.find(which);
-      if (!comp || comp->row_block != 1) continue;
-      const auto unfill = [&](auto& w13, auto& w2) {
-        unfill_w13(w13, ip, interleaved, real, comp->stored_cols(h), s9 ^ (2 * n));
-        unfill_w2(w2, h, comp->stored_cols(real), s9 ^ (2 * n + 1));
-      };
-      if (rq::holds_floats(which))
-        unfill(p.w13.floats(which), p.w2.floats(which));
-      else
-        unfill(p.w13.bytes(which), p.w2.bytes(which));
-    }
-  }
-  if (faults.intermediate_pad_counted_twice && ip > shard.real_rows()) {
-    const std::int64_t doubled = (ip - shard.real_rows()) / 64 * 64 * 2;
-    const std::int64_t from = std::max<std::int64_t>(0, ip - doubled);
-    p.w13.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
-      if (!rq::is_scale(comp.component) && comp.row_block == 1) zero_w13_tail(t, ip, interleaved, from);
-    });
-    zero_w13_tail(p.w13_bias, ip, interleaved, from);
-  }
+  at_padded_case(p, shard, b.hidden, seed, faults);  // the padded case's seam (faults B9, B11)
 
   pd::Tensor<float> x({c.tokens(), b.hidden}, 0.0f);
   for (std::int64_t t = 0; t < c.tokens(); ++t)
     for (std::int64_t h = 0; h < b.hidden; ++h) x.at(t, h) = moe::round_to(b.dtype, c.hidden_states(t, h));
   p.hidden_states_padded = pd::kernel_activations(plan, x, seed ^ kSeedHidden);
 
-  // Routing on the logical hidden states (the router sees x[:, :H], padding.md §1.4, bugs.md B7).
-  // B7: the router reads the padded buffer as if it were [T, H].
-  const moe::Routing routing =
-      faults.router_on_padded_activations
-          ? moe::route_block(b, Eigen::Map<const RowMatrix<float>>(p.hidden_states_padded.data.data(), c.tokens(), b.hidden)).routing
-          : moe::route_block(b, c.hidden_states).routing;
+  // Routing on the logical hidden states: the router sees x[:, :H] (padding.md §1.4; the router
+  // input's seam, fault B7).
+  const moe::Routing routing = moe::route_block(b, at_router_input(c, p, faults)).routing;
   p.topk_ids = pd::Tensor<std::int32_t>({c.tokens(), p.top_k}, 0);
   p.topk_weights = pd::Tensor<float>({c.tokens(), p.top_k}, 0.0f);
   for (std::int64_t t = 0; t < c.tokens(); ++t)
@@ -313,11 +222,7 @@ std::vector<float> slice_output(const device::PaddedCase& padded, std::span<cons
                                 std::to_string(padded.tokens) + ", " + std::to_string(padded.hidden_padded()) +
                                 "], found " + std::to_string(output.size()));
   y.data.assign(output.begin(), output.end());
-  if (faults.output_not_sliced) return y.data;  // B6: reshaped with the padded hidden size
-  if (faults.output_read_with_logical_stride) {  // B5: the padded buffer read as [T, H]
-    const std::int64_t h = padded.plan.hidden;
-    return std::vector<float>(y.data.begin(), y.data.begin() + padded.tokens * h);
-  }
+  if (std::optional<std::vector<float>> faulty = at_slice(padded, output, faults)) return *faulty;  // B5, B6
   return pd::slice_output(padded.plan, y, padded.poison_seed ^ kSeedOutput).data;
 }
 

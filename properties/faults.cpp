@@ -1,12 +1,32 @@
 #include "properties/faults.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <iterator>
 #include <stdexcept>
+#include <type_traits>
+
+#include "reference/padding/platform.h"
+#include "reference/padding/poison.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::properties {
 
-std::string_view name(FaultSite site) { return site == FaultSite::kKernel ? "sim kernel" : "padding path"; }
+namespace pd = reference::padding;
+namespace rq = reference::quant;
+
+std::string_view name(FaultSite site) {
+  switch (site) {
+    case FaultSite::kKernel: return "sim kernel";
+    case FaultSite::kPlan: return "plan";
+    case FaultSite::kPaddedCase: return "padded case";
+    case FaultSite::kRouterInput: return "router input";
+    case FaultSite::kSlice: return "slice";
+  }
+  return "unknown";
+}
+bool in_padding_path(FaultSite site) { return site != FaultSite::kKernel; }
 
 namespace {
 
@@ -27,31 +47,31 @@ std::array<FaultInfo, 13> make_catalog() {
       {"output_read_with_logical_stride", "B5", "vllm-project/vllm#52051",
        "the finalize reads the padded [T, H_pad] kernel output as an unpadded [T, H] result (row t at offset "
        "t*H; visible when H_pad > H and T >= 2)",
-       FaultSite::kPaddingPath, nullptr, &P::output_read_with_logical_stride},
+       FaultSite::kSlice, nullptr, &P::output_read_with_logical_stride},
       {"output_not_sliced", "B6", "sgl-project/sglang PR #27528 (regression from #27063)",
        "the final reshape uses the padded hidden size: the output keeps H_pad columns (visible when H_pad > H)",
-       FaultSite::kPaddingPath, nullptr, &P::output_not_sliced},
+       FaultSite::kSlice, nullptr, &P::output_not_sliced},
       {"router_on_padded_activations", "B7", "sgl-project/sglang PR #37308",
        "the router reads the pre-padded [T, H_pad] activations as [T, H] rows (visible when H_pad > H and T >= 2)",
-       FaultSite::kPaddingPath, nullptr, &P::router_on_padded_activations},
+       FaultSite::kRouterInput, nullptr, &P::router_on_padded_activations},
       {"weights_hidden_alignment_diverges", "B8", "vllm-project/vllm PR #32307, PR #34285",
        "the weights are allocated with the other ROCm hidden alignment (128 vs 256) than the activations "
        "(visible when the two round H differently)",
-       FaultSite::kPaddingPath, nullptr, &P::weights_hidden_alignment_diverges},
+       FaultSite::kPlan, nullptr, &P::weights_hidden_alignment_diverges},
       {"uninit_pad_weights", "B9", "vllm-project/vllm PR #55251",
        "the padded rows and columns of w13 and w2 keep the allocator's garbage (visible when H_pad > H or "
        "I_pad > I)",
-       FaultSite::kPaddingPath, nullptr, &P::uninit_pad_weights},
+       FaultSite::kPaddedCase, nullptr, &P::uninit_pad_weights},
       kernel_entry("nan_for_empty_experts"),
       {"intermediate_pad_counted_twice", "B11", "vllm-project/vllm#46201, PR #42098 (PR #44679)",
        "the caller passes intermediate_pad // 64 * 64 * 2 and the kernel zeroes that many rows at the bottom of "
        "each w13 half, live rows included (visible when I_pad - I >= 64)",
-       FaultSite::kPaddingPath, nullptr, &P::intermediate_pad_counted_twice},
+       FaultSite::kPaddedCase, nullptr, &P::intermediate_pad_counted_twice},
       kernel_entry("w13_end_padded"),
       {"mxfp4_rule_on_other_formats", "B13", "vllm-project/vllm PR #34285 review; PR #38774",
        "the MXFP4 NONE-backend rounding (ROCm hidden 256, CUDA intermediate 64) is applied to non-MXFP4 weights "
        "(visible for dense cases on CUDA with I % 64 != 0 or ROCm with H % 256 != 0)",
-       FaultSite::kPaddingPath, nullptr, &P::mxfp4_rule_on_other_formats},
+       FaultSite::kPlan, nullptr, &P::mxfp4_rule_on_other_formats},
   }};
 }
 
@@ -60,6 +80,11 @@ std::array<FaultInfo, 13> make_catalog() {
 std::span<const FaultInfo> fault_catalog() {
   static const std::array<FaultInfo, 13> catalog = make_catalog();
   return catalog;
+}
+
+bool PaddingFaults::any() const {
+  return std::any_of(fault_catalog().begin(), fault_catalog().end(),
+                     [this](const FaultInfo& f) { return f.padding_flag && this->*f.padding_flag; });
 }
 
 const FaultInfo* find_fault(std::string_view fault_name) {
@@ -99,6 +124,128 @@ Faults parse_faults(std::string_view list, std::string_view what) {
 Faults env_faults() {
   const char* env = std::getenv("MOECHECK_FAULT");
   return env ? parse_faults(env, "MOECHECK_FAULT") : Faults{};
+}
+
+// ---- seams -------------------------------------------------------------------------------------
+
+pd::Plan at_plan(const fixtures::MoeCase& c, pd::Plan plan, const PaddingFaults& faults) {
+  if (!faults.mxfp4_rule_on_other_formats || c.scheme == rq::WeightScheme::kMxfp4W4A16 || !plan.ok()) return plan;
+  // B13: the MXFP4 NONE-backend rule keyed on the method, not the weight format (padding.md §3.4).
+  if (plan.platform.vendor == pd::Vendor::kRocm) {
+    const std::int64_t h = pd::round_up(plan.hidden, 256);
+    if (h > plan.hidden_padded) plan.hidden_allocated = plan.hidden_padded = h;
+  } else if (plan.platform.vendor == pd::Vendor::kCuda) {
+    const std::int64_t i = pd::round_up(plan.intermediate_per_partition, 64);
+    if (i > plan.intermediate_per_partition_padded)
+      plan.intermediate_per_partition_allocated = plan.intermediate_per_partition_padded = i;
+  }
+  return plan;
+}
+
+pd::Plan at_weight_plan(pd::Plan plan, const PaddingFaults& faults) {
+  if (!faults.weights_hidden_alignment_diverges || !plan.hidden_is_padded()) return plan;
+  // B8: the weights follow a second code path's hidden alignment (128 vs 256).
+  const std::int64_t other = pd::round_up(plan.hidden, plan.hidden_padded % 256 == 0 ? 128 : 256);
+  plan.hidden_after_all2all = std::min(plan.hidden_after_all2all, other);
+  plan.hidden_allocated = plan.hidden_padded = other;
+  return plan;
+}
+
+namespace {
+
+// Rows of a padded w13 [E, 2·I_pad, cols]: the intermediate index i of storage row r (layout-aware).
+std::int64_t w13_row_index(std::int64_t r, std::int64_t ip, bool interleaved) { return interleaved ? r / 2 : r % ip; }
+
+// B9: the padded rows (i >= real_rows) and columns (storage column >= real_cols) of w13 keep the
+// allocator's garbage.
+template <class T>
+void unfill_w13(pd::Tensor<T>& t, std::int64_t ip, bool interleaved, std::int64_t real_rows, std::int64_t real_cols,
+                std::uint64_t seed) {
+  if (t.shape.size() != 3) return;
+  const std::int64_t cols = t.dim(2);
+  for (std::int64_t e = 0; e < t.dim(0); ++e)
+    for (std::int64_t r = 0; r < t.dim(1); ++r) {
+      const std::int64_t from = w13_row_index(r, ip, interleaved) >= real_rows ? 0 : real_cols;
+      if (from >= cols) continue;
+      T* row = &t.at(e, r, 0);
+      pd::poison(std::span<T>(row + from, static_cast<std::size_t>(cols - from)), seed ^ static_cast<std::uint64_t>(e * 7919 + r));
+    }
+}
+// ... and of w2 [E, H_pad, cols]: rows >= real_rows (H), storage columns >= real_cols.
+template <class T>
+void unfill_w2(pd::Tensor<T>& t, std::int64_t real_rows, std::int64_t real_cols, std::uint64_t seed) {
+  if (t.shape.size() != 3) return;
+  const std::int64_t cols = t.dim(2);
+  for (std::int64_t e = 0; e < t.dim(0); ++e)
+    for (std::int64_t r = 0; r < t.dim(1); ++r) {
+      const std::int64_t from = r >= real_rows ? 0 : real_cols;
+      if (from >= cols) continue;
+      T* row = &t.at(e, r, 0);
+      pd::poison(std::span<T>(row + from, static_cast<std::size_t>(cols - from)), seed ^ static_cast<std::uint64_t>(e * 104729 + r));
+    }
+}
+// B11: rows i in [from, I_pad) of each w13 half (and of its bias) zeroed as "padding".
+template <class T>
+void zero_w13_tail(pd::Tensor<T>& t, std::int64_t ip, bool interleaved, std::int64_t from) {
+  if (t.shape.empty()) return;
+  const std::int64_t per_row = t.shape.size() == 3 ? t.dim(2) : 1;
+  for (std::int64_t e = 0; e < t.dim(0); ++e)
+    for (std::int64_t r = 0; r < t.dim(1); ++r)
+      if (w13_row_index(r, ip, interleaved) >= from)
+        std::fill_n(t.data.begin() + (e * t.dim(1) + r) * per_row, per_row, T{});
+}
+
+}  // namespace
+
+void at_padded_case(device::PaddedCase& p, const pd::RankShard& shard, std::int64_t hidden, std::uint64_t seed,
+                    const PaddingFaults& faults) {
+  const rq::SchemeSpec& scheme = rq::spec(p.scheme);
+  const std::int64_t ip = p.plan.intermediate_per_partition_padded;
+  const bool interleaved = p.layout == reference::moe::GateUpLayout::kInterleaved;
+  const std::int64_t real = shard.real_rows();
+  if (faults.uninit_pad_weights) {
+    // Every component whose rows are the matrix's: a distinct stream per (projection, component).
+    const std::uint64_t s9 = seed ^ 0xb9b9b9b9ULL;
+    for (std::size_t n = 0; n < std::size(rq::kAllComponents); ++n) {
+      const rq::Component which = rq::kAllComponents[n];
+      const rq::ComponentSpec* comp = scheme.find(which);
+      if (!comp || comp->row_block != 1) continue;
+      const auto unfill = [&](auto& w13, auto& w2) {
+        unfill_w13(w13, ip, interleaved, real, comp->stored_cols(hidden), s9 ^ (2 * n));
+        unfill_w2(w2, hidden, comp->stored_cols(real), s9 ^ (2 * n + 1));
+      };
+      if (rq::holds_floats(which))
+        unfill(p.w13.floats(which), p.w2.floats(which));
+      else
+        unfill(p.w13.bytes(which), p.w2.bytes(which));
+    }
+  }
+  if (faults.intermediate_pad_counted_twice && ip > real) {
+    const std::int64_t doubled = (ip - real) / 64 * 64 * 2;
+    const std::int64_t from = std::max<std::int64_t>(0, ip - doubled);
+    p.w13.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
+      if (!rq::is_scale(comp.component) && comp.row_block == 1) zero_w13_tail(t, ip, interleaved, from);
+    });
+    zero_w13_tail(p.w13_bias, ip, interleaved, from);
+  }
+}
+
+reference::moe::RowMatrix<float> at_router_input(const fixtures::MoeCase& c, const device::PaddedCase& padded,
+                                                 const PaddingFaults& faults) {
+  if (!faults.router_on_padded_activations) return c.hidden_states;
+  // B7: the router reads the padded buffer as if it were [T, H].
+  return Eigen::Map<const reference::moe::RowMatrix<float>>(padded.hidden_states_padded.data.data(), c.tokens(),
+                                                            c.block.hidden);
+}
+
+std::optional<std::vector<float>> at_slice(const device::PaddedCase& padded, std::span<const float> output,
+                                           const PaddingFaults& faults) {
+  if (faults.output_not_sliced) return std::vector<float>(output.begin(), output.end());  // B6: H_pad columns kept
+  if (faults.output_read_with_logical_stride) {  // B5: the padded buffer read as [T, H]
+    const std::int64_t h = padded.plan.hidden;
+    return std::vector<float>(output.begin(), output.begin() + padded.tokens * h);
+  }
+  return std::nullopt;
 }
 
 }  // namespace moecheck::properties

@@ -1,52 +1,37 @@
 // The fault catalog: every bug class of spec/bugs.md as a switchable fault, so the suite can prove
 // that it catches real bugs (`moecheck selftest`, MOECHECK_FAULT=NAME). Kernel faults live in the
-// sim backend (device::FaultSwitches); padding-path faults live in the caller's padding code —
-// the layer that plans, pads, routes and slices (properties/case.h) — and are switched here.
+// sim backend (device::FaultSwitches, described in device::kernel_faults()); padding-path faults
+// are transforms at the named seams of the layer that plans, pads, routes and slices
+// (properties/case.cpp), applied by the seam functions below. Each fault's description, upstream
+// reference and visibility condition is written once, in its catalog entry (faults.cpp).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "device/backend.h"
+#include "fixtures/moe_case.h"
+#include "reference/padding/partition.h"
+#include "reference/padding/plan.h"
 
 namespace moecheck::properties {
 
-// Faults of the padding path (the layer around the kernel). Every field defaults to "no fault";
-// each is a no-op on the unpadded run (plan sizes equal to the logical ones).
+// Faults of the padding path, one switch per catalog entry (fault_catalog() describes each).
+// Every field defaults to "no fault"; each is a no-op on the unpadded run.
 struct PaddingFaults {
-  // B5 (vllm-project/vllm#52051): the finalize treats the padded [T, H_pad] kernel output as an
-  // unpadded [T, H] result: row t is read from offset t·H instead of t·H_pad. Visible when
-  // H_pad > H and T >= 2.
-  bool output_read_with_logical_stride = false;
-  // B6 (sgl-project/sglang PR #27528): the final reshape uses the padded hidden size: the output
-  // keeps H_pad columns. Visible when H_pad > H (output shape contract).
-  bool output_not_sliced = false;
-  // B7 (sgl-project/sglang PR #37308): the router is fed the pre-padded activations, read as
-  // [T, H] rows of the [T, H_pad] buffer (row t from offset t·H). Visible when H_pad > H and T >= 2.
-  bool router_on_padded_activations = false;
-  // B8 (vllm-project/vllm PR #32307, #34285): the weights are allocated with the hidden size of
-  // the other ROCm alignment (128 where the plan says 256 and vice versa) while the activations
-  // follow the plan. Visible when the two alignments round H differently.
-  bool weights_hidden_alignment_diverges = false;
-  // B9 (vllm-project/vllm PR #55251): the padded rows and columns of w13 and w2 are not filled:
-  // they keep the allocator's garbage (the poison). Visible when H_pad > H or I_pad > I.
-  bool uninit_pad_weights = false;
-  // B11 (vllm-project/vllm#46201, PR #42098): the intermediate pad argument is doubled by the
-  // caller, intermediate_pad // 64 · 64 · 2, and the kernel zeroes that many rows at the bottom
-  // of each w13 half, live rows included. Visible when I_pad − I >= 64.
-  bool intermediate_pad_counted_twice = false;
-  // B13 (vllm-project/vllm PR #34285 review, PR #38774): the MXFP4 rounding (its NONE backend:
-  // hidden to 256 on ROCm, intermediate to 64 on CUDA) is applied to a method whose weights are
-  // not MXFP4. Visible for non-MXFP4 schemes on CUDA (I % 64 != 0) and ROCm (H % 256 != 0)
-  // (ruleset conformance).
-  bool mxfp4_rule_on_other_formats = false;
+  bool output_read_with_logical_stride = false;    // B5, at the slice
+  bool output_not_sliced = false;                  // B6, at the slice
+  bool router_on_padded_activations = false;       // B7, at the router input
+  bool weights_hidden_alignment_diverges = false;  // B8, at the plan (of the weights)
+  bool uninit_pad_weights = false;                 // B9, at the padded case
+  bool intermediate_pad_counted_twice = false;     // B11, at the padded case
+  bool mxfp4_rule_on_other_formats = false;        // B13, at the plan
 
-  bool any() const {
-    return output_read_with_logical_stride || output_not_sliced || router_on_padded_activations ||
-           weights_hidden_alignment_diverges || uninit_pad_weights || intermediate_pad_counted_twice ||
-           mxfp4_rule_on_other_formats;
-  }
+  bool any() const;  // some switch of the catalog is on
   bool operator==(const PaddingFaults&) const = default;
 };
 
@@ -60,8 +45,16 @@ struct Faults {
   bool any() const { return kernel.any() || padding.any(); }
 };
 
-enum class FaultSite : std::uint8_t { kKernel, kPaddingPath };
-std::string_view name(FaultSite site);  // "sim kernel", "padding path"
+// Where a fault acts: in the sim's kernel, or at one seam of the padding path.
+enum class FaultSite : std::uint8_t {
+  kKernel,       // device::FaultSwitches, honoured by backends that inject faults
+  kPlan,         // the plan the layer pads with, or its weights are allocated with
+  kPaddedCase,   // the padded case as the pad functions left it
+  kRouterInput,  // the hidden states the router reads
+  kSlice,        // the slice of the kernel's [T, H_pad] output back to [T, H]
+};
+std::string_view name(FaultSite site);  // "sim kernel", "plan", "padded case", "router input", "slice"
+bool in_padding_path(FaultSite site);   // every site but kKernel
 
 struct FaultInfo {
   std::string_view name;         // "uninit_pad_weights"
@@ -69,7 +62,7 @@ struct FaultInfo {
   std::string_view upstream;     // the upstream reference of spec/bugs.md
   std::string_view description;  // what the fault does and when it is visible
   FaultSite site;
-  // The switch: a device::FaultSwitches member (kKernel) or a PaddingFaults member (kPaddingPath).
+  // The switch: a device::FaultSwitches member (kKernel) or a PaddingFaults member (the seams).
   bool device::FaultSwitches::*kernel_flag = nullptr;
   bool PaddingFaults::*padding_flag = nullptr;
 };
@@ -87,5 +80,29 @@ std::string fault_names();                           // comma-separated, for err
 Faults parse_faults(std::string_view list, std::string_view what = "fault list");
 // The faults named by MOECHECK_FAULT (parse_faults); none when unset.
 Faults env_faults();
+
+// ---- The seams of the padding path -------------------------------------------------------------
+// Each returns (or leaves) its input unchanged unless one of its faults is on, so the padding path
+// reads as the production one does: plan → padded weights → router input → slice.
+
+// The plan the layer pads with: the ruleset's `plan`, or (B13) the MXFP4 rounding applied to a
+// non-MXFP4 scheme's method.
+reference::padding::Plan at_plan(const fixtures::MoeCase& c, reference::padding::Plan plan,
+                                 const PaddingFaults& faults);
+// The plan the weights are allocated with: the layer's, or (B8) the other ROCm hidden alignment.
+reference::padding::Plan at_weight_plan(reference::padding::Plan plan, const PaddingFaults& faults);
+// The padded case after the pad functions: (B9) its padded weight regions keep the allocator's
+// garbage, re-poisoned from `seed`; (B11) live rows at the bottom of each w13 half are zeroed.
+// `shard` is the rank's, `hidden` the logical H.
+void at_padded_case(device::PaddedCase& padded, const reference::padding::RankShard& shard, std::int64_t hidden,
+                    std::uint64_t seed, const PaddingFaults& faults);
+// The [T, H] hidden states the router reads: the logical ones, or (B7) the padded activations read
+// as [T, H] rows.
+reference::moe::RowMatrix<float> at_router_input(const fixtures::MoeCase& c, const device::PaddedCase& padded,
+                                                 const PaddingFaults& faults);
+// The slice of the kernel output [T, H_pad]: std::nullopt for the production slice; (B6) all H_pad
+// columns kept; (B5) the buffer read as [T, H].
+std::optional<std::vector<float>> at_slice(const device::PaddedCase& padded, std::span<const float> output,
+                                           const PaddingFaults& faults);
 
 }  // namespace moecheck::properties

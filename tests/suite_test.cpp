@@ -82,11 +82,15 @@ TEST(FaultCatalog, OneFaultPerBugOfTheSpec) {
     const pr::Faults on = pr::parse_faults(f.name);
     EXPECT_TRUE(on.any()) << f.name;
     EXPECT_EQ(on.kernel.any(), f.site == pr::FaultSite::kKernel) << f.name;
-    EXPECT_EQ(on.padding.any(), f.site == pr::FaultSite::kPaddingPath) << f.name;
+    EXPECT_EQ(on.padding.any(), pr::in_padding_path(f.site)) << f.name;
     EXPECT_EQ(f.kernel_flag != nullptr, f.site == pr::FaultSite::kKernel) << f.name;
-    EXPECT_EQ(f.padding_flag != nullptr, f.site == pr::FaultSite::kPaddingPath) << f.name;
-    if (f.kernel_flag) EXPECT_TRUE(on.kernel.*f.kernel_flag) << f.name;
-    if (f.padding_flag) EXPECT_TRUE(on.padding.*f.padding_flag) << f.name;
+    EXPECT_EQ(f.padding_flag != nullptr, pr::in_padding_path(f.site)) << f.name;
+    if (f.kernel_flag) {
+      EXPECT_TRUE(on.kernel.*f.kernel_flag) << f.name;
+    }
+    if (f.padding_flag) {
+      EXPECT_TRUE(on.padding.*f.padding_flag) << f.name;
+    }
     EXPECT_EQ(pr::find_fault(f.name), &f);
   }
   EXPECT_EQ(names.size(), pr::fault_catalog().size());
