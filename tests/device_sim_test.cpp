@@ -575,6 +575,16 @@ TEST(SimBackend, NoTokensWritesNothingAndBadCasesThrow) {
   PaddedCase bad = c;
   bad.w2.values = Tensor<float>({s.experts, 128, 64}, 0.0f);
   EXPECT_THROW(device::validate(bad), std::invalid_argument);
+  // A component the scheme does not have must stay empty, and the error names it.
+  PaddedCase extra = c;
+  extra.w13.codes = Tensor<std::uint8_t>({s.experts, 256, 64}, 0);
+  try {
+    device::validate(extra);
+    ADD_FAILURE() << "a dense case with w13 codes passed validate";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("PaddedCase.w13.codes: expected empty (dense has no codes)"), std::string::npos)
+        << e.what();
+  }
   std::vector<float> wrong(3);
   Spec s1;
   const Built b1 = build(s1);
@@ -583,6 +593,13 @@ TEST(SimBackend, NoTokensWritesNothingAndBadCasesThrow) {
   c1.topk_ids.data[0] = static_cast<std::int32_t>(s1.experts);
   std::vector<float> right(static_cast<std::size_t>(s1.tokens * 64));
   EXPECT_THROW(device::find_backend("sim")->run(c1, right), std::invalid_argument);
+}
+
+// The sim has a tile function for every row of the weight-scheme table.
+TEST(SimBackend, RunsEverySchemeOfTheTable) {
+  for (const device::Backend* backend : device::backends())
+    for (const reference::quant::SchemeSpec& spec : reference::quant::weight_schemes())
+      EXPECT_TRUE(backend->capabilities().supports(spec.scheme)) << backend->name() << " " << spec.name;
 }
 
 // EP: a slot routed to another rank's expert (id -1) contributes exactly zero: with slot 1 = -1 for

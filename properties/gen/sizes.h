@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "reference/quant/blocks.h"
+
 namespace moecheck::properties::gen {
 
 // Generated hidden/intermediate sizes are multiples of this (the MX scale block, so MXFP4 plans
 // accept them), except the real sizes below, of which 720 is only a multiple of 16.
-inline constexpr std::int64_t kSizeQuantum = 32;
+inline constexpr std::int64_t kSizeQuantum = reference::quant::kMxBlock;
 // Sizes up to this are "small": most default cases stay under it so the suite runs fast.
 inline constexpr std::int64_t kSmallSizeLimit = 512;
 // Real per-rank sizes of the spec's models (padding.md §2.4, models.md): gpt-oss 2880 and its TP

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "reference/formats/codecs.h"
+#include "reference/quant/blocks.h"
 #include "reference/splitmix64.h"
 
 namespace moecheck::properties::gen {
@@ -20,7 +21,7 @@ struct Rng : reference::SplitMix64 {
 };
 float bf16(double x) { return reference::formats::bf16_value(reference::formats::bf16_rne(static_cast<float>(x))); }
 constexpr std::array<float, 8> kE2m1Magnitudes = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
-constexpr std::int64_t kBlock = 32;
+constexpr std::int64_t kBlock = reference::quant::kMxBlock;  // all-zero blocks are MX blocks
 }  // namespace
 
 std::string_view name(Distribution d) {
