@@ -145,30 +145,26 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   // padded (poisoned, then filled as the ruleset says). A 2-D scale grid is cut by whole blocks and
   // not padded (unsupported_reason has ruled out padded plans for it).
   const rq::SchemeSpec& scheme = rq::spec(c.scheme);
-  p.w13.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
-    using T = typename std::decay_t<decltype(t.data)>::value_type;
-    const pd::Role role = rq::is_scale(comp.component) ? pd::Role::kScale : pd::Role::kWeight;
-    const pd::Tensor<T> full = stacked<T>(b, comp, true);
-    if constexpr (std::is_same_v<T, float>)
-      if (comp.row_block > 1) {
-        t = pd::shard_w13_block_grid(part, rank, full, comp.row_block);
-        return;
-      }
-    t = pd::pad_w13(wplan, pd::shard_w13(part, rank, full, layout), layout, role, comp.packing,
-                    seed ^ (role == pd::Role::kScale ? kSeedW13Scale : kSeedW13));
-  });
-  p.w2.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
-    using T = typename std::decay_t<decltype(t.data)>::value_type;
-    const pd::Role role = rq::is_scale(comp.component) ? pd::Role::kScale : pd::Role::kWeight;
-    const pd::Tensor<T> full = stacked<T>(b, comp, false);
-    if constexpr (std::is_same_v<T, float>)
-      if (comp.row_block > 1) {
-        t = pd::shard_w2_block_grid(part, rank, full, comp.packing.elements);
-        return;
-      }
-    t = pd::pad_w2(wplan, pd::shard_w2(part, rank, full, comp.packing), role, comp.packing,
-                   seed ^ (role == pd::Role::kScale ? kSeedW2Scale : kSeedW2));
-  });
+  const auto pad_projection = [&](device::PaddedWeight& out, bool w13) {
+    out.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
+      using T = typename std::decay_t<decltype(t.data)>::value_type;
+      const bool scale = rq::is_scale(comp.component);
+      const pd::Role role = scale ? pd::Role::kScale : pd::Role::kWeight;
+      const pd::Tensor<T> full = stacked<T>(b, comp, w13);
+      if constexpr (std::is_same_v<T, float>)
+        if (comp.row_block > 1) {
+          t = w13 ? pd::shard_w13_block_grid(part, rank, full, comp.row_block)
+                  : pd::shard_w2_block_grid(part, rank, full, comp.packing.elements);
+          return;
+        }
+      t = w13 ? pd::pad_w13(wplan, pd::shard_w13(part, rank, full, layout), layout, role, comp.packing,
+                            seed ^ (scale ? kSeedW13Scale : kSeedW13))
+              : pd::pad_w2(wplan, pd::shard_w2(part, rank, full, comp.packing), role, comp.packing,
+                           seed ^ (scale ? kSeedW2Scale : kSeedW2));
+    });
+  };
+  pad_projection(p.w13, true);
+  pad_projection(p.w2, false);
 
   if (!b.experts.empty() && !b.experts.front().gate_up_bias.empty()) {
     const std::int64_t e = b.num_experts();

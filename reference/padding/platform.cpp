@@ -5,6 +5,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "reference/names.h"
+
 namespace moecheck::reference::padding {
 namespace {
 
@@ -30,15 +32,7 @@ constexpr std::array<std::string_view, 9> kRoutingNames = {"default",     "renor
                                                            "deepseek_v3", "deepseek_v4", "llama4",
                                                            "sigmoid",     "sigmoid_renorm", "custom"};
 
-template <class Names>
-std::string join(const Names& names) {
-  std::string out;
-  for (const auto& n : names) {
-    if (!out.empty()) out += ", ";
-    out += n;
-  }
-  return out;
-}
+using reference::joined_names;
 
 }  // namespace
 
@@ -50,14 +44,7 @@ std::optional<Platform> parse_platform(std::string_view text) {
   return std::nullopt;
 }
 
-std::string platform_names() {
-  std::string out;
-  for (const Platform& p : kPlatforms) {
-    if (!out.empty()) out += ", ";
-    out += p.name;
-  }
-  return out;
-}
+std::string platform_names() { return joined_names(kPlatforms); }
 
 std::string_view name(Vendor vendor) { return kVendorNames[static_cast<std::size_t>(vendor)]; }
 
@@ -72,7 +59,7 @@ bool platform_matches(std::string_view pattern, const Platform& platform) {
   return pattern == "*" || pattern == platform.name || pattern == name(platform.vendor);
 }
 
-std::string platform_pattern_names() { return "*, " + join(kVendorNames) + ", " + platform_names(); }
+std::string platform_pattern_names() { return "*, " + joined_names(kVendorNames) + ", " + platform_names(); }
 
 std::string_view name(ActDtype dtype) { return kActDtypeNames[static_cast<std::size_t>(dtype)]; }
 
@@ -84,7 +71,7 @@ std::optional<ActDtype> parse_act_dtype(std::string_view text) {
   return std::nullopt;
 }
 
-std::string act_dtype_names() { return join(kActDtypeNames); }
+std::string act_dtype_names() { return joined_names(kActDtypeNames); }
 
 std::string_view name(All2All a2a) { return kAll2AllNames[static_cast<std::size_t>(a2a)]; }
 
@@ -94,17 +81,17 @@ std::optional<All2All> parse_all2all(std::string_view text) {
   return std::nullopt;
 }
 
-std::string all2all_names() { return join(kAll2AllNames); }
+std::string all2all_names() { return joined_names(kAll2AllNames); }
 
 bool is_activation(std::string_view name) {
   return std::find(kActivationNames.begin(), kActivationNames.end(), name) != kActivationNames.end();
 }
-std::string activation_names() { return join(kActivationNames); }
+std::string activation_names() { return joined_names(kActivationNames); }
 
 bool is_routing(std::string_view name) {
   return std::find(kRoutingNames.begin(), kRoutingNames.end(), name) != kRoutingNames.end();
 }
-std::string routing_names() { return join(kRoutingNames); }
+std::string routing_names() { return joined_names(kRoutingNames); }
 
 std::int64_t lcm(std::int64_t a, std::int64_t b) {
   if (a <= 0 || b <= 0) throw std::invalid_argument("lcm: needs a > 0 and b > 0");

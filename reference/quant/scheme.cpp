@@ -3,6 +3,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "reference/names.h"
+
 namespace moecheck::reference::quant {
 
 namespace {
@@ -95,19 +97,10 @@ const SchemeSpec& spec(WeightScheme scheme) {
 std::string_view name(WeightScheme scheme) { return spec(scheme).name; }
 
 std::optional<WeightScheme> parse_weight_scheme(std::string_view text) {
-  for (const SchemeSpec& s : kSchemes)
-    if (s.name == text) return s.scheme;
-  return std::nullopt;
+  return find_by_name(kSchemes, text, &SchemeSpec::scheme);
 }
 
-std::string weight_scheme_names() {
-  std::string out;
-  for (const SchemeSpec& s : kSchemes) {
-    if (!out.empty()) out += ", ";
-    out += s.name;
-  }
-  return out;
-}
+std::string weight_scheme_names() { return joined_names(kSchemes); }
 
 const SchemeSpec* scheme_of_method(std::string_view method) {
   for (const SchemeSpec& s : kSchemes)
