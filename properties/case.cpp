@@ -1,27 +1,20 @@
 #include "properties/case.h"
 
-#include <algorithm>
 #include <cstdlib>
-#include <sstream>
 #include <stdexcept>
-#include <iterator>
 #include <type_traits>
-#include <variant>
 
-#include "reference/moe/linear.h"
 #include "reference/padding/pad.h"
 #include "reference/padding/partition.h"
-#include "reference/padding/platform.h"
 #include "reference/padding/poison.h"
-#include "reference/padding/registry.h"
 #include "reference/quant/scheme.h"
 
 namespace moecheck::properties {
 
 namespace moe = reference::moe;
 namespace pd = reference::padding;
-using device::WeightScheme;
 namespace rq = reference::quant;
+using device::WeightScheme;
 
 std::uint64_t poison_seed() {
   const char* text = std::getenv("MOECHECK_POISON_SEED");

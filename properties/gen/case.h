@@ -22,8 +22,9 @@ namespace moecheck::properties::gen {
 
 // Bumped whenever a generator change makes an old reproduce string mean a different case. Written
 // into every counterexample fixture; the fixture's values stay valid across versions.
-// 2: choices shrink toward their first value; 3: padding targets and real sizes drawn uniformly at
-// every size (shrinking_element instead of rc::gen::elementOf).
+// 2: choices shrink toward their first value; 3: padding targets and real sizes shrink too
+// (shrinking_element instead of rc::gen::elementOf, which draws the same values but never shrinks,
+// so reproduce strings of version 2 name other shrink paths).
 inline constexpr std::int64_t kGeneratorVersion = 3;
 inline constexpr std::int64_t generator_version = kGeneratorVersion;
 
