@@ -4,7 +4,9 @@
 // finds the two neighbours of |x| by binary search, compares distances in double precision (exact
 // for fp32 inputs), breaks ties toward the even code, and applies each variant's overflow, NaN and
 // signed-zero policy as stated in spec/numerics.md §2. The e8m0 roundings are checked against
-// frexp-based statements of their rules.
+// frexp-based statements of their rules. The fp6 encoders are checked against a search over every
+// code value (computed from the OCP MX formula, not the decode table) and, for Quark, a float
+// replay of its fake-quantize-then-pack pipeline.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -210,7 +212,119 @@ const NearestCase kNearest[] = {
     {Format::kFp16, Rounding::kRne, {0x7FFF, false, 0x7C00, true, false}},
 };
 
+// ---- fp6 ------------------------------------------------------------------------------------
+
+// OCP MX v1.0 §5.3.2 FP6: value = 2^(E - bias) * (1 + M / 2^m) for E > 0, 2^(1 - bias) * (M / 2^m)
+// for E = 0, where m is the mantissa width; no inf or NaN. e3m2: m = 2, bias 3; e2m3: m = 3, bias 1.
+struct Fp6Params {
+  int man_bits, bias;
+};
+Fp6Params fp6_params(Format f) { return f == Format::kE3m2 ? Fp6Params{2, 3} : Fp6Params{3, 1}; }
+
+class Fp6Oracle {
+ public:
+  Fp6Oracle(Format f, Rounding r) : format_(f), rounding_(r), p_(fp6_params(f)) {
+    const int m = 1 << p_.man_bits;
+    for (std::uint32_t c = 0; c < 32; ++c) {
+      const int e = int(c) >> p_.man_bits, frac = int(c) & (m - 1);
+      magnitude_[c] = e == 0 ? std::ldexp(double(frac) / m, 1 - p_.bias) : std::ldexp(1.0 + double(frac) / m, e - p_.bias);
+    }
+    // Outside [2^-8, 64] the nearest value cannot change: every value is 0 or in [2^-4, 28], so
+    // a >= 64 is nearest the largest and a <= 2^-8 nearest 0. Only a speed-up; the search is exact.
+    top_ = nearest(64.0);
+    bottom_ = nearest(0.0);
+  }
+
+  // The decode table must hold the same values, or the codec and this oracle speak of different
+  // formats.
+  void check_against_decode() const {
+    for (std::uint32_t c = 0; c < 64; ++c) {
+      const double want = (c & 0x20) ? -magnitude_[c & 0x1F] : magnitude_[c];
+      ASSERT_EQ(double(fmt::decode(format_, c)), want) << fmt::name(format_) << " code " << c;
+      ASSERT_EQ(std::signbit(fmt::decode(format_, c)), bool(c & 0x20)) << fmt::name(format_) << " code " << c;
+    }
+  }
+
+  std::uint32_t operator()(float x) const {
+    return rounding_ == Rounding::kQuark ? quark(x) : cuda(x);
+  }
+
+ private:
+  // The magnitude code nearest to a, trying all 32; between two candidates, the closer one is
+  // decided by the side of their midpoint that a lies on (exact: the midpoint of two fp6 values
+  // is a short dyadic number, a is an fp32), and a tie goes to the even code.
+  std::uint32_t nearest(double a) const {
+    std::uint32_t best = 0;
+    for (std::uint32_t c = 1; c < 32; ++c) {
+      const double v = magnitude_[c], b = magnitude_[best], mid = (v + b) / 2;
+      const bool closer = v > b ? a > mid : a < mid;
+      if (closer || (a == mid && (c & 1u) == 0)) best = c;
+    }
+    return best;
+  }
+  std::uint32_t nearest_clamped(double a) const {
+    if (a >= 64.0) return top_;
+    if (a <= 0x1p-8) return bottom_;
+    return nearest(a);
+  }
+
+  // The rule cuda_fp6.h documents: out-of-range values give the largest value with their sign, NaN
+  // gives the largest positive one; otherwise the input's sign bit is kept, zero included.
+  std::uint32_t cuda(float x) const {
+    if (std::isnan(x)) return 0x1F;
+    const std::uint32_t sign = std::signbit(x) ? 0x20u : 0u;
+    if (std::isinf(x)) return 0x1F | sign;
+    return nearest_clamped(std::fabs(double(x))) | sign;
+  }
+
+  // Quark, replayed in floats: fake_quantize_element returns inf/NaN as they are and otherwise the
+  // nearest fp6 value (clamped to quant_max, +0.0 for zero); Pack_fp6.pack divides by
+  // 2^(127 - bias), views the float as int32, and takes (v >> (23 - m)) & 0x1F plus (v >> 26) & 0x20
+  // (torch's int32 >> is arithmetic, like C++20's). The division is this host's IEEE division, so
+  // what it does to a NaN's payload is the host's, not a rule restated here.
+  std::uint32_t quark(float x) const {
+    float element = x;
+    if (std::isfinite(x)) {
+      const std::uint32_t c = nearest_clamped(std::fabs(double(x)));
+      element = c == 0 ? 0.0f : float(std::signbit(x) ? -magnitude_[c] : magnitude_[c]);
+    }
+    volatile float divisor = std::ldexp(1.0f, 127 - p_.bias);  // volatile: a real division at run time
+    const std::int32_t v = std::bit_cast<std::int32_t>(element / divisor);
+    return std::uint32_t(((v >> (23 - p_.man_bits)) & 0x1F) + ((v >> 26) & 0x20));
+  }
+
+  Format format_;
+  Rounding rounding_;
+  Fp6Params p_;
+  double magnitude_[32];
+  std::uint32_t top_ = 0, bottom_ = 0;
+};
+
+struct Fp6Case {
+  Format format;
+  Rounding rounding;
+};
+const Fp6Case kFp6[] = {
+    {Format::kE3m2, Rounding::kSatfinite},
+    {Format::kE3m2, Rounding::kQuark},
+    {Format::kE2m3, Rounding::kSatfinite},
+    {Format::kE2m3, Rounding::kQuark},
+};
+
 }  // namespace
+
+class ExhaustiveFp6 : public ::testing::TestWithParam<Fp6Case> {};
+
+TEST_P(ExhaustiveFp6, AllFp32Inputs) {
+  const Fp6Case& c = GetParam();
+  const Fp6Oracle oracle(c.format, c.rounding);
+  oracle.check_against_decode();
+  sweep_all_inputs(c.format, c.rounding, oracle);
+}
+
+INSTANTIATE_TEST_SUITE_P(Encoders, ExhaustiveFp6, ::testing::ValuesIn(kFp6), [](const auto& info) {
+  return std::string(fmt::name(info.param.format)) + "_" + std::string(fmt::name(info.param.rounding));
+});
 
 class ExhaustiveNearest : public ::testing::TestWithParam<NearestCase> {};
 
@@ -239,6 +353,6 @@ INSTANTIATE_TEST_SUITE_P(Encoders, ExhaustiveE8m0,
                          [](const auto& info) { return "e8m0_" + std::string(fmt::name(info.param)); });
 
 TEST(ExhaustiveCoverage, EveryEncoderHasAnOracle) {
-  std::size_t covered = std::size(kNearest) + 5;
+  std::size_t covered = std::size(kNearest) + 5 + std::size(kFp6);
   EXPECT_EQ(covered, fmt::encoders().size());
 }

@@ -40,6 +40,11 @@ std::vector<Code> finite_codes(Format f) {
   return out;
 }
 
+// Encoders whose zero has no sign: fnuz formats (no -0 code) and Quark's fp6 (returns +0.0).
+bool zero_is_unsigned(Format f, Rounding r) {
+  return f == Format::kE4m3fnuz || f == Format::kE5m2fnuz || r == Rounding::kQuark;
+}
+
 // The non-negative finite codes in increasing value (one code per value: +0 for zero).
 std::vector<Code> ladder(Format f) {
   std::vector<Code> out;
@@ -61,6 +66,48 @@ TEST(Decode, E2m1AllCodes) {
     EXPECT_EQ(bits(fmt::decode(Format::kE2m1, c)), bits(expected[c])) << "code " << c;
   }
   EXPECT_THROW(fmt::decode(Format::kE2m1, 16), std::out_of_range);
+}
+
+// OCP Microscaling Formats v1.0 §5.3.2 (FP6 E3M2: bias 3, max 28; FP6 E2M3: bias 1, max 7.5;
+// no inf or NaN). The magnitudes of codes 0x00..0x1F, written out from the spec's value formula;
+// codes 0x20..0x3F are the same values negated (bit 5 is the sign, 0x20 is -0).
+TEST(Decode, E3m2OcpTable) {
+  const float magnitude[32] = {0,  0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375, 0.4375,  // E=0 subnormal, E=1
+                               0.5, 0.625, 0.75,  0.875,  1,    1.25,   1.5,   1.75,    // E=2, E=3
+                               2,  2.5,    3,     3.5,    4,    5,      6,     7,       // E=4, E=5
+                               8,  10,     12,    14,     16,   20,     24,    28};     // E=6, E=7
+  for (std::uint32_t c = 0; c < 32; ++c) {
+    EXPECT_EQ(bits(fmt::decode(Format::kE3m2, c)), bits(magnitude[c])) << "code 0x" << std::hex << c;
+    EXPECT_EQ(bits(fmt::decode(Format::kE3m2, c | 0x20)), bits(-magnitude[c])) << "code 0x" << std::hex << (c | 0x20);
+  }
+  EXPECT_EQ(fmt::decode(Format::kE3m2, 0x1F), 28.0f);    // max: E=7, M=3: 2^4 * 1.75
+  EXPECT_EQ(fmt::decode(Format::kE3m2, 0x3F), -28.0f);
+  EXPECT_EQ(fmt::decode(Format::kE3m2, 0x04), 0.25f);    // min normal: 2^(1-3)
+  EXPECT_EQ(fmt::decode(Format::kE3m2, 0x01), 0.0625f);  // min subnormal: 2^(1-3) * 1/4
+  EXPECT_EQ(bits(fmt::decode(Format::kE3m2, 0x00)), 0x00000000u);
+  EXPECT_EQ(bits(fmt::decode(Format::kE3m2, 0x20)), 0x80000000u);  // -0
+  EXPECT_EQ(fmt::decode(Format::kE3m2, 0x0C), 1.0f);     // E=3 = bias
+  EXPECT_EQ(finite_codes(Format::kE3m2).size(), 64u);
+  EXPECT_THROW(fmt::decode(Format::kE3m2, 0x40), std::out_of_range);
+}
+
+TEST(Decode, E2m3OcpTable) {
+  const float magnitude[32] = {0, 0.125, 0.25,  0.375, 0.5,  0.625, 0.75, 0.875,  // E=0 subnormal
+                               1, 1.125, 1.25,  1.375, 1.5,  1.625, 1.75, 1.875,  // E=1
+                               2, 2.25,  2.5,   2.75,  3,    3.25,  3.5,  3.75,   // E=2
+                               4, 4.5,   5,     5.5,   6,    6.5,   7,    7.5};   // E=3
+  for (std::uint32_t c = 0; c < 32; ++c) {
+    EXPECT_EQ(bits(fmt::decode(Format::kE2m3, c)), bits(magnitude[c])) << "code 0x" << std::hex << c;
+    EXPECT_EQ(bits(fmt::decode(Format::kE2m3, c | 0x20)), bits(-magnitude[c])) << "code 0x" << std::hex << (c | 0x20);
+  }
+  EXPECT_EQ(fmt::decode(Format::kE2m3, 0x1F), 7.5f);    // max: E=3, M=7: 2^2 * 1.875
+  EXPECT_EQ(fmt::decode(Format::kE2m3, 0x3F), -7.5f);
+  EXPECT_EQ(fmt::decode(Format::kE2m3, 0x08), 1.0f);    // min normal: 2^(1-1)
+  EXPECT_EQ(fmt::decode(Format::kE2m3, 0x01), 0.125f);  // min subnormal: 2^0 * 1/8
+  EXPECT_EQ(bits(fmt::decode(Format::kE2m3, 0x00)), 0x00000000u);
+  EXPECT_EQ(bits(fmt::decode(Format::kE2m3, 0x20)), 0x80000000u);  // -0
+  EXPECT_EQ(finite_codes(Format::kE2m3).size(), 64u);
+  EXPECT_THROW(fmt::decode(Format::kE2m3, 0x40), std::out_of_range);
 }
 
 TEST(Decode, E4m3fnSpecialCodes) {
@@ -143,8 +190,8 @@ TEST(RoundTrip, EveryFiniteCodeOfEveryEncoder) {
   for (const fmt::EncoderInfo& e : fmt::encoders()) {
     int checked = 0;
     for (const Code& c : finite_codes(e.format)) {
-      std::uint32_t expected = c.code;
-      // fnuz formats have no -0: there is no such code to start from.
+      // fnuz formats have no -0 code to start from; Quark's fp6 turns -0 into +0.
+      const std::uint32_t expected = c.value == 0 && zero_is_unsigned(e.format, e.rounding) ? 0u : c.code;
       EXPECT_EQ(fmt::encode(e.format, e.rounding, c.value), expected)
           << fmt::name(e.format) << "/" << fmt::name(e.rounding) << " code 0x" << std::hex << c.code;
       ++checked;
@@ -161,7 +208,9 @@ TEST(Ties, MidpointsRoundToEvenAndNeighboursToNearest) {
       {Format::kE4m3fn, Rounding::kTorch},     {Format::kE4m3fnuz, Rounding::kTorch},
       {Format::kE5m2, Rounding::kSatfinite},   {Format::kE5m2, Rounding::kNosat},
       {Format::kE5m2, Rounding::kTorch},       {Format::kE5m2fnuz, Rounding::kTorch},
-      {Format::kE2m1, Rounding::kSatfinite},   {Format::kBf16, Rounding::kRne},
+      {Format::kE2m1, Rounding::kSatfinite},   {Format::kE3m2, Rounding::kSatfinite},
+      {Format::kE3m2, Rounding::kQuark},       {Format::kE2m3, Rounding::kSatfinite},
+      {Format::kE2m3, Rounding::kQuark},       {Format::kBf16, Rounding::kRne},
       {Format::kFp16, Rounding::kRne}};
   for (auto [f, r] : nearest) {
     const std::vector<Code> up = ladder(f);
@@ -175,7 +224,7 @@ TEST(Ties, MidpointsRoundToEvenAndNeighboursToNearest) {
       for (float sign : {1.0f, -1.0f}) {
         const std::uint32_t sbit = sign < 0 ? (1u << (fmt::code_bits(f) - 1)) : 0u;
         auto with_sign = [&](std::uint32_t c) {
-          if (c == 0 && (f == Format::kE4m3fnuz || f == Format::kE5m2fnuz)) return 0u;
+          if (c == 0 && zero_is_unsigned(f, r)) return 0u;
           return c | sbit;
         };
         EXPECT_EQ(fmt::encode(f, r, sign * mid), with_sign(even))
@@ -202,6 +251,96 @@ TEST(Ties, E2m1TableOfTheSpec) {
   EXPECT_EQ(fmt::e2m1_satfinite(-0.1f), 0x8);
   EXPECT_EQ(fmt::e2m1_satfinite(kNan), 0x7);  // CUDA: NaN -> +6 whatever its sign
   EXPECT_EQ(fmt::e2m1_satfinite(kNegNan), 0x7);
+}
+
+// ---- fp6 (e3m2, e2m3): CUDA __nv_cvt_float_to_fp6 and Quark's fake_quantize_element -------------
+
+TEST(Fp6, HandWorkedRoundingAndTies) {
+  // Worked from the value tables above; ties go to the even code. Both encoders round finite
+  // values the same way, and keep the sign of a nonzero result.
+  struct Row {
+    float x;
+    std::uint8_t e3m2, e2m3;
+  };
+  const Row rows[] = {
+      {1.0f, 0x0C, 0x08},
+      {0.3f, 0x05, 0x02},      // e3m2: above 0.28125 (mid 0.25/0.3125); e2m3: below 0.3125 (mid 0.25/0.375)
+      {0.0625f, 0x01, 0x00},   // e2m3: tie 0 / 0.125 -> 0x00
+      {0.09375f, 0x02, 0x01},  // e3m2: tie 0.0625 (0x01) / 0.125 (0x02) -> 0x02
+      {0.1875f, 0x03, 0x02},   // e2m3: tie 0.125 (0x01) / 0.25 (0x02) -> 0x02
+      {0.21875f, 0x04, 0x02},  // e3m2: tie 0.1875 (0x03) / min normal 0.25 (0x04) -> 0x04
+      {0.9375f, 0x0C, 0x08},   // tie 0.875 / 1.0 in both: 0x0B|0x0C -> 0x0C, 0x07|0x08 -> 0x08
+      {1.125f, 0x0C, 0x09},    // e3m2: tie 1.0 (0x0C) / 1.25 (0x0D) -> 0x0C
+      {7.25f, 0x17, 0x1E},     // e2m3: tie 7 (0x1E) / 7.5 (0x1F) -> 0x1E; e3m2: below 7.5 -> 7
+      {7.5f, 0x18, 0x1F},      // e3m2: tie 7 (0x17) / 8 (0x18) -> 0x18; e2m3: max
+      {18.0f, 0x1C, 0x1F},     // e3m2: tie 16 (0x1C) / 20 (0x1D) -> 0x1C
+      {22.0f, 0x1E, 0x1F},     // e3m2: tie 20 (0x1D) / 24 (0x1E) -> 0x1E
+      {26.0f, 0x1E, 0x1F},     // e3m2: tie 24 (0x1E) / 28 (0x1F) -> 0x1E
+      {28.0f, 0x1F, 0x1F},     // e3m2: max
+  };
+  for (const Row& r : rows) {
+    for (float sign : {1.0f, -1.0f}) {
+      const std::uint8_t s = sign < 0 ? 0x20 : 0x00;
+      const auto quark = [s](std::uint8_t c) { return c == 0 ? 0 : c | s; };  // Quark's zero is +0
+      EXPECT_EQ(fmt::e3m2_satfinite(sign * r.x), r.e3m2 | s) << sign * r.x;
+      EXPECT_EQ(fmt::e3m2_quark(sign * r.x), quark(r.e3m2)) << sign * r.x;
+      EXPECT_EQ(fmt::e2m3_satfinite(sign * r.x), r.e2m3 | s) << sign * r.x;
+      EXPECT_EQ(fmt::e2m3_quark(sign * r.x), quark(r.e2m3)) << sign * r.x;
+    }
+  }
+  EXPECT_EQ(fmt::e3m2_satfinite(next_up(0.03125f)), 0x01);  // just above half the smallest subnormal
+  EXPECT_EQ(fmt::e2m3_satfinite(next_down(0.0625f)), 0x00);
+}
+
+TEST(Fp6, CudaSaturatesAndKeepsTheSignOfZero) {
+  // cuda_fp6.h: out-of-range values saturate to MAXNORM of their sign; NaN gives +MAXNORM.
+  const float flt_max = std::numeric_limits<float>::max();
+  const float denorm = std::numeric_limits<float>::denorm_min();
+  const std::pair<float, std::uint8_t> e3m2[] = {
+      {30.0f, 0x1F},   {-30.0f, 0x3F},  {29.999998f, 0x1F}, {1e30f, 0x1F},  {flt_max, 0x1F},
+      {-flt_max, 0x3F}, {kInf, 0x1F},   {-kInf, 0x3F},      {kNan, 0x1F},   {kNegNan, 0x1F},
+      {from_bits(0x7F800001u), 0x1F},   {from_bits(0xFFFFFFFFu), 0x1F},
+      {0.0f, 0x00},    {-0.0f, 0x20},   {-0.01f, 0x20},     {-0.03125f, 0x20}, {denorm, 0x00}, {-denorm, 0x20}};
+  for (auto [x, c] : e3m2) EXPECT_EQ(fmt::e3m2_satfinite(x), c) << "x bits 0x" << std::hex << bits(x);
+  const std::pair<float, std::uint8_t> e2m3[] = {
+      {7.75f, 0x1F},  {8.0f, 0x1F},    {-8.0f, 0x3F},  {1e30f, 0x1F},  {-flt_max, 0x3F}, {kInf, 0x1F},
+      {-kInf, 0x3F},  {kNan, 0x1F},    {kNegNan, 0x1F}, {-0.0f, 0x20}, {-0.0625f, 0x20}, {-denorm, 0x20}};
+  for (auto [x, c] : e2m3) EXPECT_EQ(fmt::e2m3_satfinite(x), c) << "x bits 0x" << std::hex << bits(x);
+}
+
+TEST(Fp6, QuarkZeroIsPositiveAndNonFiniteIsReadOffTheBits) {
+  const float flt_max = std::numeric_limits<float>::max();
+  const float denorm = std::numeric_limits<float>::denorm_min();
+  // fake_quantize_element returns +0.0 for every result of magnitude 0.
+  for (float x : {0.0f, -0.0f, -0.01f, -0.03125f, -denorm}) {
+    EXPECT_EQ(fmt::e3m2_quark(x), 0x00) << x;
+    EXPECT_EQ(fmt::e2m3_quark(x), 0x00) << x;
+  }
+  EXPECT_EQ(fmt::e3m2_quark(-0.05f), 0x21);  // nonzero results keep their sign
+  EXPECT_EQ(fmt::e2m3_quark(-0.07f), 0x21);
+  // Finite overflow is clamped to quant_max, like CUDA.
+  EXPECT_EQ(fmt::e3m2_quark(30.0f), 0x1F);
+  EXPECT_EQ(fmt::e3m2_quark(-flt_max), 0x3F);
+  EXPECT_EQ(fmt::e2m3_quark(7.75f), 0x1F);
+  EXPECT_EQ(fmt::e2m3_quark(flt_max), 0x1F);
+  // inf passes fake_quantize_element unchanged; Pack_fp6 reads inf / 2^(127 - bias) = inf, bits
+  // 0x7F800000: e3m2 takes bits 21..25 (0b11100), e2m3 bits 20..24 (0b11000). Not the max.
+  EXPECT_EQ(fmt::e3m2_quark(kInf), 0x1C);
+  EXPECT_EQ(fmt::e3m2_quark(-kInf), 0x3C);
+  EXPECT_EQ(fmt::decode(Format::kE3m2, fmt::e3m2_quark(kInf)), 16.0f);
+  EXPECT_EQ(fmt::e2m3_quark(kInf), 0x18);
+  EXPECT_EQ(fmt::e2m3_quark(-kInf), 0x38);
+  EXPECT_EQ(fmt::decode(Format::kE2m3, fmt::e2m3_quark(kInf)), 4.0f);
+  // NaN: the division returns it quietened (bit 22 set), payload and sign kept.
+  EXPECT_EQ(fmt::e3m2_quark(kNan), 0x1E);                      // 0x7FC00000 >> 21 = 0x3FE
+  EXPECT_EQ(fmt::e3m2_quark(kNegNan), 0x3E);
+  EXPECT_EQ(fmt::e3m2_quark(from_bits(0x7F800001u)), 0x1E);    // signalling: quietened to 0x7FC00001
+  EXPECT_EQ(fmt::e3m2_quark(from_bits(0x7FA00000u)), 0x1F);    // quietened to 0x7FE00000
+  EXPECT_EQ(fmt::e3m2_quark(from_bits(0x7FFFFFFFu)), 0x1F);
+  EXPECT_EQ(fmt::e2m3_quark(kNan), 0x1C);                      // 0x7FC00000 >> 20 = 0x7FC
+  EXPECT_EQ(fmt::e2m3_quark(kNegNan), 0x3C);
+  EXPECT_EQ(fmt::e2m3_quark(from_bits(0x7F800001u)), 0x1C);
+  EXPECT_EQ(fmt::e2m3_quark(from_bits(0x7FFFFFFFu)), 0x1F);
 }
 
 // ---- Appendix A.1: CUDA __nv_cvt_float_to_fp8 ---------------------------------------------
@@ -414,6 +553,19 @@ TEST(Bulk, MatchesScalarAndChecksWidths) {
   const std::uint8_t bad[] = {0x10};
   std::vector<float> one(1);
   EXPECT_THROW(fmt::decode(Format::kE2m1, bad, one), std::out_of_range);
+  // fp6: the low 6 bits carry the code; bit 6 or 7 set anywhere is an error, not a value.
+  for (Format f : {Format::kE3m2, Format::kE2m3}) {
+    const std::uint8_t good[] = {0x00, 0x1F, 0x20, 0x3F};
+    std::vector<float> four(4);
+    fmt::decode(f, good, four);
+    EXPECT_EQ(four[1], fmt::decode(f, 0x1F));
+    EXPECT_EQ(four[3], -fmt::decode(f, 0x1F));
+    for (std::uint8_t stray : {std::uint8_t(0x40), std::uint8_t(0x80), std::uint8_t(0x5F)}) {
+      const std::uint8_t codes[] = {0x01, stray, 0x02};
+      std::vector<float> three(3);
+      EXPECT_THROW(fmt::decode(f, codes, three), std::out_of_range) << fmt::name(f) << " 0x" << std::hex << int(stray);
+    }
+  }
 }
 
 TEST(Pack, E2m1LowNibbleIsTheEvenElement) {
@@ -427,6 +579,73 @@ TEST(Pack, E2m1LowNibbleIsTheEvenElement) {
   EXPECT_THROW(fmt::unpack_e2m1(packed, 7), std::invalid_argument);
 }
 
+TEST(Pack, Fp6FourCodesInThreeLittleEndianBytes) {
+  // Worked by hand. Codes 0x2A = 101010, 0x15 = 010101, 0x3C = 111100, 0x07 = 000111 form the word
+  // c0 | c1 << 6 | c2 << 12 | c3 << 18 = 0x00002A | 0x000540 | 0x03C000 | 0x1C0000 = 0x1FC56A:
+  //   byte 0 = 0x6A = 01|101010    (low 2 bits of c1 | c0)
+  //   byte 1 = 0xC5 = 1100|0101    (low 4 bits of c2 | high 4 bits of c1)
+  //   byte 2 = 0x1F = 000111|11    (c3 | high 2 bits of c2)
+  // Read back as Quark's Pack_fp6.unpack does: c0 = b0 & 63, c1 = (b1 & 15) << 2 | b0 >> 6,
+  // c2 = (b2 & 3) << 4 | b1 >> 4, c3 = b2 >> 2.
+  const std::uint8_t codes[] = {0x2A, 0x15, 0x3C, 0x07, 0x3F, 0x00, 0x20, 0x01};
+  const auto packed = fmt::pack_fp6(codes);
+  ASSERT_EQ(packed.size(), 6u);
+  EXPECT_EQ(packed[0], 0x6A);
+  EXPECT_EQ(packed[1], 0xC5);
+  EXPECT_EQ(packed[2], 0x1F);
+  // 0x3F | 0x00 << 6 | 0x20 << 12 | 0x01 << 18 = 0x04003F.
+  EXPECT_EQ(packed[3], 0x3F);
+  EXPECT_EQ(packed[4], 0x00);
+  EXPECT_EQ(packed[5], 0x06);
+  EXPECT_EQ(packed[0] & 0x3F, codes[0]);
+  EXPECT_EQ((packed[1] & 0x0F) << 2 | packed[0] >> 6, codes[1]);
+  EXPECT_EQ((packed[2] & 0x03) << 4 | packed[1] >> 4, codes[2]);
+  EXPECT_EQ(packed[2] >> 2, codes[3]);
+  EXPECT_EQ(fmt::unpack_fp6(packed, 8), std::vector<std::uint8_t>(std::begin(codes), std::end(codes)));
+  EXPECT_TRUE(fmt::pack_fp6({}).empty());
+  EXPECT_TRUE(fmt::unpack_fp6({}, 0).empty());
+}
+
+TEST(Pack, Fp6RoundTripsEveryCodeInEveryPosition) {
+  std::vector<std::uint8_t> codes;
+  for (std::uint32_t a = 0; a < 64; ++a)
+    for (std::uint32_t b = 0; b < 64; b += 7)
+      for (std::uint32_t pos = 0; pos < 4; ++pos)
+        for (std::uint32_t k = 0; k < 4; ++k) codes.push_back(std::uint8_t(k == pos ? a : (b + 13 * k) & 0x3F));
+  const auto packed = fmt::pack_fp6(codes);
+  ASSERT_EQ(packed.size(), codes.size() / 4 * 3);
+  EXPECT_EQ(fmt::unpack_fp6(packed, codes.size()), codes);
+  // Every packed byte of all-ones codes is 0xFF, of all-zero codes 0x00: no bit is dropped or doubled.
+  const std::vector<std::uint8_t> ones(8, 0x3F);
+  for (std::uint8_t byte : fmt::pack_fp6(ones)) EXPECT_EQ(byte, 0xFF);
+  for (std::uint8_t byte : fmt::pack_fp6(std::vector<std::uint8_t>(8, 0))) EXPECT_EQ(byte, 0x00);
+}
+
+TEST(Pack, Fp6RejectsPartialWordsAndWideCodes) {
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no exception)");
+  };
+  const std::uint8_t five[] = {1, 2, 3, 4, 5};
+  EXPECT_THROW(fmt::pack_fp6(five), std::invalid_argument);
+  EXPECT_EQ(message([&] { fmt::pack_fp6(five); }),
+            "pack_fp6: expected a multiple of 4 codes (four 6-bit codes fill three bytes), found 5");
+  const std::uint8_t wide[] = {1, 2, 3, 4, 5, 0x40, 7, 8};
+  EXPECT_THROW(fmt::pack_fp6(wide), std::out_of_range);
+  EXPECT_EQ(message([&] { fmt::pack_fp6(wide); }), "pack_fp6: code 5: expected a 6-bit code (0x00..0x3F), found 0x40");
+  const std::uint8_t six[6] = {};
+  EXPECT_THROW(fmt::unpack_fp6(six, 6), std::invalid_argument);
+  EXPECT_EQ(message([&] { fmt::unpack_fp6(six, 6); }),
+            "unpack_fp6: expected a count that is a multiple of 4 (four codes per three bytes), found 6");
+  EXPECT_THROW(fmt::unpack_fp6(six, 4), std::invalid_argument);
+  EXPECT_EQ(message([&] { fmt::unpack_fp6(six, 4); }), "unpack_fp6: 4 codes need 3 packed bytes, found 6");
+  EXPECT_THROW(fmt::unpack_fp6(six, 12), std::invalid_argument);
+}
+
 // ---- names ----------------------------------------------------------------------------------
 
 TEST(Names, ParseEveryNameAndRejectUnknown) {
@@ -435,7 +654,13 @@ TEST(Names, ParseEveryNameAndRejectUnknown) {
   EXPECT_FALSE(fmt::parse_format("e4m3"));
   EXPECT_FALSE(fmt::parse_rounding("nearest"));
   EXPECT_EQ(fmt::rounding_names(Format::kE8m0), "ceil, ceil_nosat, floor, even, torch");
-  EXPECT_EQ(fmt::encoders().size(), 16u);
+  EXPECT_EQ(fmt::rounding_names(Format::kE3m2), "satfinite, quark");
+  EXPECT_EQ(fmt::rounding_names(Format::kE2m3), "satfinite, quark");
+  EXPECT_EQ(fmt::parse_format("e3m2"), Format::kE3m2);
+  EXPECT_EQ(fmt::parse_format("e2m3"), Format::kE2m3);
+  EXPECT_EQ(fmt::code_bits(Format::kE3m2), 6);
+  EXPECT_EQ(fmt::code_bits(Format::kE2m3), 6);
+  EXPECT_EQ(fmt::encoders().size(), 20u);
 }
 
 // ---- rcp.approx.ftz and div.full ----------------------------------------------------------

@@ -49,6 +49,9 @@ constexpr float e5m2fnuz_decode(std::uint32_t c) {
   return minifloat_value(c, 5, 2, 16);
 }
 constexpr float e2m1_decode(std::uint32_t c) { return minifloat_value(c, 2, 1, 1); }
+// OCP MX fp6 has no inf or NaN codes: all 64 codes are finite, 0x20 is -0.
+constexpr float e3m2_decode(std::uint32_t c) { return minifloat_value(c, 3, 2, 3); }
+constexpr float e2m3_decode(std::uint32_t c) { return minifloat_value(c, 2, 3, 1); }
 constexpr float fp16_decode(std::uint32_t c) {
   if ((c & 0x7C00) == 0x7C00) {
     if ((c & 0x03FF) == 0) return (c & 0x8000) ? -std::numeric_limits<float>::infinity()
@@ -73,6 +76,9 @@ constexpr auto kE5m2fnuzTable = make_table<e5m2fnuz_decode, 256>();
 constexpr auto kE8m0Table = make_table<e8m0_decode, 256>();
 // e2m1 codes live in the low nibble of a byte; a stray high nibble is an error, never a value.
 constexpr auto kE2m1Table = make_table<e2m1_decode, 16>();
+// fp6 codes live in the low 6 bits of a byte; bits 6-7 set are an error, as for e2m1.
+constexpr auto kE3m2Table = make_table<e3m2_decode, 64>();
+constexpr auto kE2m3Table = make_table<e2m3_decode, 64>();
 
 // All 65536 fp16 values, built on first use (256 KiB; too large to build at compile time).
 const float* fp16_table() {
@@ -145,6 +151,10 @@ const EncoderImpl kEncoderImpls[] = {
     MOECHECK_BYTE_ENCODER(Format::kE5m2, Rounding::kTorch, e5m2_torch),
     MOECHECK_BYTE_ENCODER(Format::kE5m2fnuz, Rounding::kTorch, e5m2fnuz_torch),
     MOECHECK_BYTE_ENCODER(Format::kE2m1, Rounding::kSatfinite, e2m1_satfinite),
+    MOECHECK_BYTE_ENCODER(Format::kE3m2, Rounding::kSatfinite, e3m2_satfinite),
+    MOECHECK_BYTE_ENCODER(Format::kE3m2, Rounding::kQuark, e3m2_quark),
+    MOECHECK_BYTE_ENCODER(Format::kE2m3, Rounding::kSatfinite, e2m3_satfinite),
+    MOECHECK_BYTE_ENCODER(Format::kE2m3, Rounding::kQuark, e2m3_quark),
     MOECHECK_BYTE_ENCODER(Format::kE8m0, Rounding::kCeil, e8m0_ceil),
     MOECHECK_BYTE_ENCODER(Format::kE8m0, Rounding::kCeilNosat, e8m0_ceil_nosat),
     MOECHECK_BYTE_ENCODER(Format::kE8m0, Rounding::kFloor, e8m0_floor),
@@ -172,6 +182,8 @@ const float* decode_table(Format format) {
     case Format::kE5m2: return kE5m2Table.data();
     case Format::kE5m2fnuz: return kE5m2fnuzTable.data();
     case Format::kE2m1: return kE2m1Table.data();
+    case Format::kE3m2: return kE3m2Table.data();
+    case Format::kE2m3: return kE2m3Table.data();
     case Format::kE8m0: return kE8m0Table.data();
     case Format::kBf16:
     case Format::kFp16: break;
@@ -196,18 +208,21 @@ void decode(Format format, std::span<const std::uint8_t> codes, std::span<float>
   const std::uint8_t* __restrict src = codes.data();
   float* __restrict dst = out.data();
   const std::size_t n = codes.size();
-  if (format != Format::kE2m1) {
+  if (code_bits(format) == 8) {
     for (std::size_t i = 0; i < n; ++i) dst[i] = table[src[i]];
     return;
   }
-  std::uint8_t seen = 0;  // OR of every code: a high nibble anywhere means a bad e2m1 code
+  // e2m1 and fp6: the table is shorter than 256, so index with the code bits only and check the
+  // rest once; the OR of every byte has a bit above the code iff some byte does.
+  const std::uint8_t mask = std::uint8_t((1u << code_bits(format)) - 1u);
+  std::uint8_t seen = 0;
   for (std::size_t i = 0; i < n; ++i) {
     seen |= src[i];
-    dst[i] = table[src[i] & 0x0F];
+    dst[i] = table[src[i] & mask];
   }
-  if (seen & 0xF0) {
+  if (seen & ~mask) {
     for (std::size_t i = 0; i < n; ++i)
-      if (src[i] > 0x0F) throw_width(format, src[i]);
+      if (src[i] & ~mask) throw_width(format, src[i]);
   }
 }
 
@@ -261,6 +276,44 @@ std::vector<std::uint8_t> unpack_e2m1(std::span<const std::uint8_t> packed, std:
                                 std::to_string(count) + " codes");
   std::vector<std::uint8_t> codes(count);
   for (std::size_t i = 0; i < count; ++i) codes[i] = (packed[i / 2] >> (4 * (i % 2))) & 0x0F;
+  return codes;
+}
+
+std::vector<std::uint8_t> pack_fp6(std::span<const std::uint8_t> codes) {
+  if (codes.size() % 4 != 0)
+    throw std::invalid_argument("pack_fp6: expected a multiple of 4 codes (four 6-bit codes fill three bytes), found " +
+                                std::to_string(codes.size()));
+  std::vector<std::uint8_t> packed(codes.size() / 4 * 3);
+  for (std::size_t g = 0; g < codes.size() / 4; ++g) {
+    std::uint32_t word = 0;  // 24 bits, code 4g+k at bits [6k, 6k+6)
+    for (std::size_t k = 0; k < 4; ++k) {
+      const std::uint8_t c = codes[4 * g + k];
+      if (c > 0x3F) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "0x%02X", c);
+        throw std::out_of_range("pack_fp6: code " + std::to_string(4 * g + k) + ": expected a 6-bit code (0x00..0x3F), found " +
+                                buf);
+      }
+      word |= std::uint32_t(c) << (6 * k);
+    }
+    for (std::size_t b = 0; b < 3; ++b) packed[3 * g + b] = std::uint8_t(word >> (8 * b));
+  }
+  return packed;
+}
+
+std::vector<std::uint8_t> unpack_fp6(std::span<const std::uint8_t> packed, std::size_t count) {
+  if (count % 4 != 0)
+    throw std::invalid_argument("unpack_fp6: expected a count that is a multiple of 4 (four codes per three bytes), found " +
+                                std::to_string(count));
+  if (packed.size() != count / 4 * 3)
+    throw std::invalid_argument("unpack_fp6: " + std::to_string(count) + " codes need " + std::to_string(count / 4 * 3) +
+                                " packed bytes, found " + std::to_string(packed.size()));
+  std::vector<std::uint8_t> codes(count);
+  for (std::size_t g = 0; g < count / 4; ++g) {
+    const std::uint32_t word = std::uint32_t(packed[3 * g]) | std::uint32_t(packed[3 * g + 1]) << 8 |
+                               std::uint32_t(packed[3 * g + 2]) << 16;
+    for (std::size_t k = 0; k < 4; ++k) codes[4 * g + k] = std::uint8_t((word >> (6 * k)) & 0x3Fu);
+  }
   return codes;
 }
 

@@ -91,6 +91,11 @@ inline constexpr detail::MinifloatSpec kE5m2Nosat      {5, 2, 15, 0x7B, 0x7C, tr
 inline constexpr detail::MinifloatSpec kE5m2Torch      {5, 2, 15, 0x7B, 0x7C, true,  0x7F, true,  false};
 inline constexpr detail::MinifloatSpec kE5m2fnuzTorch  {5, 2, 16, 0x7F, 0x80, false, 0x80, false, true};
 inline constexpr detail::MinifloatSpec kE2m1Satfinite  {2, 1, 1,  0x7,  0x7,  true,  0x7,  false, false};
+inline constexpr detail::MinifloatSpec kE3m2Satfinite  {3, 2, 3,  0x1F, 0x1F, true,  0x1F, false, false};
+inline constexpr detail::MinifloatSpec kE2m3Satfinite  {2, 3, 1,  0x1F, 0x1F, true,  0x1F, false, false};
+// The Quark rows decide finite inputs only; encode_quark_fp6 replaces what they give for inf/NaN.
+inline constexpr detail::MinifloatSpec kE3m2Quark      {3, 2, 3,  0x1F, 0x1F, true,  0x1F, false, true};
+inline constexpr detail::MinifloatSpec kE2m3Quark      {2, 3, 1,  0x1F, 0x1F, true,  0x1F, false, true};
 inline constexpr detail::MinifloatSpec kBf16Rne        {8, 7, 127, 0x7F7F, 0x7F80, true, 0x7FFF, false, false};
 inline constexpr detail::MinifloatSpec kFp16Rne        {5, 10, 15, 0x7BFF, 0x7C00, true, 0x7FFF, false, false};
 // clang-format on
@@ -115,6 +120,53 @@ constexpr std::uint8_t e5m2fnuz_torch(float x) { return std::uint8_t(detail::enc
 // `__nv_cvt_float_to_fp4`). NaN gives +6 (CUDA's documented rule; triton_kernels' software path
 // keeps the NaN's sign instead, which matters only for NaN input). One code per byte, low nibble.
 constexpr std::uint8_t e2m1_satfinite(float x) { return std::uint8_t(detail::encode_minifloat<kE2m1Satfinite>(x)); }
+// e3m2 / e2m3 (OCP MX v1.0 §5.3.2): CUDA 13.0 `__nv_cvt_float_to_fp6(x, __NV_E3M2 / __NV_E2M3,
+// cudaRoundNearest)` (/usr/local/cuda-13.0/include/cuda_fp6.hpp). sm_90 and the host run its
+// software path, `__nv_cvt_double_to_fp6` on (double)x; family-specific sm_100/110/120 targets use
+// `cvt.rn.satfinite.e3m2x2.f32` / `.e2m3x2` instead (cuda_fp8.h), not checked here (unverified
+// that it agrees). The software path: |x| <= half the smallest subnormal gives ±0, keeping the
+// sign of zero; |x| > max (28 / 7.5), inf included, gives ±max (0x1F|sign), never a wrap; NaN
+// gives +max 0x1F whatever its sign (the header's documented rule for every fp6 conversion);
+// otherwise RNE with subnormals. One code per byte, low 6 bits; bit 5 is the sign.
+constexpr std::uint8_t e3m2_satfinite(float x) { return std::uint8_t(detail::encode_minifloat<kE3m2Satfinite>(x)); }
+constexpr std::uint8_t e2m3_satfinite(float x) { return std::uint8_t(detail::encode_minifloat<kE2m3Satfinite>(x)); }
+
+// fp6 as vLLM's MXFP6 path rounds it. vLLM's `quant_dequant_mxfp6` (MXFP6 activations, and the
+// MoE emulation; vllm-project/vllm vllm/model_executor/layers/quantization/utils/mxfp6_utils.py
+// @ 7ca49fbe) calls amd-quark's `fake_quantize_fp4_fp6_per_group_with_scale`, which divides by the
+// block scale and calls
+// `fake_quantize_to_low_precision_fp(x, ebits, mbits, quant_max = 28 / 7.5, round_mode = 0)`
+// (amd/Quark quark/torch/kernel/hw_emulation/hw_emulation_interface.py @ 1d27b558), whose element
+// function `fake_quantize_element` (read in amd/Quark quark/onnx/operators/custom_ops/include/mx/
+// funcs.cuh @ 1d27b558; the torch extension includes csrc/mx/funcs.cuh, which was not in the store:
+// that it is the same function is unverified) does, on the fp32 bits:
+// - exponent field 255 (inf, NaN): returns x unchanged, so it does not saturate inf;
+// - otherwise RNE at the fp6 precision, with subnormals (`shift_and_round` ignores round_mode and
+//   breaks ties to the even kept bit), then clamps the magnitude to quant_max: the same values as
+//   the CUDA rule for every finite x;
+// - a result of magnitude 0 is returned as +0.0, so -0 and negative inputs that round to zero lose
+//   their sign (CUDA keeps it).
+// Quark writes codes with `Pack_fp6.pack` (amd/Quark quark/torch/utils/pack.py @ 1d27b558), which
+// divides the fp6-valued floats by 2^(127 - bias) and takes fp32 bits [23-M, 28-M) as the
+// magnitude and bit 31 as the sign. Exact for every fp6 value; for the inf and NaN that
+// fake_quantize_element lets through it gives: ±inf -> 0x1C|sign (e3m2, 16) / 0x18|sign (e2m3, 4),
+// and a NaN the bits of the NaN that the division returns. IEEE 754 (and x86 SSE, so torch on the
+// CPU) returns the input NaN quietened, payload and sign kept, which is what this encoder does;
+// a GPU that returns its canonical NaN (NVIDIA: 0x7FFFFFFF, giving 0x1F) would differ (unverified).
+// vLLM's runtime QDQ never forms codes: it keeps inf and NaN as floats, so decode(encode(x))
+// reproduces `quant_dequant_mxfp6` for finite x only.
+namespace detail {
+template <MinifloatSpec S>
+constexpr std::uint32_t encode_quark_fp6(float x) {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+  const std::uint32_t quietened = u | select((u & 0x7FFFFFFFu) > 0x7F800000u, 0x00400000u, 0u);
+  const std::uint32_t from_bits = ((quietened >> (23 - S.man_bits)) & 0x1Fu) | ((quietened >> 26) & 0x20u);
+  return select((u & 0x7F800000u) == 0x7F800000u, from_bits, encode_minifloat<S>(x));
+}
+}  // namespace detail
+constexpr std::uint8_t e3m2_quark(float x) { return std::uint8_t(detail::encode_quark_fp6<kE3m2Quark>(x)); }
+constexpr std::uint8_t e2m3_quark(float x) { return std::uint8_t(detail::encode_quark_fp6<kE2m3Quark>(x)); }
+
 // bf16 / fp16: IEEE RNE (`__float2bfloat16_rn`, `__float2half_rn`, `cvt.rn`); NaN gives 0x7FFF.
 constexpr std::uint16_t bf16_rne(float x) { return std::uint16_t(detail::encode_minifloat<kBf16Rne>(x)); }
 constexpr std::uint16_t fp16_rne(float x) { return std::uint16_t(detail::encode_minifloat<kFp16Rne>(x)); }
@@ -164,8 +216,9 @@ constexpr std::uint8_t e8m0_torch(float x) {
 
 // ---- Decoders -----------------------------------------------------------------------------
 
-// The value of every code of a byte format (fp8, e2m1, e8m0, ue4m3), for table lookups in hot
-// loops; bf16 and fp16 have no table (bf16_value is a shift; fp16 via decode()).
+// The value of every code of a byte format (fp8, e2m1, e3m2, e2m3, e8m0, ue4m3), for table
+// lookups in hot loops: 16 entries for e2m1, 64 for fp6, 256 otherwise; bf16 and fp16 have no
+// table (bf16_value is a shift; fp16 via decode()).
 const float* decode_table(Format format);
 
 constexpr float e8m0_value(std::uint8_t b) {
@@ -174,12 +227,13 @@ constexpr float e8m0_value(std::uint8_t b) {
 }
 constexpr float bf16_value(std::uint16_t c) { return std::bit_cast<float>(std::uint32_t(c) << 16); }
 
-// Decode one code; the code must fit the format (4, 8 or 16 bits), else std::out_of_range.
+// Decode one code; the code must fit the format (4, 6, 8 or 16 bits), else std::out_of_range.
 // NaN codes decode to the quiet NaN 0x7FC00000 (with the code's sign where the format has one).
 float decode(Format format, std::uint32_t code);
 
-// Bulk decode. Byte formats (fp8, e2m1 one code per byte, e8m0, ue4m3) take uint8 codes; bf16
-// and fp16 take uint16. A mismatch of format and code width, or of lengths, throws.
+// Bulk decode. Byte formats (fp8, e2m1 and fp6 one code per byte, e8m0, ue4m3) take uint8 codes;
+// bf16 and fp16 take uint16. A mismatch of format and code width, or of lengths, throws; so does
+// an e2m1 or fp6 byte with bits set above the code (std::out_of_range).
 void decode(Format format, std::span<const std::uint8_t> codes, std::span<float> out);
 void decode(Format format, std::span<const std::uint16_t> codes, std::span<float> out);
 
@@ -192,6 +246,17 @@ void encode(Format format, Rounding rounding, std::span<const float> in, std::sp
 // leaves the last high nibble 0.
 std::vector<std::uint8_t> pack_e2m1(std::span<const std::uint8_t> codes);
 std::vector<std::uint8_t> unpack_e2m1(std::span<const std::uint8_t> packed, std::size_t count);
+
+// fp6 packing (e3m2 and e2m3 alike): four codes in three bytes, as Quark's `Pack_fp6` writes MXFP6
+// weights and vLLM's `dequant_mxfp6` reads them (`create_pack_method(None, "fp6_*").unpack`; amd/Quark
+// quark/torch/utils/pack.py @ 1d27b558; vLLM sizes the packed dimension as dim * 3 / 4,
+// quark_moe.py get_packed_dim @ 7ca49fbe). Codes c0..c3 form the 24-bit little-endian word
+// c0 | c1 << 6 | c2 << 12 | c3 << 18: byte 0 = c0 | (c1 & 3) << 6, byte 1 = c1 >> 2 | (c2 & 15) << 4,
+// byte 2 = c2 >> 4 | c3 << 2. (Quark notes the AMD `mfma_scale_f32_16x16x128_f8f6f4` instruction
+// expects this layout.) The count must be a multiple of 4 (no partial words: padding.md §1.5) and
+// every code must fit 6 bits; else std::invalid_argument / std::out_of_range.
+std::vector<std::uint8_t> pack_fp6(std::span<const std::uint8_t> codes);
+std::vector<std::uint8_t> unpack_fp6(std::span<const std::uint8_t> packed, std::size_t count);
 
 // ROCm `normalize_e4m3fn_to_e4m3fnuz` (spec §3.12): the bytes are reinterpreted, 0x80 (-0 in fn,
 // NaN in fnuz) becomes 0x00, and every scale is doubled, because a fnuz code is worth half the

@@ -6,19 +6,21 @@
 namespace moecheck::reference::formats {
 namespace {
 
-constexpr std::array<std::pair<Format, std::string_view>, 9> kFormatNames{{
+constexpr std::array<std::pair<Format, std::string_view>, 11> kFormatNames{{
     {Format::kE4m3fn, "e4m3fn"},
     {Format::kE4m3fnuz, "e4m3fnuz"},
     {Format::kE5m2, "e5m2"},
     {Format::kE5m2fnuz, "e5m2fnuz"},
     {Format::kE2m1, "e2m1"},
+    {Format::kE3m2, "e3m2"},
+    {Format::kE2m3, "e2m3"},
     {Format::kE8m0, "e8m0"},
     {Format::kUe4m3, "ue4m3"},
     {Format::kBf16, "bf16"},
     {Format::kFp16, "fp16"},
 }};
 
-constexpr std::array<std::pair<Rounding, std::string_view>, 8> kRoundingNames{{
+constexpr std::array<std::pair<Rounding, std::string_view>, 9> kRoundingNames{{
     {Rounding::kSatfinite, "satfinite"},
     {Rounding::kNosat, "nosat"},
     {Rounding::kTorch, "torch"},
@@ -27,6 +29,7 @@ constexpr std::array<std::pair<Rounding, std::string_view>, 8> kRoundingNames{{
     {Rounding::kCeilNosat, "ceil_nosat"},
     {Rounding::kFloor, "floor"},
     {Rounding::kEven, "even"},
+    {Rounding::kQuark, "quark"},
 }};
 
 constexpr EncoderInfo kEncoders[] = {
@@ -39,6 +42,10 @@ constexpr EncoderInfo kEncoders[] = {
     {Format::kE5m2, Rounding::kTorch, "torch .to(float8_e5m2)"},
     {Format::kE5m2fnuz, Rounding::kTorch, "torch .to(float8_e5m2fnuz)"},
     {Format::kE2m1, Rounding::kSatfinite, "cvt.rn.satfinite.e2m1x2.f32; CUDA __nv_cvt_float_to_fp4(__NV_E2M1, cudaRoundNearest)"},
+    {Format::kE3m2, Rounding::kSatfinite, "CUDA __nv_cvt_float_to_fp6(__NV_E3M2, cudaRoundNearest); cvt.rn.satfinite.e3m2x2.f32"},
+    {Format::kE3m2, Rounding::kQuark, "Quark fake_quantize_to_low_precision_fp(ebits=3, mbits=2, 28) as in vLLM quant_dequant_mxfp6, codes as Quark Pack_fp6.pack"},
+    {Format::kE2m3, Rounding::kSatfinite, "CUDA __nv_cvt_float_to_fp6(__NV_E2M3, cudaRoundNearest); cvt.rn.satfinite.e2m3x2.f32"},
+    {Format::kE2m3, Rounding::kQuark, "Quark fake_quantize_to_low_precision_fp(ebits=2, mbits=3, 7.5) as in vLLM quant_dequant_mxfp6, codes as Quark Pack_fp6.pack"},
     {Format::kE8m0, Rounding::kCeil, "CUDA __nv_cvt_float_to_e8m0(cudaRoundPosInf, __NV_SATFINITE)"},
     {Format::kE8m0, Rounding::kCeilNosat, "CUDA __nv_cvt_float_to_e8m0(cudaRoundPosInf, __NV_NOSAT)"},
     {Format::kE8m0, Rounding::kFloor, "CUDA __nv_cvt_float_to_e8m0(cudaRoundZero, __NV_SATFINITE); OCP floor"},
@@ -100,6 +107,8 @@ std::string rounding_names(Format format) {
 int code_bits(Format format) {
   switch (format) {
     case Format::kE2m1: return 4;
+    case Format::kE3m2:
+    case Format::kE2m3: return 6;
     case Format::kBf16:
     case Format::kFp16: return 16;
     default: return 8;

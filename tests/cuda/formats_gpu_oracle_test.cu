@@ -3,12 +3,15 @@
 //
 // GPU side: CUDA intrinsics (__nv_cvt_float_to_fp8 SATFINITE/NOSAT for e4m3 and e5m2,
 // __nv_cvt_float_to_e8m0 with cudaRoundPosInf and cudaRoundZero, __nv_cvt_float_to_fp4,
-// __float2bfloat16_rn, __float2half_rn) and inline PTX for rcp.approx.ftz.f32 and div.full.f32.
+// __nv_cvt_float_to_fp6 for e3m2 and e2m3 (on sm_90 the header's software path; sm_100+ family
+// targets would use cvt.rn.satfinite.e3m2x2/e2m3x2), __float2bfloat16_rn, __float2half_rn) and
+// inline PTX for rcp.approx.ftz.f32 and div.full.f32.
 // Host side: the codecs, run on every CPU core. Results are summarised per conversion; the record
 // of a run is kept in fixtures/README.md.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp4.h>
+#include <cuda_fp6.h>
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
@@ -89,15 +92,20 @@ const Conversion kConversions[] = {
     {"e8m0 ceil_nosat   __nv_cvt_float_to_e8m0(NOSAT, RoundPosInf)", 1, [](float x) -> std::uint32_t { return fmt::e8m0_ceil_nosat(x); }},
     {"e8m0 floor        __nv_cvt_float_to_e8m0(SATFINITE, RoundZero)", 1, [](float x) -> std::uint32_t { return fmt::e8m0_floor(x); }},
     {"e2m1 satfinite    __nv_cvt_float_to_fp4(E2M1, RoundNearest)", 1, [](float x) -> std::uint32_t { return fmt::e2m1_satfinite(x); }},
+    {"e3m2 satfinite    __nv_cvt_float_to_fp6(E3M2, RoundNearest)", 1, [](float x) -> std::uint32_t { return fmt::e3m2_satfinite(x); }},
+    {"e2m3 satfinite    __nv_cvt_float_to_fp6(E2M3, RoundNearest)", 1, [](float x) -> std::uint32_t { return fmt::e2m3_satfinite(x); }},
     {"bf16 rne          __float2bfloat16_rn", 2, [](float x) -> std::uint32_t { return fmt::bf16_rne(x); }},
     {"fp16 rne          __float2half_rn", 2, [](float x) -> std::uint32_t { return fmt::fp16_rne(x); }},
     {"rcp.approx.ftz.f32 (inline PTX)", 4, [](float x) -> std::uint32_t { return fmt::rcp_approx_ftz_bits(std::bit_cast<std::uint32_t>(x)); }},
 };
 constexpr int kNumConversions = int(std::size(kConversions));
+// kConversions in order: the byte-coded ones, then the two 16-bit ones, then rcp (32-bit).
+constexpr int kByteOutputs = 10, kHalfOutputs = 2;
+static_assert(kByteOutputs + kHalfOutputs + 1 == kNumConversions);
 
 struct DeviceOutputs {
-  std::uint8_t* b[8];
-  std::uint16_t* h[2];
+  std::uint8_t* b[kByteOutputs];
+  std::uint16_t* h[kHalfOutputs];
   std::uint32_t* w;
 };
 
@@ -113,6 +121,8 @@ __global__ void convert_all(std::uint64_t base, std::uint32_t n, DeviceOutputs o
   out.b[5][i] = __nv_cvt_float_to_e8m0(x, __NV_NOSAT, cudaRoundPosInf);
   out.b[6][i] = __nv_cvt_float_to_e8m0(x, __NV_SATFINITE, cudaRoundZero);
   out.b[7][i] = __nv_cvt_float_to_fp4(x, __NV_E2M1, cudaRoundNearest);
+  out.b[8][i] = __nv_cvt_float_to_fp6(x, __NV_E3M2, cudaRoundNearest);
+  out.b[9][i] = __nv_cvt_float_to_fp6(x, __NV_E2M3, cudaRoundNearest);
   out.h[0][i] = __bfloat16_as_ushort(__float2bfloat16_rn(x));
   out.h[1][i] = __half_as_ushort(__float2half_rn(x));
   out.w[i] = __float_as_uint(rcp_approx_ftz_device(x));
@@ -147,8 +157,8 @@ TEST(GpuOracle, ConversionsOnAllFp32Inputs) {
   for (auto& p : dev.b) MOECHECK_CUDA_OK(cudaMalloc(&p, kChunk));
   for (auto& p : dev.h) MOECHECK_CUDA_OK(cudaMalloc(&p, kChunk * 2));
   MOECHECK_CUDA_OK(cudaMalloc(&dev.w, std::size_t(kChunk) * 4));
-  std::uint8_t* host_b[8];
-  std::uint16_t* host_h[2];
+  std::uint8_t* host_b[kByteOutputs];
+  std::uint16_t* host_h[kHalfOutputs];
   std::uint32_t* host_w;
   for (auto& p : host_b) MOECHECK_CUDA_OK(cudaMallocHost(&p, kChunk));
   for (auto& p : host_h) MOECHECK_CUDA_OK(cudaMallocHost(&p, kChunk * 2));
@@ -159,8 +169,10 @@ TEST(GpuOracle, ConversionsOnAllFp32Inputs) {
   for (std::uint64_t base = 0; base < (1ull << 32); base += kChunk) {
     convert_all<<<kChunk / 256, 256>>>(base, kChunk, dev);
     MOECHECK_CUDA_OK(cudaGetLastError());
-    for (int k = 0; k < 8; ++k) MOECHECK_CUDA_OK(cudaMemcpy(host_b[k], dev.b[k], kChunk, cudaMemcpyDeviceToHost));
-    for (int k = 0; k < 2; ++k) MOECHECK_CUDA_OK(cudaMemcpy(host_h[k], dev.h[k], kChunk * 2, cudaMemcpyDeviceToHost));
+    for (int k = 0; k < kByteOutputs; ++k)
+      MOECHECK_CUDA_OK(cudaMemcpy(host_b[k], dev.b[k], kChunk, cudaMemcpyDeviceToHost));
+    for (int k = 0; k < kHalfOutputs; ++k)
+      MOECHECK_CUDA_OK(cudaMemcpy(host_h[k], dev.h[k], kChunk * 2, cudaMemcpyDeviceToHost));
     MOECHECK_CUDA_OK(cudaMemcpy(host_w, dev.w, std::size_t(kChunk) * 4, cudaMemcpyDeviceToHost));
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t) {
@@ -169,7 +181,9 @@ TEST(GpuOracle, ConversionsOnAllFp32Inputs) {
           const std::uint32_t u = std::uint32_t(base + i);
           const float x = std::bit_cast<float>(u);
           for (int k = 0; k < kNumConversions; ++k) {
-            const std::uint32_t gpu = k < 8 ? host_b[k][i] : k < 10 ? host_h[k - 8][i] : host_w[i];
+            const std::uint32_t gpu = k < kByteOutputs                  ? host_b[k][i]
+                                      : k < kByteOutputs + kHalfOutputs ? host_h[k - kByteOutputs][i]
+                                                                        : host_w[i];
             const std::uint32_t host = kConversions[k].host(x);
             if (gpu != host) note(tallies[k], kConversions[k].name, u, gpu, host);
           }

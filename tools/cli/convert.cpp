@@ -35,7 +35,7 @@ fmt::Rounding parse_rounding_or_throw(fmt::Format format, const std::string& tex
   const std::string valid = fmt::rounding_names(format);
   if (valid.empty())
     throw UsageError("format '" + std::string(fmt::name(format)) + "' has no encoder (decode only); formats with "
-                     "encoders: e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e2m1, e8m0, bf16, fp16");
+                     "encoders: e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e2m1, e3m2, e2m3, e8m0, bf16, fp16");
   if (!r) throw UsageError("unknown rounding '" + text + "'; valid for " + std::string(fmt::name(format)) + ": " + valid);
   if (!fmt::has_encoder(format, *r))
     throw UsageError("rounding '" + text + "' does not exist for format " + std::string(fmt::name(format)) +
@@ -110,7 +110,7 @@ void encode_dataset(const ConvertOptions& o) {
     fmt::encode(format, rounding, values, out);
     if (format == fmt::Format::kE8m0) codes = fx::Tensor::e8m0(in.shape, out);
     else if (fx::is_fp8_format(format)) codes = fx::Tensor::fp8(format, in.shape, out);
-    else codes = fx::Tensor::u8(in.shape, out);  // e2m1: one code per byte, low nibble
+    else codes = fx::Tensor::u8(in.shape, out);  // e2m1, e3m2, e2m3: one code per byte, low bits
   }
   fx::Writer writer(o.output);
   writer.write("codes", codes);
@@ -140,7 +140,8 @@ void add_convert(CLI::App& app, int& exit_code) {
   sub->add_option("--to", opts->to, "Target format: " + fmt::format_names() + " (ue4m3 decodes only)");
   sub->add_option("--rounding", opts->rounding,
                   "Rounding/saturation variant, named after what it emulates: satfinite, nosat, torch (fp8); "
-                  "satfinite (e2m1); ceil, ceil_nosat, floor, even, torch (e8m0); rne (bf16, fp16)");
+                  "satfinite (e2m1); satfinite, quark (e3m2, e2m3); ceil, ceil_nosat, floor, even, torch (e8m0); "
+                  "rne (bf16, fp16)");
   sub->add_option("--decode", opts->decode, "Decode CODES of this format instead of encoding");
   sub->add_flag("--bits", opts->bits, "Read VALUES as fp32 bit patterns (0x3f800000 or decimal)");
   sub->add_option("--input", opts->input, "HDF5 file with the values to encode")->check(CLI::ExistingFile);
