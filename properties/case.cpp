@@ -62,8 +62,9 @@ pd::Tensor<T> stacked(const moe::MoeBlock& b, const rq::ComponentSpec& c, bool w
 }  // namespace
 
 std::vector<std::string> methods_for(WeightScheme scheme) {
-  const rq::SchemeSpec& spec = rq::spec(scheme);
-  return {spec.methods.begin(), spec.methods.end()};
+  std::vector<std::string> out;
+  for (const rq::MethodBinding& m : rq::spec(scheme).methods) out.emplace_back(m.method);
+  return out;
 }
 
 pd::Plan layer_plan(const MoeCase& c, const pd::Ruleset& ruleset, const PaddingFaults& faults) {
@@ -81,7 +82,11 @@ pd::Plan unpadded_plan(const pd::Plan& plan) {
 
 std::string unsupported_reason(const pd::Plan& plan) {
   if (!plan.ok()) return "invalid plan: " + *plan.error;
-  if (const rq::SchemeSpec* scheme = rq::scheme_of_method(plan.method)) {
+  if (const rq::SchemeSpec* scheme = rq::scheme_for(plan.method, plan.backend)) {
+    // A rank's shard of the checkpoint must itself be storable: whole packing groups and scale
+    // blocks along K (vLLM refuses the layer otherwise).
+    if (const std::string why = rq::size_problem(*scheme, plan.hidden, plan.intermediate_per_partition); !why.empty())
+      return "the shard per partition: " + why;
     for (const rq::ComponentSpec& c : scheme->components) {
       if (c.row_block == 1) continue;
       // A 2-D scale grid (FP8 blocks): padding it is not modelled, and a shard must start on a block.

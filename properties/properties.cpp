@@ -155,6 +155,18 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       {WeightScheme::kFp8Block128W8A16, Dtype::kF32, 1.0 / (1 << 16),
        fp32_reason + "; e4m3 x fp32 block scale products are exact in fp32"},
       {WeightScheme::kFp8Block128W8A16, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason},
+      {WeightScheme::kMxfp8W8A16, Dtype::kF32, 1.0 / (1 << 16),
+       fp32_reason + "; MXFP8 values dequantize exactly (e4m3 x 2^k), so quantization adds no error"},
+      {WeightScheme::kMxfp8W8A16, Dtype::kBf16, 1.0 / (1 << 5),
+       bf16_reason + "; MXFP8 values dequantize exactly in fp32 and, but for bf16 subnormals, in bf16"},
+      {WeightScheme::kMxfp6E3m2W6A16, Dtype::kF32, 1.0 / (1 << 16),
+       fp32_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
+      {WeightScheme::kMxfp6E3m2W6A16, Dtype::kBf16, 1.0 / (1 << 5),
+       bf16_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
+      {WeightScheme::kMxfp6E2m3W6A16, Dtype::kF32, 1.0 / (1 << 16),
+       fp32_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
+      {WeightScheme::kMxfp6E2m3W6A16, Dtype::kBf16, 1.0 / (1 << 5),
+       bf16_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
   };
   return table;
 }

@@ -7,6 +7,7 @@
 #include "reference/quant/fp8.h"
 #include "reference/quant/fp8_block.h"
 #include "reference/quant/mxfp4.h"
+#include "reference/quant/mx.h"
 #include "reference/quant/mxfp8.h"
 #include "reference/quant/nvfp4.h"
 #include "reference/quant/wna16.h"

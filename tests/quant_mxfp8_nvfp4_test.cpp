@@ -333,3 +333,59 @@ TEST(Nvfp4, RoundTripAndBadShapes) {
   t.block_scales.resize(4, 3);
   expect_invalid([&] { q::dequantize(t); }, {"block_scales shape", "[4, 4]", "[4, 3]"});
 }
+
+// ---- the table-driven MX weights (mx.h) -------------------------------------------------------------
+
+namespace {
+namespace mq = moecheck::reference::quant;  // NOLINT(misc-unused-alias-decls)
+}  // namespace
+
+// MXFP6 checkpoints: amax 3.5 = 1.75·2^1 gives floor code 128, scale 128 - emax; elements are the
+// Quark rounding of x / 2^(scale-127), packed four in three bytes; dequantization gives them back
+// exactly, element by element.
+TEST(MxWeights, Mxfp6QuantizerFollowsTheOcpFloorRule) {
+  for (const mq::WeightScheme scheme : {mq::WeightScheme::kMxfp6E3m2W6A16, mq::WeightScheme::kMxfp6E2m3W6A16}) {
+    const mq::SchemeSpec& spec = mq::spec(scheme);
+    const bool e3m2 = scheme == mq::WeightScheme::kMxfp6E3m2W6A16;
+    mq::RowMatrixXf x = mq::RowMatrixXf::Zero(2, 64);
+    for (int k = 0; k < 64; ++k) x(0, k) = (k % 8 - 4) * 0.4375f;  // amax 1.75 in block 0 and 1
+    x(0, 3) = 3.5f;
+    // Row 1: an all-zero block (scale code 0, zero codes) and a tiny one below 2^(emax-127).
+    x(1, 40) = 1e-38f;
+    const mq::SchemeStorage s = spec.quantize(spec, x);
+    ASSERT_EQ(s.codes.size(), 2u * 48u);
+    ASSERT_EQ(s.scale_bytes.size(), 4u);
+    const int emax = e3m2 ? 4 : 2;
+    EXPECT_EQ(s.scale_bytes[0], 128 - emax);
+    EXPECT_EQ(s.scale_bytes[1], 127 - emax);
+    EXPECT_EQ(s.scale_bytes[2], 0);
+    EXPECT_EQ(s.scale_bytes[3], 0);
+    std::vector<float> out(2 * 64);
+    mq::mx_dequantize_rows(spec, s, 2, 64, 0, 2, out.data());
+    for (int k = 0; k < 64; ++k) {
+      const float scale = std::ldexp(1.0f, s.scale_bytes[k / 32] - 127);
+      const std::uint8_t code = e3m2 ? fmt::e3m2_quark(x(0, k) / scale) : fmt::e2m3_quark(x(0, k) / scale);
+      EXPECT_EQ(out[static_cast<std::size_t>(k)], fmt::decode(*spec.elements().format, code) * scale) << k;
+      EXPECT_EQ(mq::packed_code(s.codes.data(), k, mq::kFp6Bytes), code) << k;
+    }
+    for (int k = 0; k < 32; ++k) EXPECT_EQ(out[static_cast<std::size_t>(64 + k)], 0.0f);
+    // The values the grid holds exactly come back exactly.
+    EXPECT_EQ(out[3], 3.5f);
+  }
+}
+
+// MXFP8 checkpoints are triton_kernels' downcast; the table's dequantization equals mxfp8.h's.
+TEST(MxWeights, Mxfp8StorageDequantizesAsTheMxfp8Tensor) {
+  const mq::SchemeSpec& spec = mq::spec(mq::WeightScheme::kMxfp8W8A16);
+  mq::RowMatrixXf x(3, 96);
+  for (int r = 0; r < 3; ++r)
+    for (int k = 0; k < 96; ++k) x(r, k) = static_cast<float>((r * 37 + k * 11) % 29 - 14) * 0.173f;
+  const mq::SchemeStorage s = spec.quantize(spec, x);
+  const mq::Mxfp8Tensor t = mq::quantize(x, mq::Mxfp8Quantizer::kTritonKernels);
+  const mq::RowMatrixXf expected = mq::dequantize(t);
+  std::vector<float> out(3 * 96);
+  mq::mx_dequantize_rows(spec, s, 3, 96, 0, 3, out.data());
+  for (int r = 0; r < 3; ++r)
+    for (int k = 0; k < 96; ++k) EXPECT_EQ(out[static_cast<std::size_t>(r * 96 + k)], expected(r, k)) << r << "," << k;
+  EXPECT_THROW(mq::mx_dequantize_rows(spec, s, 3, 96, 2, 4, out.data()), std::invalid_argument);
+}

@@ -3,6 +3,7 @@
 // through their storage components.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -32,20 +33,22 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
     EXPECT_EQ(s.quantized(), s.scale_layout != rq::ScaleLayout::kNone) << s.name;
   }
   EXPECT_FALSE(rq::parse_weight_scheme("mxfp5").has_value());
-  EXPECT_EQ(rq::weight_scheme_names(), "dense, mxfp4_w4a16, fp8_block128_w8a16");
+  EXPECT_EQ(rq::weight_scheme_names(),
+            "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16");
 }
 
-// Each listed method exists in the registry, is a checkpoint method (not online), belongs to one
-// row only, and stores what the row says: the packing of the element codes and the scale block.
+// Each listed method exists in the registry, is a checkpoint method (not online), and stores what
+// the row says: the packing of the element codes and the scale block. Each bound backend is a
+// registry backend; a (method, backend) pair is bound by one row, unless the rows differ only in
+// the element format, which the checkpoint's dtype tells apart (quark_w_mxfp6: e3m2 or e2m3).
 TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
-  std::set<std::string_view> seen;
+  std::map<std::pair<std::string_view, std::string_view>, const rq::SchemeSpec*> bound;
   for (const rq::SchemeSpec& s : rq::weight_schemes())
-    for (std::string_view method : s.methods) {
-      EXPECT_TRUE(seen.insert(method).second) << method << " in two rows";
+    for (const rq::MethodBinding& binding : s.methods) {
+      const std::string_view method = binding.method;
       const pd::MethodInfo* m = pd::find_method_info(method);
       ASSERT_NE(m, nullptr) << method;
       EXPECT_FALSE(m->online) << method;
-      EXPECT_EQ(rq::scheme_of_method(method), &s) << method;
       EXPECT_EQ(m->weight_packing, s.elements().packing) << method;
       const rq::ComponentSpec* scale = s.find(rq::Component::kScaleBytes);
       if (!scale) scale = s.find(rq::Component::kScales);
@@ -53,8 +56,28 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
         EXPECT_EQ(m->scale_block, scale->packing.elements) << method;
       else
         EXPECT_EQ(m->scale, pd::ScaleKind::kNone) << method;
+      const std::vector<std::string_view> backends =
+          binding.backends.empty() ? std::vector<std::string_view>{"*"}
+                                   : std::vector<std::string_view>(binding.backends.begin(), binding.backends.end());
+      for (std::string_view b : backends) {
+        if (b != "*") {
+          EXPECT_NE(pd::find_backend_info(b), nullptr) << method << " " << b;
+          EXPECT_TRUE(binding.binds(b));
+        }
+        const auto [it, fresh] = bound.emplace(std::pair{method, b}, &s);
+        if (!fresh) {
+          const rq::SchemeSpec& other = *it->second;
+          EXPECT_NE(other.elements().format, s.elements().format) << method << " " << b << " in " << other.name
+                                                                  << " and " << s.name;
+          EXPECT_EQ(other.elements().packing, s.elements().packing) << method;
+        }
+        if (b != "*" && fresh) EXPECT_EQ(rq::scheme_for(method, b), &s) << method << " " << b;
+      }
+      EXPECT_FALSE(binding.binds("NOT_A_BACKEND") && !binding.backends.empty());
     }
-  EXPECT_EQ(rq::scheme_of_method("nvfp4"), nullptr);  // no row yet
+  EXPECT_EQ(rq::scheme_for("nvfp4", "MARLIN"), nullptr);  // no row yet
+  EXPECT_EQ(rq::scheme_for("mxfp8", "MARLIN"), &rq::spec(rq::WeightScheme::kMxfp8W8A16));
+  EXPECT_EQ(rq::scheme_for("mxfp8", "DEEPGEMM"), nullptr);  // W8A8: not this row
 }
 
 // The shape rule gives the checkpoints' shapes: gpt-oss-120b MXFP4 (H = I = 2880) and DeepSeek-V3

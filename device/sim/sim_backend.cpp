@@ -39,6 +39,7 @@ struct WeightView {
   const float* values = nullptr;        // kValues, [rows, cols]
   const std::uint8_t* codes = nullptr;  // kCodes, [rows, code_stride]
   std::int64_t code_stride = 0;
+  rq::Packing code_packing = rq::kUnpacked;
   const float* decode = nullptr;        // the codes' decode table (formats::decode_table)
   const std::uint8_t* scale_bytes = nullptr;  // kScaleBytes
   const float* scales = nullptr;              // kScales
@@ -97,6 +98,16 @@ void fp8_block_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::in
   for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = round_dtype(w.dtype, w.decode[r[k]] * w.scales[w.scale_index(n, k)]);
 }
 
+// Element codes of any packing (blocks.h packed_code: bytes, nibbles, fp6 words) times the E8M0
+// scale of their 32-block: MXFP8 and MXFP6, one fp32 product as the golden's mx_dequantize_rows.
+void mx_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  const std::uint8_t* r = w.codes + n * w.code_stride;
+  for (std::int64_t k = k0; k < k0 + count; ++k) {
+    const float s = reference::formats::e8m0_value(w.scale_bytes[w.scale_index(n, k)]);
+    out[k - k0] = round_dtype(w.dtype, w.decode[rq::packed_code(r, k, w.code_packing)] * s);
+  }
+}
+
 // The schemes the sim runs, each with its tile function.
 struct SimScheme {
   WeightScheme scheme;
@@ -106,6 +117,9 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kDense, dense_row},
     {WeightScheme::kMxfp4W4A16, mxfp4_row},
     {WeightScheme::kFp8Block128W8A16, fp8_block_row},
+    {WeightScheme::kMxfp8W8A16, mx_codes_row},
+    {WeightScheme::kMxfp6E3m2W6A16, mx_codes_row},
+    {WeightScheme::kMxfp6E2m3W6A16, mx_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -131,6 +145,7 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
       } else {
         v.codes = base;
         v.code_stride = t.dim(2);
+        v.code_packing = c.packing;
         v.decode = reference::formats::decode_table(*c.format);
       }
       return;

@@ -108,14 +108,16 @@ const std::vector<PadTarget>& valid_targets(WeightScheme scheme, moe::Family fam
   probe.block.experts.resize(static_cast<std::size_t>(experts));
   if (family == moe::Family::kGptOss) probe.block.experts.front().gate_up_bias = {0.0f};
   probe.block.semantics.router.top_k = top_k;
-  const std::vector<std::string> methods = methods_for(scheme);
   for (const std::string& rs_name : fixtures::ruleset_names()) {
     const pd::Ruleset& rs = shipped_ruleset(rs_name);
-    for (const std::string& method : methods) {
+    for (const reference::quant::MethodBinding& binding : reference::quant::spec(scheme).methods) {
+      const std::string method(binding.method);
       const pd::MethodRules* rules = rs.find_method(method);
       if (!rules) continue;
       for (const pd::BackendChoice& choice : rules->backends)
         for (const pd::Platform& platform : pd::platforms()) {
+          // Only the backends that run the method with this scheme's numerics.
+          if (!binding.binds(choice.name)) continue;
           if (!pd::backend_runs_on(choice, platform)) continue;
           probe.target = PadTarget{rs_name, method, choice.name, std::string(platform.name), 1, 0};
           const pd::Plan plan = plan_for(probe, rs);

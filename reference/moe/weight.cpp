@@ -56,8 +56,11 @@ void validate(const StackedWeight& weight, std::int64_t rows, std::int64_t cols,
              std::to_string(dense->values.size()));
     } else if (const auto* mx = std::get_if<quant::Mxfp4Weight>(&part)) {
       quant::validate(*mx);
+    } else if (const auto* fp8 = std::get_if<quant::Fp8BlockWeight>(&part)) {
+      quant::validate(*fp8);
     } else {
-      quant::validate(std::get<quant::Fp8BlockWeight>(part));
+      const SchemeWeight& t = std::get<SchemeWeight>(part);
+      (void)weight_from_storage(t.scheme, t.rows, t.cols, t.storage);  // checks every component's size
     }
   }
 }
@@ -74,8 +77,12 @@ void materialize(const StackedWeight& weight, Dtype dtype, std::span<float> out)
       std::copy(dense->values.begin(), dense->values.end(), dst);
     } else if (const auto* mx = std::get_if<quant::Mxfp4Weight>(&part)) {
       quant::dequantize_rows(*mx, 0, r, dst);
+    } else if (const auto* fp8 = std::get_if<quant::Fp8BlockWeight>(&part)) {
+      quant::dequantize_rows(*fp8, 0, r, dst);
     } else {
-      quant::dequantize_rows(std::get<quant::Fp8BlockWeight>(part), 0, r, dst);
+      const SchemeWeight& t = std::get<SchemeWeight>(part);
+      const quant::SchemeSpec& spec = quant::spec(t.scheme);
+      spec.dequantize_rows(spec, t.storage, t.rows, t.cols, 0, r, dst);
     }
     // e2m1 · 2^k is exact in bf16 (numerics.md §3.7), so MXFP4 parts skip the rounding pass.
     if (dtype != Dtype::kF32 && !std::holds_alternative<quant::Mxfp4Weight>(part))
@@ -87,25 +94,14 @@ void materialize(const StackedWeight& weight, Dtype dtype, std::span<float> out)
 quant::WeightScheme scheme_of(const Weight& part) {
   if (std::holds_alternative<DenseWeight>(part)) return quant::WeightScheme::kDense;
   if (std::holds_alternative<quant::Mxfp4Weight>(part)) return quant::WeightScheme::kMxfp4W4A16;
-  return quant::WeightScheme::kFp8Block128W8A16;
-}
-
-std::vector<float>& WeightStorage::floats(quant::Component c) {
-  return c == quant::Component::kValues ? values : scales;
-}
-std::vector<std::uint8_t>& WeightStorage::bytes(quant::Component c) {
-  return c == quant::Component::kCodes ? codes : scale_bytes;
-}
-const std::vector<float>& WeightStorage::floats(quant::Component c) const {
-  return c == quant::Component::kValues ? values : scales;
-}
-const std::vector<std::uint8_t>& WeightStorage::bytes(quant::Component c) const {
-  return c == quant::Component::kCodes ? codes : scale_bytes;
+  if (std::holds_alternative<quant::Fp8BlockWeight>(part)) return quant::WeightScheme::kFp8Block128W8A16;
+  return std::get<SchemeWeight>(part).scheme;
 }
 
 std::span<const float> float_component(const Weight& part, quant::Component c) {
   if (const auto* d = std::get_if<DenseWeight>(&part)) return c == quant::Component::kValues ? d->values : std::span<const float>();
   if (const auto* q = std::get_if<quant::Fp8BlockWeight>(&part)) return c == quant::Component::kScales ? q->scale_inv : std::span<const float>();
+  if (const auto* t = std::get_if<SchemeWeight>(&part)) return t->storage.floats(c);
   return {};
 }
 
@@ -113,6 +109,7 @@ std::span<const std::uint8_t> byte_component(const Weight& part, quant::Componen
   if (const auto* mx = std::get_if<quant::Mxfp4Weight>(&part))
     return c == quant::Component::kCodes ? mx->blocks : c == quant::Component::kScaleBytes ? mx->scales : std::span<const std::uint8_t>();
   if (const auto* q = std::get_if<quant::Fp8BlockWeight>(&part)) return c == quant::Component::kCodes ? q->codes : std::span<const std::uint8_t>();
+  if (const auto* t = std::get_if<SchemeWeight>(&part)) return t->storage.bytes(c);
   return {};
 }
 
@@ -150,8 +147,11 @@ Weight weight_from_storage(quant::WeightScheme scheme, std::int64_t rows, std::i
       q.scale_inv = std::move(s.scales);
       return q;
     }
+    default:
+      if (!spec.dequantize_rows) break;
+      return SchemeWeight{scheme, rows, cols, std::move(s)};
   }
-  throw std::logic_error("weight_from_storage: scheme without a Weight alternative");
+  throw std::logic_error("weight_from_storage: scheme " + std::string(spec.name) + " without a Weight alternative");
 }
 
 Weight quantize_weight(quant::WeightScheme scheme, quant::MatrixView values) {
@@ -163,8 +163,13 @@ Weight quantize_weight(quant::WeightScheme scheme, quant::MatrixView values) {
     }
     case quant::WeightScheme::kMxfp4W4A16: return quant::quantize(values, quant::Mxfp4Rounding::kTritonRoundUpTorchRef);
     case quant::WeightScheme::kFp8Block128W8A16: return quant::quantize(values, quant::Fp8BlockQuantizer::kPerBlockCast);
+    default: {
+      const quant::SchemeSpec& spec = quant::spec(scheme);
+      if (!spec.quantize) break;
+      return weight_from_storage(scheme, values.rows(), values.cols(), spec.quantize(spec, values));
+    }
   }
-  throw std::logic_error("quantize_weight: scheme without a quantizer");
+  throw std::logic_error("quantize_weight: scheme " + std::string(quant::name(scheme)) + " without a quantizer");
 }
 
 }  // namespace moecheck::reference::moe

@@ -22,9 +22,19 @@ struct DenseWeight {
   std::vector<float> values;
 };
 
-// One [out, in] matrix: floats, gpt-oss MXFP4 blocks/scales, or DeepSeek-V3 FP8 blocks with
-// `weight_scale_inv`. Each quantized form dequantizes exactly (reference/quant).
-using Weight = std::variant<DenseWeight, quant::Mxfp4Weight, quant::Fp8BlockWeight>;
+// A weight of a table-driven scheme (a row of quant/scheme.h with `dequantize_rows`): its storage
+// components as the row describes them, dequantized by the row's function. New schemes are held so;
+// dense, MXFP4 and FP8 blocks keep the types the checkpoint loaders build.
+struct SchemeWeight {
+  quant::WeightScheme scheme = quant::WeightScheme::kDense;
+  std::int64_t rows = 0, cols = 0;
+  quant::SchemeStorage storage;
+};
+
+// One [out, in] matrix: floats, gpt-oss MXFP4 blocks/scales, DeepSeek-V3 FP8 blocks with
+// `weight_scale_inv`, or a table-driven scheme's storage. Each quantized form dequantizes exactly
+// (reference/quant).
+using Weight = std::variant<DenseWeight, quant::Mxfp4Weight, quant::Fp8BlockWeight, SchemeWeight>;
 
 std::int64_t rows(const Weight& weight);
 std::int64_t cols(const Weight& weight);
@@ -52,17 +62,8 @@ void validate(const StackedWeight& weight, std::int64_t rows, std::int64_t cols,
 // The scheme a part is stored in (one per Weight alternative).
 quant::WeightScheme scheme_of(const Weight& part);
 
-// A part's storage: one row-major array per component of its scheme, in the component's stored
-// [rows, cols] (quant::ComponentSpec). Arrays of components the scheme lacks stay empty.
-struct WeightStorage {
-  std::vector<float> values, scales;
-  std::vector<std::uint8_t> codes, scale_bytes;
-
-  std::vector<float>& floats(quant::Component component);  // kValues or kScales
-  std::vector<std::uint8_t>& bytes(quant::Component component);  // kCodes or kScaleBytes
-  const std::vector<float>& floats(quant::Component component) const;
-  const std::vector<std::uint8_t>& bytes(quant::Component component) const;
-};
+// A part's storage: one row-major array per component of its scheme (quant::SchemeStorage).
+using WeightStorage = quant::SchemeStorage;
 WeightStorage storage_of(const Weight& part);
 // One component's array of a part, without a copy (empty if the part's scheme lacks it).
 std::span<const float> float_component(const Weight& part, quant::Component component);
@@ -72,7 +73,7 @@ std::span<const std::uint8_t> byte_component(const Weight& part, quant::Componen
 Weight weight_from_storage(quant::WeightScheme scheme, std::int64_t rows, std::int64_t cols, WeightStorage storage);
 // The quantizer that makes checkpoints of `scheme` from float values [rows, cols] (generators):
 // dense keeps them; MXFP4 is triton_kernels' downcast (torch reference, the kernel's bytes); FP8
-// blocks are vLLM's per_block_cast_to_fp8.
+// blocks are vLLM's per_block_cast_to_fp8; a table-driven scheme uses its row's quantizer.
 Weight quantize_weight(quant::WeightScheme scheme, quant::MatrixView values);
 
 }  // namespace moecheck::reference::moe

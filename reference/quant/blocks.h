@@ -46,4 +46,15 @@ inline constexpr Packing kFp6Bytes{4, 3};                   // four 6-bit codes 
 inline constexpr Packing kMxScaleBytes{kMxBlock, 1};        // one E8M0 scale byte per MX block
 inline constexpr Packing kNvfp4ScaleBytes{kNvfp4Block, 1};  // one ue4m3 scale byte per NVFP4 block
 
+// The code of element k of a row packed as `packing` (one of the element packings above): a byte;
+// a nibble, element 2i low (e2m1, int4); or six bits of the little-endian 24-bit word of four fp6
+// codes (formats::pack_fp6). The layouts the tile functions and the dequantizers share.
+inline std::uint8_t packed_code(const std::uint8_t* row, std::int64_t k, Packing packing) {
+  if (packing.elements == 1) return row[k];
+  if (packing.elements == 2) return k % 2 == 0 ? row[k / 2] & 0x0F : row[k / 2] >> 4;
+  const std::uint8_t* word = row + (k / 4) * 3;
+  const std::uint32_t bits = std::uint32_t(word[0]) | std::uint32_t(word[1]) << 8 | std::uint32_t(word[2]) << 16;
+  return std::uint8_t((bits >> (6 * (k % 4))) & 0x3F);
+}
+
 }  // namespace moecheck::reference::quant

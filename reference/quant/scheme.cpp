@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "reference/names.h"
+#include "reference/quant/mx.h"
 
 namespace moecheck::reference::quant {
 
@@ -25,16 +26,43 @@ constexpr ComponentSpec kFp8BlockComponents[] = {
     {Component::kCodes, Format::kE4m3fn, kUnpacked, 1, false, "_codes"},
     {Component::kScales, std::nullopt, Packing{kFp8WeightBlock, 1}, kFp8WeightBlock, true, "_scale_inv"},
 };
+// OCP MXFP8 `weight` [N, K] e4m3fn and `weight_scale` [N, K/32] E8M0 (ModelOpt / compressed-tensors
+// MXFP8; numerics.md §3.9, §4).
+constexpr ComponentSpec kMxfp8Components[] = {
+    {Component::kCodes, Format::kE4m3fn, kUnpacked, 1, false, "_codes"},
+    {Component::kScaleBytes, Format::kE8m0, kMxScaleBytes, 1, false, "_scales"},
+};
+// Quark OCP MXFP6 `weight` [N, K·3/4] (four fp6 codes in three bytes, formats::pack_fp6) and
+// `weight_scale` [N, K/32] E8M0 (vLLM quark_moe.py get_packed_dim, create_weights @ 7ca49fbe).
+constexpr ComponentSpec kMxfp6E3m2Components[] = {
+    {Component::kCodes, Format::kE3m2, kFp6Bytes, 1, false, "_blocks"},
+    {Component::kScaleBytes, Format::kE8m0, kMxScaleBytes, 1, false, "_scales"},
+};
+constexpr ComponentSpec kMxfp6E2m3Components[] = {
+    {Component::kCodes, Format::kE2m3, kFp6Bytes, 1, false, "_blocks"},
+    {Component::kScaleBytes, Format::kE8m0, kMxScaleBytes, 1, false, "_scales"},
+};
 // clang-format on
 
-constexpr std::string_view kDenseMethods[] = {"unquantized"};
+constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
 // The Quark W4A4 / W4A8 methods store these weights too; their activation quantization is not yet a
 // scheme of its own, so they run here with activations in the model dtype.
-constexpr std::string_view kMxfp4Methods[] = {"gpt_oss_mxfp4", "mxfp4", "quark_w_mxfp4", "quark_w_mxfp4_a_mxfp4",
-                                              "quark_w_mxfp4_a_fp8"};
-constexpr std::string_view kFp8BlockMethods[] = {"fp8_block"};
+constexpr MethodBinding kMxfp4Methods[] = {{"gpt_oss_mxfp4"}, {"mxfp4"}, {"quark_w_mxfp4"}, {"quark_w_mxfp4_a_mxfp4"},
+                                           {"quark_w_mxfp4_a_fp8"}};
+constexpr MethodBinding kFp8BlockMethods[] = {{"fp8_block"}};
+// MXFP8 checkpoints run W8A16 on Marlin (prepare_mxfp8_moe_layer_for_marlin: fp8 weights
+// dequantized in the kernel) and on EMULATION (Mxfp8EmulationTritonExperts: dequant_mxfp8_to_bf16,
+// then TritonExperts with quant_dtype None; fused_moe/experts/mxfp8_emulation_moe.py,
+// oracle/fp8.py @ 7ca49fbe); the other mxfp8 backends quantize the activations to MXFP8 (W8A8),
+// which is a scheme of its own.
+constexpr std::string_view kMxfp8W8A16Backends[] = {"MARLIN", "EMULATION"};
+constexpr MethodBinding kMxfp8Methods[] = {{"mxfp8", kMxfp8W8A16Backends}};
+// Quark w_mxfp6_e3m2 / w_mxfp6_e2m3 without input quantization: the emulation dequantizes the
+// weights and runs in the model dtype (quark_moe.py QuarkOCP_MX_MoEMethod, ocp_mx_utils.py
+// OCP_MX_Scheme @ 7ca49fbe). One registry method covers both element formats.
+constexpr MethodBinding kMxfp6Methods[] = {{"quark_w_mxfp6"}};
 
-const std::array<SchemeSpec, 3> kSchemes = {{
+const std::array<SchemeSpec, 6> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, ActivationQuant::kNone, kDenseMethods},
@@ -48,6 +76,21 @@ const std::array<SchemeSpec, 3> kSchemes = {{
      "stored apart (vLLM's per-half grid), dequantized in-tile; activations stay in the model dtype",
      kFp8BlockComponents, 1, GateUpParts::kSeparate, ScaleLayout::kPlain, false, ActivationQuant::kNone,
      kFp8BlockMethods},
+    {WeightScheme::kMxfp8W8A16, "mxfp8_w8a16",
+     "OCP MXFP8: e4m3fn codes one per byte, one E8M0 scale per 32 along K, dequantized in-tile; activations stay in "
+     "the model dtype (Marlin MXFP8, the bf16 emulation)",
+     kMxfp8Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, ActivationQuant::kNone,
+     kMxfp8Methods, mx_dequantize_rows, quantize_mxfp8_weight},
+    {WeightScheme::kMxfp6E3m2W6A16, "mxfp6_e3m2_w6a16",
+     "Quark OCP MXFP6 e3m2: four fp6 codes in three bytes, one E8M0 scale per 32 along K, dequantized; activations "
+     "stay in the model dtype (Quark emulation, w_mxfp6_e3m2)",
+     kMxfp6E3m2Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, ActivationQuant::kNone,
+     kMxfp6Methods, mx_dequantize_rows, quantize_mxfp6_weight},
+    {WeightScheme::kMxfp6E2m3W6A16, "mxfp6_e2m3_w6a16",
+     "Quark OCP MXFP6 e2m3: four fp6 codes in three bytes, one E8M0 scale per 32 along K, dequantized; activations "
+     "stay in the model dtype (Quark emulation, w_mxfp6_e2m3)",
+     kMxfp6E2m3Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, ActivationQuant::kNone,
+     kMxfp6Methods, mx_dequantize_rows, quantize_mxfp6_weight},
 }};
 
 }  // namespace
@@ -102,10 +145,24 @@ std::optional<WeightScheme> parse_weight_scheme(std::string_view text) {
 
 std::string weight_scheme_names() { return joined_names(kSchemes); }
 
-const SchemeSpec* scheme_of_method(std::string_view method) {
+std::vector<float>& SchemeStorage::floats(Component c) { return c == Component::kValues ? values : scales; }
+std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) { return c == Component::kCodes ? codes : scale_bytes; }
+const std::vector<float>& SchemeStorage::floats(Component c) const { return c == Component::kValues ? values : scales; }
+const std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) const {
+  return c == Component::kCodes ? codes : scale_bytes;
+}
+
+bool MethodBinding::binds(std::string_view backend) const {
+  if (backends.empty()) return true;
+  for (std::string_view b : backends)
+    if (b == backend) return true;
+  return false;
+}
+
+const SchemeSpec* scheme_for(std::string_view method, std::string_view backend) {
   for (const SchemeSpec& s : kSchemes)
-    for (std::string_view m : s.methods)
-      if (m == method) return &s;
+    for (const MethodBinding& m : s.methods)
+      if (m.method == method && m.binds(backend)) return &s;
   return nullptr;
 }
 

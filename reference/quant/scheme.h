@@ -17,6 +17,7 @@
 
 #include "reference/formats/format.h"
 #include "reference/quant/blocks.h"
+#include "reference/quant/common.h"
 
 namespace moecheck::reference::quant {
 
@@ -24,6 +25,9 @@ enum class WeightScheme : std::uint8_t {
   kDense,             // unquantized, values of the model dtype (vLLM UnquantizedFusedMoEMethod)
   kMxfp4W4A16,        // gpt-oss MXFP4, activations in the model dtype (triton_kernels matmul_ogs)
   kFp8Block128W8A16,  // DeepSeek-V3 FP8 128×128 blocks, activations in the model dtype
+  kMxfp8W8A16,        // OCP MXFP8 (e4m3fn + E8M0 per 32), activations in the model dtype (Marlin)
+  kMxfp6E3m2W6A16,    // Quark OCP MXFP6 e3m2, weight-only (w_mxfp6_e3m2: emulation, dequantized)
+  kMxfp6E2m3W6A16,    // Quark OCP MXFP6 e2m3, weight-only (w_mxfp6_e2m3)
 };
 
 // The storage tensors a weight is made of.
@@ -79,6 +83,35 @@ enum class ActivationQuant : std::uint8_t {
 };
 std::string_view name(ActivationQuant quant);
 
+// A part's storage: one row-major array per component of its scheme, in the component's stored
+// [rows, cols] (ComponentSpec). Arrays of components the scheme lacks stay empty.
+struct SchemeStorage {
+  std::vector<float> values, scales;
+  std::vector<std::uint8_t> codes, scale_bytes;
+
+  std::vector<float>& floats(Component component);  // kValues or kScales
+  std::vector<std::uint8_t>& bytes(Component component);  // kCodes or kScaleBytes
+  const std::vector<float>& floats(Component component) const;
+  const std::vector<std::uint8_t>& bytes(Component component) const;
+};
+
+// A registry method whose checkpoints a scheme stores, and the kernel backends (padding/registry.h
+// names) on which vLLM runs that method with this scheme's numerics; no backends: every backend.
+struct MethodBinding {
+  std::string_view method;
+  std::span<const std::string_view> backends = {};
+  bool binds(std::string_view backend) const;
+};
+
+struct SchemeSpec;
+// Rows [row_begin, row_end) of a [rows, cols] matrix held as `storage`, dequantized exactly into
+// out (row-major, (row_end - row_begin) · cols floats): the golden's dequantization of the schemes
+// that moe::SchemeWeight holds (the others have a Weight type of their own).
+using DequantizeRows = void (*)(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
+                                std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out);
+// The quantizer that makes a checkpoint of the scheme from float values (the generators).
+using Quantizer = SchemeStorage (*)(const SchemeSpec& scheme, MatrixView values);
+
 struct SchemeSpec {
   WeightScheme scheme;
   std::string_view name;     // "mxfp4_w4a16": fixtures, reports, describe()
@@ -90,8 +123,13 @@ struct SchemeSpec {
   ScaleLayout scale_layout = ScaleLayout::kNone;
   bool zero_points = false;
   ActivationQuant activation = ActivationQuant::kNone;
-  // The padding-registry methods (padding/registry.h) whose checkpoints are stored so.
-  std::span<const std::string_view> methods;
+  // The padding-registry methods (padding/registry.h) whose checkpoints are stored so, each with
+  // the backends that run it with this scheme's numerics.
+  std::span<const MethodBinding> methods;
+  // For the schemes held as moe::SchemeWeight (nullptr for dense, MXFP4 and FP8 blocks, which have
+  // Weight types of their own): the golden's dequantization and the generators' quantizer.
+  DequantizeRows dequantize_rows = nullptr;
+  Quantizer quantize = nullptr;
 
   const ComponentSpec* find(Component component) const;  // nullptr if the scheme has none
   const ComponentSpec& elements() const { return components.front(); }
@@ -103,9 +141,9 @@ const SchemeSpec& spec(WeightScheme scheme);
 std::string_view name(WeightScheme scheme);
 std::optional<WeightScheme> parse_weight_scheme(std::string_view name);
 std::string weight_scheme_names();  // comma-separated, for error messages
-// The scheme whose `methods` list `method` (a checkpoint of that method is stored so); nullptr for
-// the methods no scheme row carries yet.
-const SchemeSpec* scheme_of_method(std::string_view method);
+// The scheme that `method` runs with on `backend` (the first row binding both); nullptr for the
+// methods and backends no scheme row carries yet.
+const SchemeSpec* scheme_for(std::string_view method, std::string_view backend);
 
 // The shape rule: a projection of `experts` experts made of `parts` stacked parts of `part_rows`
 // matrix rows each, over K = `cols`: [E, parts · stored_rows(part_rows), stored_cols(cols)]. w13 is
