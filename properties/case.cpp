@@ -231,7 +231,7 @@ std::vector<float> run_and_slice(const device::Backend& backend, const device::P
 moe::MoeOutput golden(const MoeCase& c, moe::Accumulate accumulate) {
   if (c.target.tp != 1)
     throw std::invalid_argument("golden: defined for tp = 1 only (a rank's partial sum is not a block output)");
-  return moe::forward(c.block, c.hidden_states, accumulate);
+  return moe::forward(c.block, c.hidden_states, accumulate, rq::spec(c.scheme).activation);
 }
 
 }  // namespace moecheck::properties

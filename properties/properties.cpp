@@ -145,6 +145,13 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       "bf16 model: the gate/up result, the activation and each expert output are rounded to bf16; when fp32 "
       "(sim) and fp64 (golden) sums straddle a bf16 rounding boundary the value differs by one bf16 ulp "
       "(2^-8 relative), which the down projection and the top-k sum carry to the output";
+  static const std::string w8a8_reason =
+      "W8A8: both run the same fp8 codes and scales (one quantizer), but the GEMM1 output reaching the second "
+      "quantization differs by the accumulation order (fp32 K tiles, each tile's dot scaled by both scales, vs one "
+      "fp64 sum), and where it straddles a rounding boundary of e4m3 (3 mantissa bits) that element of GEMM2's "
+      "input moves by one fp8 ulp (2^-3 relative of the element), which the down projection spreads over the row "
+      "(measured worst 0.011 of the row max over 3 x 200 fp8_block cases, seeds 1-3, all bf16; fp32 cases "
+      "2.3e-7, no flip seen; the golden keeps W8A8 weights in fp32, as the tensor cores read codes and scales)";
   static const std::vector<GoldenTolerance> table = {
       {WeightScheme::kDense, Dtype::kF32, 1.0 / (1 << 16), fp32_reason},
       {WeightScheme::kDense, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason},
@@ -167,6 +174,8 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
        fp32_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
       {WeightScheme::kMxfp6E2m3W6A16, Dtype::kBf16, 1.0 / (1 << 5),
        bf16_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
+      {WeightScheme::kFp8Block128W8A8, Dtype::kF32, 1.0 / (1 << 5), w8a8_reason},
+      {WeightScheme::kFp8Block128W8A8, Dtype::kBf16, 1.0 / (1 << 5), w8a8_reason + "; and " + bf16_reason},
   };
   return table;
 }

@@ -47,14 +47,15 @@ std::size_t count_files(const fs::path& dir) {
   return n;
 }
 
-// A fixed, padded case: MXFP4 gpt-oss-like sizes that vLLM's TRITON rule pads (H 96 -> 128?, I 96).
+// A fixed, padded case: MXFP4 gpt-oss-like sizes that vLLM's TRITON rule pads (H 96 -> 128?, I 96);
+// 96 rounded up to what the scheme stores (W8A8 FP8: whole 128-column activation groups).
 pg::CaseSpec padded_spec(WeightScheme scheme = WeightScheme::kMxfp4W4A16) {
   pg::CaseSpec s;
   s.family = moe::Family::kMixtral;
   s.dtype = moe::Dtype::kBf16;
   s.scheme = scheme;
-  s.hidden = 96;
-  s.intermediate = 96;
+  s.hidden = moecheck::reference::quant::round_up(96, moecheck::reference::quant::spec(scheme).size_multiple);
+  s.intermediate = s.hidden;
   s.experts = 4;
   s.top_k = 2;
   s.tokens = 5;
@@ -62,7 +63,7 @@ pg::CaseSpec padded_spec(WeightScheme scheme = WeightScheme::kMxfp4W4A16) {
   // padding uninitialized) and no fp8_block rule pads: they get an unpadded one.
   const bool dense = scheme != WeightScheme::kMxfp4W4A16;
   const auto& targets = pg::valid_targets(scheme, s.family, s.hidden, s.intermediate, s.experts, s.top_k, !dense);
-  if (targets.empty()) throw std::logic_error("test: no padding target for H96 I96");
+  if (targets.empty()) throw std::logic_error("test: no padding target for H" + std::to_string(s.hidden));
   s.target = targets.front();
   s.activations = {pg::Distribution::kNormal, 7, 1.0f};
   s.weights = {pg::Distribution::kNormal, 11, 1.0f};
@@ -422,11 +423,23 @@ TEST(Ledger, EntriesStillFail) {
 
 TEST(Persist, RoundTripIsIdentical) {
   moecheck_test::TempDir dir("moecheck_properties_");
-  for (WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16}) {
-    pg::CaseSpec s = padded_spec(scheme);
+  for (const moecheck::reference::quant::SchemeSpec& row : moecheck::reference::quant::weight_schemes()) {
+    const WeightScheme scheme = row.scheme;
+    pg::CaseSpec s = padded_spec(WeightScheme::kDense);
+    s.scheme = scheme;
     // gpt-oss: biases and router bias too; FP8 blocks (separate gate and up parts) are concatenated.
-    s.family = scheme == WeightScheme::kFp8Block128W8A16 ? moe::Family::kQwen3Moe : moe::Family::kGptOss;
-    s.target = pg::valid_targets(scheme, s.family, s.hidden, s.intermediate, s.experts, s.top_k, false).front();
+    s.family = row.gate_up == moecheck::reference::quant::GateUpParts::kSeparate ? moe::Family::kQwen3Moe
+                                                                                : moe::Family::kGptOss;
+    // The smallest of these sizes that some bound backend of the scheme can run.
+    for (const std::int64_t size : {96, 128, 256}) {
+      s.hidden = s.intermediate = size;
+      if (!moecheck::reference::quant::size_problem(row, size, size).empty()) continue;
+      const auto& targets = pg::valid_targets(scheme, s.family, size, size, s.experts, s.top_k, false);
+      if (targets.empty()) continue;
+      s.target = targets.front();
+      break;
+    }
+    ASSERT_FALSE(s.target.method.empty()) << row.name;
     const pr::MoeCase c = pg::build_case(s);
     bool written = false;
     const fs::path path = pr::write_counterexample({c, pr::kP1PaddingInvariance, "T/N", "reproduce=abc", "msg"},
@@ -444,7 +457,7 @@ TEST(Persist, RoundTripIsIdentical) {
     EXPECT_EQ(back.c.hidden_states, c.hidden_states);
     // Identical content <=> identical hash over every value and setting.
     EXPECT_EQ(pr::content_hash(back.c, pr::kP1PaddingInvariance), pr::content_hash(c, pr::kP1PaddingInvariance));
-    EXPECT_EQ(moe::forward(back.c.block, back.c.hidden_states).output, moe::forward(c.block, c.hidden_states).output);
+    EXPECT_EQ(pr::golden(back.c).output, pr::golden(c).output) << row.name;
     // Written again: same name, not rewritten.
     pr::write_counterexample({c, pr::kP1PaddingInvariance, "T/N", "reproduce=other", "msg"}, dir.path(), &written);
     EXPECT_FALSE(written);
@@ -453,8 +466,8 @@ TEST(Persist, RoundTripIsIdentical) {
     changed.hidden_states(0, 0) = std::nextafter(changed.hidden_states(0, 0), 10.0f);
     EXPECT_NE(pr::content_hash(changed, pr::kP1PaddingInvariance), pr::content_hash(c, pr::kP1PaddingInvariance));
   }
-  EXPECT_EQ(count_files(dir.path()), 3u);
-  EXPECT_EQ(pr::replay_regressions({dir.path()}).fixtures, 3);
+  EXPECT_EQ(count_files(dir.path()), moecheck::reference::quant::weight_schemes().size());
+  EXPECT_EQ(pr::replay_regressions({dir.path()}).fixtures, static_cast<int>(moecheck::reference::quant::weight_schemes().size()));
 }
 
 // The committed counterexamples read back into cases whose content hash is their file name: the

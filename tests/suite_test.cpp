@@ -395,23 +395,49 @@ TEST(RegressionCorpus, PassesCleanAndCatchesEveryCatalogFault) {
 
 // ---- FP8 128×128 block weights ----------------------------------------------------------------
 
+// Both FP8-block schemes: W8A16 (CPU, Marlin) and W8A8 with per-token-group activations (the
+// other backends) have targets, none of which pads; each passes P1, P2, P5 and P6 on the sim.
 TEST(Fp8Block, UnpaddedTargetsPassP1P2P5AndShardOnBlockBoundaries) {
-  const auto targets = pg::valid_targets(WeightScheme::kFp8Block128W8A16, moe::Family::kQwen3Moe, 256, 256, 4, 2, false);
-  ASSERT_FALSE(targets.empty());
-  for (const pr::PadTarget& t : targets) EXPECT_EQ(t.method, "fp8_block");
-  EXPECT_TRUE(pg::valid_targets(WeightScheme::kFp8Block128W8A16, moe::Family::kQwen3Moe, 256, 256, 4, 2, true).empty())
-      << "no shipped fp8_block rule pads";
-  const pr::MoeCase c = exposing_case(WeightScheme::kFp8Block128W8A16, 256, 256, 5, pads_nothing, moe::Family::kQwen3Moe);
-  for (const pr::Verdict& v : {pr::check_padding_invariance(c, sim()), pr::check_golden_agreement(c, sim()),
-                               pr::check_metamorphic(c, sim()), pr::check_tensor_parallel(c, sim())}) {
-    EXPECT_FALSE(v.skipped) << v.property;
-    EXPECT_TRUE(v.ok) << v.message;
+  for (const WeightScheme scheme : {WeightScheme::kFp8Block128W8A16, WeightScheme::kFp8Block128W8A8}) {
+    const auto targets = pg::valid_targets(scheme, moe::Family::kQwen3Moe, 256, 256, 4, 2, false);
+    ASSERT_FALSE(targets.empty()) << moecheck::device::name(scheme);
+    for (const pr::PadTarget& t : targets) {
+      EXPECT_EQ(t.method, "fp8_block");
+      EXPECT_EQ(moecheck::reference::quant::scheme_for(t.method, t.backend)->scheme, scheme) << t.backend;
+    }
+    EXPECT_TRUE(pg::valid_targets(scheme, moe::Family::kQwen3Moe, 256, 256, 4, 2, true).empty())
+        << "no shipped fp8_block rule pads";
+    const pr::MoeCase c = exposing_case(scheme, 256, 256, 5, pads_nothing, moe::Family::kQwen3Moe);
+    for (const pr::Verdict& v : {pr::check_padding_invariance(c, sim()), pr::check_golden_agreement(c, sim()),
+                                 pr::check_metamorphic(c, sim()), pr::check_tensor_parallel(c, sim())}) {
+      EXPECT_FALSE(v.skipped) << v.property << " " << moecheck::device::name(scheme);
+      EXPECT_TRUE(v.ok) << v.message;
+    }
   }
-  // I = 192 over TP 2: rank 1 starts at row 96, inside a 128-row scale block.
-  pr::MoeCase odd = exposing_case(WeightScheme::kFp8Block128W8A16, 256, 192, 3, pads_nothing, moe::Family::kQwen3Moe);
+  // I = 192 over TP 2: rank 1 would start at row 96, inside a 128-row scale block. The 2026 rulesets
+  // refuse it as vLLM's create_weights does (W8A16 on CPU / Marlin); W8A8 cannot even store the
+  // 96-column shard's activation groups.
+  pr::MoeCase odd = exposing_case(WeightScheme::kFp8Block128W8A16, 256, 256, 3, pads_nothing, moe::Family::kQwen3Moe);
+  odd = [&] {
+    pg::CaseSpec s;
+    s.family = moe::Family::kQwen3Moe;
+    s.dtype = moe::Dtype::kF32;
+    s.scheme = WeightScheme::kFp8Block128W8A16;
+    s.hidden = 256;
+    s.intermediate = 192;
+    s.experts = 4;
+    s.top_k = 2;
+    s.tokens = 3;
+    s.target = odd.target;
+    return pg::build_case(s);
+  }();
   odd.target.tp = 2;
   const std::string why = pr::unsupported_reason(pr::plan_for(odd, pr::shipped_ruleset(odd.target.ruleset)));
-  EXPECT_NE(why.find("not on a 128-row scale block"), std::string::npos) << why;
+  EXPECT_NE(why.find("not a multiple of the weight block (block_n 128)"), std::string::npos) << why;
+  odd.scheme = WeightScheme::kFp8Block128W8A8;
+  odd.target = pr::PadTarget{"vllm-38043", "fp8_block", "DEFAULT", "cuda:sm90", 2, 0};
+  const std::string w8a8 = pr::unsupported_reason(pr::plan_for(odd, pr::shipped_ruleset(odd.target.ruleset)));
+  EXPECT_NE(w8a8.find("fp8_block128_w8a8 needs H and I multiples of 128; found H 256, I 96"), std::string::npos) << w8a8;
 }
 
 // ---- a backend that is not order-preserving -----------------------------------------------------

@@ -34,7 +34,8 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
   }
   EXPECT_FALSE(rq::parse_weight_scheme("mxfp5").has_value());
   EXPECT_EQ(rq::weight_scheme_names(),
-            "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16");
+            "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16, "
+            "fp8_block128_w8a8");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -110,7 +111,7 @@ TEST(WeightSchemes, PartsRoundTripThroughTheirStorage) {
     for (std::int64_t c = 0; c < cols; ++c) x(r, c) = static_cast<float>((r * 131 + c * 7) % 61 - 30) / 16.0f;
   for (const rq::SchemeSpec& s : rq::weight_schemes()) {
     const moe::Weight w = moe::quantize_weight(s.scheme, x);
-    EXPECT_EQ(moe::scheme_of(w), s.scheme) << s.name;
+    EXPECT_EQ(moe::scheme_of(w), rq::storage_scheme(s.scheme)) << s.name;
     moe::WeightStorage storage = moe::storage_of(w);
     for (const rq::ComponentSpec& c : s.components) {
       const std::size_t n = rq::holds_floats(c.component) ? storage.floats(c.component).size() : storage.bytes(c.component).size();

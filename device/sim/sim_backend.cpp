@@ -74,6 +74,20 @@ struct WeightView {
     return (stored_scale_row(n) * scale_stride + k / scale_k_block) % scale_count;
   }
   void row(std::int64_t n, std::int64_t k0, std::int64_t count, float* out) const { tile(*this, n, k0, count, out); }
+  // W8A8: the weight scale of the K tile starting at k0 for row n (the tile lies in one block).
+  float k_tile_scale(std::int64_t n, std::int64_t k0) const { return scales[scale_index(n, k0)]; }
+};
+
+// A W8A8 GEMM's A operand: the quantized rows' code values (QuantizedActivations::values) and
+// their scales, one per (row, group); row_of(pair) picks the row a pair reads.
+struct AScales {
+  const reference::quant::QuantizedActivations* q = nullptr;  // nullptr: w·a16, no tile scaling
+  bool per_pair = true;  // rows are pairs (a1, cache2), or tokens (pair / top_k)
+  std::int64_t top_k = 1;
+  float at(std::int32_t pair, std::int64_t k0) const {
+    const Eigen::Index row = per_pair ? pair : pair / top_k;
+    return q->scales(row, k0 / q->group);
+  }
 };
 
 void dense_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
@@ -98,6 +112,13 @@ void fp8_block_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::in
   for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = round_dtype(w.dtype, w.decode[r[k]] * w.scales[w.scale_index(n, k)]);
 }
 
+// W8A8: the fp8 codes' values unscaled, as the tensor cores read them; the block scale multiplies
+// each K tile's dot product instead (k_tile_scale).
+void fp8_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  const std::uint8_t* r = w.codes + n * w.code_stride;
+  for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = w.decode[r[k]];
+}
+
 // Element codes of any packing (blocks.h packed_code: bytes, nibbles, fp6 words) times the E8M0
 // scale of their 32-block: MXFP8 and MXFP6, one fp32 product as the golden's mx_dequantize_rows.
 void mx_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
@@ -120,6 +141,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kMxfp8W8A16, mx_codes_row},
     {WeightScheme::kMxfp6E3m2W6A16, mx_codes_row},
     {WeightScheme::kMxfp6E2m3W6A16, mx_codes_row},
+    {WeightScheme::kFp8Block128W8A8, fp8_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -172,11 +194,24 @@ struct KTail {
 // One fused_moe_kernel launch: for each block of the aligned sort and each output tile, one fp32
 // accumulator per element, K tiles ascending, ascending k inside a tile, multiply then add.
 // a_row(pair) → pointer to K values; view(expert) → WeightView; store(pair, expert, n, acc).
+//
+// W8A8 (`a_scales.q` set): fused_moe_kernel's block-quant loop, `accumulator += tl.dot(a, b) *
+// a_scale[:, None] * b_scale[None, :]` per K tile (fused_moe.py @ 7ca49fbe): each tile's dot of
+// the code values is summed apart, then multiplied by the A scale and the B scale, then added.
+// BLOCK_K is capped at the group size so that a tile never straddles two scale groups (vLLM sets
+// BLOCK_SIZE_K to the block size for block-quantized weights).
 template <class ARow, class View, class Store>
 void tiled_gemm(const TileConfig& t, const AlignedBlocks& ab, std::int64_t n_total, std::int64_t k_total,
-                std::int64_t n_tiles, ARow a_row, View view, Store store, const KTail& tail) {
-  const std::int64_t bm = t.block_m, bn = t.block_n, bk = t.block_k;
+                std::int64_t n_tiles, ARow a_row, View view, Store store, const KTail& tail,
+                const AScales& a_scales = {}) {
+  const bool scaled = a_scales.q != nullptr;
+  const std::int64_t bm = t.block_m, bn = t.block_n;
+  const std::int64_t bk = scaled ? std::min(t.block_k, a_scales.q->group) : t.block_k;
+  if (scaled && a_scales.q->group % bk != 0)
+    throw std::invalid_argument("sim: BLOCK_K " + std::to_string(bk) + " does not divide the activation group " +
+                                std::to_string(a_scales.q->group));
   std::vector<float> acc(static_cast<std::size_t>(bm * bn));
+  std::vector<float> part(scaled ? static_cast<std::size_t>(bm * bn) : 0);
   std::vector<float> bt(static_cast<std::size_t>(bk * bn));  // B tile, [k][n]
   std::vector<float> wrow(static_cast<std::size_t>(bk));
   std::vector<std::int32_t> pairs;
@@ -200,9 +235,10 @@ void tiled_gemm(const TileConfig& t, const AlignedBlocks& ab, std::int64_t n_tot
             bt[static_cast<std::size_t>(k * bn + n)] =
                 k0 + k >= tail.logical_k ? tail.at(static_cast<std::size_t>((k0 + k) * 131 + n)) : wrow[static_cast<std::size_t>(k)];
         }
+        if (scaled) std::fill(part.begin(), part.end(), 0.0f);
         for (std::size_t m = 0; m < pairs.size(); ++m) {
           const float* a = a_row(pairs[m]);
-          float* accr = acc.data() + static_cast<std::int64_t>(m) * bn;
+          float* accr = (scaled ? part.data() : acc.data()) + static_cast<std::int64_t>(m) * bn;
           for (std::int64_t k = 0; k < kk; ++k) {
             const float av = k0 + k >= tail.logical_k ? tail.at(static_cast<std::size_t>((k0 + k) * 17 + m)) : a[k0 + k];
             const float* br = bt.data() + k * bn;
@@ -212,6 +248,14 @@ void tiled_gemm(const TileConfig& t, const AlignedBlocks& ab, std::int64_t n_tot
             }
           }
         }
+        if (scaled)
+          for (std::size_t m = 0; m < pairs.size(); ++m) {
+            const float a_s = a_scales.at(pairs[m], k0);
+            for (std::int64_t n = 0; n < nn; ++n) {
+              const std::size_t i = static_cast<std::size_t>(static_cast<std::int64_t>(m) * bn + n);
+              acc[i] = acc[i] + (part[i] * a_s) * w.k_tile_scale(n0 + n, k0);
+            }
+          }
       }
       for (std::size_t m = 0; m < pairs.size(); ++m)
         for (std::int64_t n = 0; n < nn; ++n)
@@ -323,6 +367,20 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     }
   }
 
+  // W8A8: each GEMM's A operand quantized as the scheme says, before the kernel
+  // (moe_kernel_quantize_input): the hidden states per token (or a1 per pair), cache2 per pair.
+  const rq::ActivationSpec& input_quant = scheme.activation;
+  const auto quantize_rows = [&](const float* data, std::int64_t rows, std::int64_t cols) {
+    return rq::quantize_activations(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols));
+  };
+  rq::QuantizedActivations qa1;
+  AScales a1_scales;
+  if (input_quant.quantized()) {
+    qa1 = c.weights_on_input ? quantize_rows(a1.data(), pairs, hp)
+                             : quantize_rows(c.hidden_states_padded.data.data(), tokens, hp);
+    a1_scales = AScales{&qa1, c.weights_on_input, k};
+  }
+
   // GEMM1: [pairs, H_pad] × w13ᵀ → cache1 [pairs, 2·I_pad].
   const std::int64_t n1 = 2 * ip;
   std::vector<float> cache1(static_cast<std::size_t>(pairs * n1));
@@ -342,7 +400,8 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   const std::int64_t n1_tiles = cdiv(f.skip_last_output_tile ? 2 * i : n1, tiles_.block_n);
   tiled_gemm(
       tiles_, ab, n1, hp, n1_tiles,
-      [&](std::int32_t p) {
+      [&](std::int32_t p) -> const float* {
+        if (a1_scales.q) return qa1.values.data() + (c.weights_on_input ? p : p / k) * hp;
         return c.weights_on_input ? a1.data() + p * hp : c.hidden_states_padded.data.data() + (p / k) * hp;
       },
       w13_view,
@@ -352,7 +411,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
         if (has_b13) v = v + c.w13_bias.at(e, n);
         cache1[static_cast<std::size_t>(p * n1 + n)] = round_dtype(dtype, v);
       },
-      no_tail);
+      no_tail, a1_scales);
 
   // Activation: cache1 → cache2 [pairs, I_pad], split at I_pad (or interleaved pairs).
   std::vector<float> cache2(static_cast<std::size_t>(pairs * ip));
@@ -380,15 +439,23 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     tail.logical_k = i;
     tail.pool = &pool;
   }
+  rq::QuantizedActivations qa2;
+  AScales a2_scales;
+  if (input_quant.quantized()) {
+    qa2 = quantize_rows(cache2.data(), pairs, ip);
+    a2_scales = AScales{&qa2, true, k};
+  }
   tiled_gemm(
-      tiles_, ab, hp, ip, cdiv(hp, tiles_.block_n), [&](std::int32_t p) { return cache2.data() + p * ip; }, w2_view,
+      tiles_, ab, hp, ip, cdiv(hp, tiles_.block_n),
+      [&](std::int32_t p) -> const float* { return (a2_scales.q ? qa2.values.data() : cache2.data()) + p * ip; },
+      w2_view,
       [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {
         float v = acc;
         if (has_b2) v = v + c.w2_bias.at(e, n);
         if (!c.weights_on_input) v = v * c.topk_weights.data[static_cast<std::size_t>(p)];  // MUL_ROUTED_WEIGHT
         cache3[static_cast<std::size_t>(p * hp + n)] = round_dtype(dtype, v);
       },
-      tail);
+      tail, a2_scales);
 
   // EP: pairs routed to another rank's expert (id -1) are in no block; the kernel writes their
   // rows as zeros (fused_moe_kernel's expert id -1 path).

@@ -176,6 +176,9 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
             // Sizes the scheme cannot store (MXFP4: whole 32-element blocks along K; a real size
             // like 720 is not) stay dense.
             if (!reference::quant::size_problem(reference::quant::spec(s), h, i).empty()) s = WeightScheme::kDense;
+            // A scheme no bound backend pads or shards for these sizes (FP8 grids: the ruleset's
+            // shard rules need whole blocks; W8A16 FP8 only on CPU and Marlin) stays dense too.
+            if (valid_targets(s, f, h, i, ek.experts, ek.top_k, false).empty()) s = WeightScheme::kDense;
             return Shape{f, d, s, h, i, ek, t};
           },
           shrinking_element<moe::Family>({moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss}),

@@ -19,13 +19,15 @@ struct Workspace {
 };
 
 // r(r(x · wᵀ) + r(b)): transformers' experts write `x @ W + b`, two ops, two roundings.
+// `weight_dtype`: what the dequantized weight is held in — the model dtype, except for W8A8 GEMMs,
+// whose tensor cores read the fp8 codes and apply the fp32 scales to the sums (kept in fp32 here).
 RowMatrix<float> linear_rounded(const StackedWeight& weight, const std::vector<float>& bias, const RowMatrix<float>& x,
-                                Dtype dtype, Accumulate accumulate, Workspace& ws) {
+                                Dtype dtype, Accumulate accumulate, Workspace& ws, Dtype weight_dtype) {
   const std::int64_t n = weight.rows();
   const std::size_t size = static_cast<std::size_t>(n * weight.cols());
   if (ws.weight.size() < size) ws.weight.resize(size);
   const std::span<const float> w(ws.weight.data(), size);
-  materialize(weight, dtype, {ws.weight.data(), size});
+  materialize(weight, weight_dtype, {ws.weight.data(), size});
   const RowMatrix<double> z = linear(accumulate, x, w, n);
   RowMatrix<float> y(x.rows(), n);
   for (Eigen::Index i = 0; i < z.size(); ++i) y.data()[i] = round_to(dtype, z.data()[i]);
@@ -35,14 +37,25 @@ RowMatrix<float> linear_rounded(const StackedWeight& weight, const std::vector<f
   return y;
 }
 
+// Each GEMM's input as the quantized kernel sees it: code · scale (quant/scheme.h fake_quantize),
+// or unchanged for w·a16 schemes.
+RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowMatrix<float>& x) {
+  if (!input_quant.quantized()) return x;
+  return quant::fake_quantize(input_quant, x);
+}
+
 RowMatrix<float> run_expert(const Expert& expert, const RowMatrix<float>& x, Activation activation, GateUpLayout layout,
-                            Dtype dtype, Accumulate accumulate, Workspace& ws) {
-  const RowMatrix<float> gate_up = linear_rounded(expert.gate_up, expert.gate_up_bias, x, dtype, accumulate, ws);
+                            Dtype dtype, Accumulate accumulate, Workspace& ws,
+                            const quant::ActivationSpec& input_quant = quant::kModelDtypeActivations) {
+  const Dtype weight_dtype = input_quant.quantized() ? Dtype::kF32 : dtype;
+  const RowMatrix<float> gate_up = linear_rounded(expert.gate_up, expert.gate_up_bias, gemm_input(input_quant, x),
+                                                  dtype, accumulate, ws, weight_dtype);
   RowMatrix<float> h(x.rows(), gate_up.cols() / 2);
   for (Eigen::Index t = 0; t < x.rows(); ++t)
     activate(activation, layout, dtype, {gate_up.row(t).data(), static_cast<std::size_t>(gate_up.cols())},
              {h.row(t).data(), static_cast<std::size_t>(h.cols())});
-  return linear_rounded(expert.down, expert.down_bias, h, dtype, accumulate, ws);
+  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h), dtype, accumulate, ws,
+                        weight_dtype);
 }
 
 }  // namespace
@@ -86,7 +99,8 @@ RouterOutput route_block(const MoeBlock& block, const RowMatrix<float>& hidden, 
   return route_rounded(block, rounded(hidden, block.dtype), accumulate);
 }
 
-MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate) {
+MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate,
+                  const quant::ActivationSpec& input_quant) {
   validate(block);
   check_hidden(block, hidden, "forward");
   const Dtype dtype = block.dtype;
@@ -119,7 +133,7 @@ MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumul
       for (std::int64_t h = 0; h < block.hidden; ++h) xe(i, h) = s.weights_on_input ? r(x(t, h) * w) : x(t, h);
     }
     const RowMatrix<float> ye = run_expert(block.experts[static_cast<std::size_t>(e)], xe, s.activation, s.layout,
-                                           dtype, accumulate, ws);
+                                           dtype, accumulate, ws, input_quant);
     for (std::size_t i = 0; i < members.size(); ++i) {
       const auto [t, j] = members[i];
       const double w = out.routing.weights(t, j);
@@ -140,7 +154,7 @@ MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumul
         run_expert(*block.shared_expert, x, s.activation, GateUpLayout::kConcatenated, dtype, accumulate, ws);
     if (block.shared_expert_gate) {
       const RowMatrix<float> gate =
-          linear_rounded(StackedWeight{{*block.shared_expert_gate}}, {}, x, dtype, accumulate, ws);
+          linear_rounded(StackedWeight{{*block.shared_expert_gate}}, {}, x, dtype, accumulate, ws, dtype);
       for (std::int64_t t = 0; t < tokens; ++t) {
         const double g = r(sigmoid(gate(t, 0)));
         for (std::int64_t h = 0; h < block.hidden; ++h) shared(t, h) = r(g * shared(t, h));

@@ -33,7 +33,11 @@ RouterOutput route_block(const MoeBlock& block, const RowMatrix<float>& hidden,
 
 // `hidden` [T, H] is rounded to the model dtype first (as `.to(dtype)` would). Throws
 // std::invalid_argument for an inconsistent block or a hidden width other than block.hidden.
-MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate = Accumulate::kFp64);
+// `input_quant`: the quantization of each routed expert's GEMM inputs (the scheme's, for W8A8
+// schemes: quant/scheme.h ActivationSpec), applied to the rows the expert serves — per token, so
+// gathering does not change it; the shared expert is a layer of its own and runs unquantized.
+MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate = Accumulate::kFp64,
+                  const quant::ActivationSpec& input_quant = quant::kModelDtypeActivations);
 
 // One expert's MLP on the rows of x (values of the model dtype), unweighted: the gate_up linear
 // rounded (then + bias, rounded), the activation, the down linear rounded (then + bias, rounded).

@@ -129,6 +129,7 @@ WeightStorage storage_of(const Weight& part) {
 
 Weight weight_from_storage(quant::WeightScheme scheme, std::int64_t rows, std::int64_t cols, WeightStorage s) {
   const quant::SchemeSpec& spec = quant::spec(scheme);
+  if (spec.shares_storage_with) return weight_from_storage(*spec.shares_storage_with, rows, cols, std::move(s));
   for (const quant::ComponentSpec& c : spec.components) {
     const std::size_t expected = static_cast<std::size_t>(c.stored_rows(rows) * c.stored_cols(cols));
     const std::size_t found = quant::holds_floats(c.component) ? s.floats(c.component).size() : s.bytes(c.component).size();
@@ -155,6 +156,7 @@ Weight weight_from_storage(quant::WeightScheme scheme, std::int64_t rows, std::i
 }
 
 Weight quantize_weight(quant::WeightScheme scheme, quant::MatrixView values) {
+  scheme = quant::storage_scheme(scheme);
   switch (scheme) {
     case quant::WeightScheme::kDense: {
       DenseWeight d{values.rows(), values.cols(), std::vector<float>(static_cast<std::size_t>(values.size()))};

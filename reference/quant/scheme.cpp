@@ -3,7 +3,9 @@
 #include <array>
 #include <stdexcept>
 
+#include "reference/formats/codecs.h"
 #include "reference/names.h"
+#include "reference/quant/fp8.h"
 #include "reference/quant/mx.h"
 
 namespace moecheck::reference::quant {
@@ -49,7 +51,16 @@ constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
 // scheme of its own, so they run here with activations in the model dtype.
 constexpr MethodBinding kMxfp4Methods[] = {{"gpt_oss_mxfp4"}, {"mxfp4"}, {"quark_w_mxfp4"}, {"quark_w_mxfp4_a_mxfp4"},
                                            {"quark_w_mxfp4_a_fp8"}};
-constexpr MethodBinding kFp8BlockMethods[] = {{"fp8_block"}};
+// fp8_block runs W8A16 on CPU (cpu_moe.py "FP8 W8A16 MoE", CPUQuantMethod.FP8_W8A16) and on Marlin
+// (fp8 weights dequantized in the kernel, 16-bit activations); every other backend quantizes the
+// activations per token and 128-group (DeepSeek-V3's path: fused_moe.py moe_kernel_quantize_input
+// -> per_token_group_quant_fp8, block_shape [128, 128]; DeepGEMM, CUTLASS, AITER likewise; XPU's
+// numerics inferred the same, unverified). DEFAULT (the older rulesets) stands for the Triton path.
+constexpr std::string_view kFp8BlockW8A16Backends[] = {"CPU", "MARLIN"};
+constexpr std::string_view kFp8BlockW8A8Backends[] = {"TRITON", "BATCHED_TRITON", "DEEPGEMM", "FLASHINFER_CUTLASS",
+                                                      "FLASHINFER_TRTLLM", "AITER", "XPU", "DEFAULT"};
+constexpr MethodBinding kFp8BlockMethods[] = {{"fp8_block", kFp8BlockW8A16Backends}};
+constexpr MethodBinding kFp8BlockW8A8Methods[] = {{"fp8_block", kFp8BlockW8A8Backends}};
 // MXFP8 checkpoints run W8A16 on Marlin (prepare_mxfp8_moe_layer_for_marlin: fp8 weights
 // dequantized in the kernel) and on EMULATION (Mxfp8EmulationTritonExperts: dequant_mxfp8_to_bf16,
 // then TritonExperts with quant_dtype None; fused_moe/experts/mxfp8_emulation_moe.py,
@@ -62,35 +73,43 @@ constexpr MethodBinding kMxfp8Methods[] = {{"mxfp8", kMxfp8W8A16Backends}};
 // OCP_MX_Scheme @ 7ca49fbe). One registry method covers both element formats.
 constexpr MethodBinding kMxfp6Methods[] = {{"quark_w_mxfp6"}};
 
-const std::array<SchemeSpec, 6> kSchemes = {{
+// DeepSeek-V3's activation quantization: per token, 128 columns (the weight block's K).
+constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
+
+const std::array<SchemeSpec, 7> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
-     GateUpParts::kFused, ScaleLayout::kNone, false, ActivationQuant::kNone, kDenseMethods},
+     GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
     {WeightScheme::kMxfp4W4A16, "mxfp4_w4a16",
      "OCP MXFP4: e2m1 codes two per byte (low nibble = even element), one E8M0 scale per 32 along K, dequantized "
      "in-tile; activations stay in the model dtype (triton_kernels matmul_ogs)",
-     kMxfp4Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, ActivationQuant::kNone,
+     kMxfp4Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kMxfp4Methods},
     {WeightScheme::kFp8Block128W8A16, "fp8_block128_w8a16",
      "DeepSeek-V3 FP8: e4m3fn codes, one fp32 weight_scale_inv per 128x128 block (partial edge blocks), gate and up "
      "stored apart (vLLM's per-half grid), dequantized in-tile; activations stay in the model dtype",
-     kFp8BlockComponents, 1, GateUpParts::kSeparate, ScaleLayout::kPlain, false, ActivationQuant::kNone,
+     kFp8BlockComponents, 1, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kFp8BlockMethods},
     {WeightScheme::kMxfp8W8A16, "mxfp8_w8a16",
      "OCP MXFP8: e4m3fn codes one per byte, one E8M0 scale per 32 along K, dequantized in-tile; activations stay in "
      "the model dtype (Marlin MXFP8, the bf16 emulation)",
-     kMxfp8Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, ActivationQuant::kNone,
+     kMxfp8Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kMxfp8Methods, mx_dequantize_rows, quantize_mxfp8_weight},
     {WeightScheme::kMxfp6E3m2W6A16, "mxfp6_e3m2_w6a16",
      "Quark OCP MXFP6 e3m2: four fp6 codes in three bytes, one E8M0 scale per 32 along K, dequantized; activations "
      "stay in the model dtype (Quark emulation, w_mxfp6_e3m2)",
-     kMxfp6E3m2Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, ActivationQuant::kNone,
+     kMxfp6E3m2Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kMxfp6Methods, mx_dequantize_rows, quantize_mxfp6_weight},
     {WeightScheme::kMxfp6E2m3W6A16, "mxfp6_e2m3_w6a16",
      "Quark OCP MXFP6 e2m3: four fp6 codes in three bytes, one E8M0 scale per 32 along K, dequantized; activations "
      "stay in the model dtype (Quark emulation, w_mxfp6_e2m3)",
-     kMxfp6E2m3Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, ActivationQuant::kNone,
+     kMxfp6E2m3Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kMxfp6Methods, mx_dequantize_rows, quantize_mxfp6_weight},
+    {WeightScheme::kFp8Block128W8A8, "fp8_block128_w8a8",
+     "DeepSeek-V3 FP8 weights as fp8_block128_w8a16; activations quantized to e4m3fn per token and 128 columns "
+     "(fp32 scales) before each GEMM; the Triton kernel scales each K tile's fp8 dot by both scales",
+     kFp8BlockComponents, kFp8WeightBlock, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kFp8TokenGroup128,
+     kFp8BlockW8A8Methods, nullptr, nullptr, WeightScheme::kFp8Block128W8A16},
 }};
 
 }  // namespace
@@ -109,7 +128,32 @@ bool is_scale(Component component) { return component == Component::kScaleBytes 
 
 std::string_view name(GateUpParts parts) { return parts == GateUpParts::kFused ? "fused" : "separate"; }
 std::string_view name(ScaleLayout layout) { return layout == ScaleLayout::kNone ? "none" : "plain"; }
-std::string_view name(ActivationQuant) { return "none"; }
+std::string_view name(ActivationQuant quant) {
+  return quant == ActivationQuant::kNone ? "none" : "fp8_token_group";
+}
+
+QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x) {
+  if (spec.quant != ActivationQuant::kFp8TokenGroup)
+    throw std::invalid_argument("quantize_activations: activations of scheme '" + std::string(name(spec.quant)) +
+                                "' are not quantized");
+  const Fp8Quantized q = quantize(x, Fp8PerTokenGroup{Fp8GroupQuantizer::kCuda, spec.group});
+  QuantizedActivations out;
+  out.group = spec.group;
+  out.values.resize(x.rows(), x.cols());
+  const float* decode = formats::decode_table(q.format);
+  for (Eigen::Index i = 0; i < x.size(); ++i) out.values.data()[i] = decode[q.codes.data()[i]];
+  out.scales = q.scales;
+  return out;
+}
+
+RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x) {
+  if (!spec.quantized()) return x;
+  const QuantizedActivations q = quantize_activations(spec, x);
+  RowMatrixXf out(x.rows(), x.cols());
+  for (Eigen::Index r = 0; r < x.rows(); ++r)
+    for (Eigen::Index c = 0; c < x.cols(); ++c) out(r, c) = q.values(r, c) * q.scales(r, c / q.group);
+  return out;
+}
 
 std::int64_t ComponentSpec::stored_rows(std::int64_t n) const {
   if (partial_blocks) return cdiv(n, row_block);
@@ -130,6 +174,8 @@ const ComponentSpec* SchemeSpec::find(Component c) const {
 }
 
 std::span<const SchemeSpec> weight_schemes() { return kSchemes; }
+
+WeightScheme storage_scheme(WeightScheme scheme) { return spec(scheme).shares_storage_with.value_or(scheme); }
 
 const SchemeSpec& spec(WeightScheme scheme) {
   for (const SchemeSpec& s : kSchemes)

@@ -28,6 +28,7 @@ enum class WeightScheme : std::uint8_t {
   kMxfp8W8A16,        // OCP MXFP8 (e4m3fn + E8M0 per 32), activations in the model dtype (Marlin)
   kMxfp6E3m2W6A16,    // Quark OCP MXFP6 e3m2, weight-only (w_mxfp6_e3m2: emulation, dequantized)
   kMxfp6E2m3W6A16,    // Quark OCP MXFP6 e2m3, weight-only (w_mxfp6_e2m3)
+  kFp8Block128W8A8,   // DeepSeek-V3 FP8 128×128 blocks, activations fp8 per token and 128-group
 };
 
 // The storage tensors a weight is made of.
@@ -77,11 +78,33 @@ enum class ScaleLayout : std::uint8_t {
 };
 std::string_view name(ScaleLayout layout);
 
-// What the kernel does to the activations before GEMM1.
+// What the layer does to each GEMM's input (the activations before GEMM1, the activated
+// intermediate before GEMM2): vLLM's `moe_kernel_quantize_input` with the method's quant config.
 enum class ActivationQuant : std::uint8_t {
-  kNone,  // they stay in the model dtype (w·a16)
+  kNone,            // they stay in the model dtype (w·a16)
+  kFp8TokenGroup,   // dynamic e4m3fn per token and `group` columns: per_token_group_quant_fp8 (the
+                    // CUDA kernel, fp32 scales; quant/fp8.h Fp8GroupQuantizer::kCuda)
 };
 std::string_view name(ActivationQuant quant);
+
+struct ActivationSpec {
+  ActivationQuant quant = ActivationQuant::kNone;
+  std::int64_t group = 0;  // columns per scale (kFp8TokenGroup)
+  bool quantized() const { return quant != ActivationQuant::kNone; }
+};
+inline constexpr ActivationSpec kModelDtypeActivations{};
+
+// A GEMM input [rows, cols] quantized as `spec` says: the codes' values (decoded, unscaled, as the
+// tensor cores read them) and one fp32 scale per (row, group). cols must be whole groups.
+struct QuantizedActivations {
+  RowMatrixXf values;  // [rows, cols] fp32 of the codes
+  RowMatrixXf scales;  // [rows, cols / group]
+  std::int64_t group = 0;
+};
+QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x);
+// What the golden model computes with: code · scale, one fp32 product per element (x unchanged
+// for kNone).
+RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x);
 
 // A part's storage: one row-major array per component of its scheme, in the component's stored
 // [rows, cols] (ComponentSpec). Arrays of components the scheme lacks stay empty.
@@ -122,7 +145,7 @@ struct SchemeSpec {
   GateUpParts gate_up = GateUpParts::kFused;
   ScaleLayout scale_layout = ScaleLayout::kNone;
   bool zero_points = false;
-  ActivationQuant activation = ActivationQuant::kNone;
+  ActivationSpec activation = kModelDtypeActivations;
   // The padding-registry methods (padding/registry.h) whose checkpoints are stored so, each with
   // the backends that run it with this scheme's numerics.
   std::span<const MethodBinding> methods;
@@ -130,6 +153,10 @@ struct SchemeSpec {
   // Weight types of their own): the golden's dequantization and the generators' quantizer.
   DequantizeRows dequantize_rows = nullptr;
   Quantizer quantize = nullptr;
+  // A row that stores its weights as another row does and differs only in what the kernel does
+  // with them (activation quantization): that row's scheme. moe::scheme_of a part names the
+  // storage row; storage_scheme() maps a case's scheme to it.
+  std::optional<WeightScheme> shares_storage_with = std::nullopt;
 
   const ComponentSpec* find(Component component) const;  // nullptr if the scheme has none
   const ComponentSpec& elements() const { return components.front(); }
@@ -137,6 +164,8 @@ struct SchemeSpec {
 };
 
 std::span<const SchemeSpec> weight_schemes();  // every row, in enum order
+// The row whose storage `scheme` uses (itself unless shares_storage_with says otherwise).
+WeightScheme storage_scheme(WeightScheme scheme);
 const SchemeSpec& spec(WeightScheme scheme);
 std::string_view name(WeightScheme scheme);
 std::optional<WeightScheme> parse_weight_scheme(std::string_view name);
