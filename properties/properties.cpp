@@ -145,6 +145,9 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       "bf16 model: the gate/up result, the activation and each expert output are rounded to bf16; when fp32 "
       "(sim) and fp64 (golden) sums straddle a bf16 rounding boundary the value differs by one bf16 ulp "
       "(2^-8 relative), which the down projection and the top-k sum carry to the output";
+  static const std::string wna16_reason =
+      "WNA16 weights are (fp32(q) - zp) * scale in fp32 on both sides (fused_moe_kernel_gptq_awq's order), "
+      "then rounded to the model dtype, so quantization adds no sim/golden difference";
   static const std::vector<GoldenTolerance> table = {
       {WeightScheme::kDense, Dtype::kF32, 1.0 / (1 << 16), fp32_reason},
       {WeightScheme::kDense, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason},
@@ -167,6 +170,13 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
        fp32_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
       {WeightScheme::kMxfp6E2m3W6A16, Dtype::kBf16, 1.0 / (1 << 5),
        bf16_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
+      // WNA16: the sim's tile and the golden compute the same fp32 product (q - zp) * scale (q - zp an
+      // exact small integer, one rounding) and round it to the model dtype alike, so the weights agree
+      // bit for bit and only the accumulation differs, as for dense.
+      {WeightScheme::kInt4G128W4A16, Dtype::kF32, 1.0 / (1 << 16), fp32_reason + "; " + wna16_reason},
+      {WeightScheme::kInt4G128W4A16, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason + "; " + wna16_reason},
+      {WeightScheme::kInt8G128W8A16, Dtype::kF32, 1.0 / (1 << 16), fp32_reason + "; " + wna16_reason},
+      {WeightScheme::kInt8G128W8A16, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason + "; " + wna16_reason},
   };
   return table;
 }
