@@ -14,13 +14,13 @@ reference::padding::Tensor<float>& PaddedWeight::floats(rq::Component c) {
   return c == rq::Component::kValues ? values : scales;
 }
 reference::padding::Tensor<std::uint8_t>& PaddedWeight::bytes(rq::Component c) {
-  return c == rq::Component::kCodes ? codes : scale_bytes;
+  return c == rq::Component::kCodes ? codes : c == rq::Component::kZeroPoints ? zero_points : scale_bytes;
 }
 const reference::padding::Tensor<float>& PaddedWeight::floats(rq::Component c) const {
   return c == rq::Component::kValues ? values : scales;
 }
 const reference::padding::Tensor<std::uint8_t>& PaddedWeight::bytes(rq::Component c) const {
-  return c == rq::Component::kCodes ? codes : scale_bytes;
+  return c == rq::Component::kCodes ? codes : c == rq::Component::kZeroPoints ? zero_points : scale_bytes;
 }
 
 std::span<const KernelFaultInfo> kernel_faults() {

@@ -71,6 +71,7 @@ struct PaddedWeight {
   reference::padding::Tensor<std::uint8_t> codes;        // kCodes: element codes, packed along K
   reference::padding::Tensor<std::uint8_t> scale_bytes;  // kScaleBytes: E8M0 / ue4m3 scale codes
   reference::padding::Tensor<float> scales;              // kScales: fp32 multipliers
+  reference::padding::Tensor<std::uint8_t> zero_points;  // kZeroPoints: integer zero points (WNA16 qzeros)
 
   reference::padding::Tensor<float>& floats(reference::quant::Component component);
   reference::padding::Tensor<std::uint8_t>& bytes(reference::quant::Component component);

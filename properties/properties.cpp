@@ -152,6 +152,9 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       "input moves by one fp8 ulp (2^-3 relative of the element), which the down projection spreads over the row "
       "(measured worst 0.011 of the row max over 3 x 200 fp8_block cases, seeds 1-3, all bf16; fp32 cases "
       "2.3e-7, no flip seen; the golden keeps W8A8 weights in fp32, as the tensor cores read codes and scales)";
+  static const std::string wna16_reason =
+      "WNA16 weights are (fp32(q) - zp) * scale in fp32 on both sides (fused_moe_kernel_gptq_awq's order), "
+      "then rounded to the model dtype, so quantization adds no sim/golden difference";
   static const std::vector<GoldenTolerance> table = {
       {WeightScheme::kDense, Dtype::kF32, 1.0 / (1 << 16), fp32_reason},
       {WeightScheme::kDense, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason},
@@ -176,6 +179,13 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
        bf16_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
       {WeightScheme::kFp8Block128W8A8, Dtype::kF32, 1.0 / (1 << 5), w8a8_reason},
       {WeightScheme::kFp8Block128W8A8, Dtype::kBf16, 1.0 / (1 << 5), w8a8_reason + "; and " + bf16_reason},
+      // WNA16: the sim's tile and the golden compute the same fp32 product (q - zp) * scale (q - zp an
+      // exact small integer, one rounding) and round it to the model dtype alike, so the weights agree
+      // bit for bit and only the accumulation differs, as for dense.
+      {WeightScheme::kInt4G128W4A16, Dtype::kF32, 1.0 / (1 << 16), fp32_reason + "; " + wna16_reason},
+      {WeightScheme::kInt4G128W4A16, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason + "; " + wna16_reason},
+      {WeightScheme::kInt8G128W8A16, Dtype::kF32, 1.0 / (1 << 16), fp32_reason + "; " + wna16_reason},
+      {WeightScheme::kInt8G128W8A16, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason + "; " + wna16_reason},
   };
   return table;
 }

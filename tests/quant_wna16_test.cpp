@@ -263,3 +263,63 @@ TEST(Wna16, BadShapesNameTheField) {
   c.qzeros.resize(1, 1);
   expect_invalid([&] { q::unpack_gptq_v1(c); }, {"qzeros shape", "[2, 1]", "[1, 1]"});
 }
+
+// The weight-scheme table's WNA16 rows: the checkpoint quantizer is quantize() stored by
+// pack_wna16, and the golden's row dequantization gives dequantize()'s fp32 values for any row range.
+TEST(Wna16, SchemeRowsQuantizeAndDequantizeAsTheCodec) {
+  for (const q::WeightScheme scheme : {q::WeightScheme::kInt4G128W4A16, q::WeightScheme::kInt8G128W8A16}) {
+    const q::SchemeSpec& s = q::spec(scheme);
+    const q::Wna16Scheme w = q::wna16_scheme(s);
+    EXPECT_EQ(w.bits, scheme == q::WeightScheme::kInt4G128W4A16 ? 4 : 8) << s.name;
+    EXPECT_EQ(w.group_size, 128) << s.name;
+    EXPECT_FALSE(w.zero_points) << s.name;
+    const std::int64_t n = 6, k = 256;
+    const RowMatrixXf x = random_matrix(n, k, 1.0f, 71 + w.bits);
+    const q::SchemeStorage st = q::quantize_wna16_weight(s, x);
+    const q::Wna16Packed p = q::pack_wna16(q::quantize(x, w));
+    EXPECT_EQ(st.codes, std::vector<std::uint8_t>(p.weight.data(), p.weight.data() + p.weight.size())) << s.name;
+    EXPECT_EQ(st.scales.size(), static_cast<std::size_t>(n * k / 128)) << s.name;
+    EXPECT_TRUE(st.zero_points.empty()) << s.name;
+    const RowMatrixXf expected = q::dequantize(q::unpack_wna16(p), q::Wna16Compute::kFp32);
+    RowMatrixXf rows(3, k);
+    s.dequantize_rows(s, st, n, k, 2, 5, rows.data());  // rows [2, 5)
+    EXPECT_EQ(rows, expected.middleRows(2, 3)) << s.name;
+    EXPECT_THROW(s.dequantize_rows(s, st, n, k, 4, 7, rows.data()), std::invalid_argument) << s.name;
+  }
+  EXPECT_THROW((void)q::wna16_scheme(q::spec(q::WeightScheme::kMxfp8W8A16)), std::logic_error);
+}
+
+// A row with zero points (not yet in the table; see reference/quant/README.md): int4 zero points
+// packed along N as pack_wna16 stores them ([N/2, K/g], low nibble = even n), int8 one per byte.
+TEST(Wna16, SchemeRowDequantizationReadsZeroPoints) {
+  static constexpr q::ComponentSpec kInt4Zp[] = {
+      {q::Component::kCodes, std::nullopt, q::kFp4Bytes, 1, false, "_qweight"},
+      {q::Component::kScales, std::nullopt, q::Packing{32, 1}, 1, false, "_scales"},
+      {q::Component::kZeroPoints, std::nullopt, q::Packing{32, 1}, 2, false, "_qzeros"},
+  };
+  static constexpr q::ComponentSpec kInt8Zp[] = {
+      {q::Component::kCodes, std::nullopt, q::kUnpacked, 1, false, "_qweight"},
+      {q::Component::kScales, std::nullopt, q::Packing{32, 1}, 1, false, "_scales"},
+      {q::Component::kZeroPoints, std::nullopt, q::Packing{32, 1}, 1, false, "_qzeros"},
+  };
+  for (const bool int4 : {true, false}) {
+    q::SchemeSpec s{};
+    s.name = int4 ? "test_int4_g32_zp" : "test_int8_g32_zp";
+    s.components = int4 ? std::span<const q::ComponentSpec>(kInt4Zp) : std::span<const q::ComponentSpec>(kInt8Zp);
+    s.zero_points = true;
+    const q::Wna16Scheme w = q::wna16_scheme(s);
+    ASSERT_TRUE(w.zero_points);
+    ASSERT_EQ(w.group_size, 32);
+    const std::int64_t n = 4, k = 64;
+    const RowMatrixXf x = random_matrix(n, k, 1.0f, int4 ? 5 : 6);
+    const q::SchemeStorage st = q::quantize_wna16_weight(s, x);
+    EXPECT_EQ(st.zero_points.size(), static_cast<std::size_t>((int4 ? n / 2 : n) * k / 32)) << s.name;
+    const q::IntWeight iw = q::quantize(x, w);
+    RowMatrixXf all(n, k);
+    q::wna16_dequantize_rows(s, st, n, k, 0, n, all.data());
+    EXPECT_EQ(all, q::dequantize(iw, q::Wna16Compute::kFp32)) << s.name;
+    RowMatrixXf odd(1, k);
+    q::wna16_dequantize_rows(s, st, n, k, 3, 4, odd.data());  // row 3: the high nibble of byte row 1
+    EXPECT_EQ(odd, all.middleRows(3, 1)) << s.name;
+  }
+}

@@ -35,7 +35,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
   EXPECT_FALSE(rq::parse_weight_scheme("mxfp5").has_value());
   EXPECT_EQ(rq::weight_scheme_names(),
             "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16, "
-            "fp8_block128_w8a8");
+            "fp8_block128_w8a8, int4_g128_w4a16, int8_g128_w8a16");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -53,9 +53,17 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
       EXPECT_EQ(m->weight_packing, s.elements().packing) << method;
       const rq::ComponentSpec* scale = s.find(rq::Component::kScaleBytes);
       if (!scale) scale = s.find(rq::Component::kScales);
-      if (scale)
+      if (scale && m->scale == pd::ScaleKind::kGroup) {
+        // The registry leaves the group size to the checkpoint (scale_block 0): the row's scales
+        // are one per group of its size along K in every row, with the weight's bit width.
+        EXPECT_EQ(m->scale_block, 0) << method;
+        EXPECT_EQ(scale->row_block, 1) << method;
+        EXPECT_EQ(scale->packing.units, 1) << method;
+        EXPECT_EQ(s.size_multiple % scale->packing.elements, 0) << method;
+        EXPECT_EQ(m->weight_bits, s.elements().packing == rq::kFp4Bytes ? 4 : 8) << method;
+      } else if (scale) {
         EXPECT_EQ(m->scale_block, scale->packing.elements) << method;
-      else
+      } else
         EXPECT_EQ(m->scale, pd::ScaleKind::kNone) << method;
       const std::vector<std::string_view> backends =
           binding.backends.empty() ? std::vector<std::string_view>{"*"}
@@ -79,6 +87,10 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   EXPECT_EQ(rq::scheme_for("nvfp4", "MARLIN"), nullptr);  // no row yet
   EXPECT_EQ(rq::scheme_for("mxfp8", "MARLIN"), &rq::spec(rq::WeightScheme::kMxfp8W8A16));
   EXPECT_EQ(rq::scheme_for("mxfp8", "DEEPGEMM"), nullptr);  // W8A8: not this row
+  // WNA16 is bound where fused_moe_kernel_gptq_awq runs it (TritonWNA16Experts), not on Marlin.
+  EXPECT_EQ(rq::scheme_for("int4_wna16", "TRITON"), &rq::spec(rq::WeightScheme::kInt4G128W4A16));
+  EXPECT_EQ(rq::scheme_for("int8_wna16", "TRITON"), &rq::spec(rq::WeightScheme::kInt8G128W8A16));
+  EXPECT_EQ(rq::scheme_for("int4_wna16", "MARLIN"), nullptr);
 }
 
 // The shape rule gives the checkpoints' shapes: gpt-oss-120b MXFP4 (H = I = 2880) and DeepSeek-V3
@@ -105,11 +117,14 @@ TEST(WeightSchemes, StackedShapesOfRealCheckpoints) {
 // Every scheme: quantize, take the storage apart and put it back, bit for bit; a component of the
 // wrong size is refused, naming it.
 TEST(WeightSchemes, PartsRoundTripThroughTheirStorage) {
-  const std::int64_t rows = 160, cols = 96;
-  rq::RowMatrixXf x(rows, cols);
-  for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < cols; ++c) x(r, c) = static_cast<float>((r * 131 + c * 7) % 61 - 30) / 16.0f;
+  const std::int64_t rows = 160;
   for (const rq::SchemeSpec& s : rq::weight_schemes()) {
+    // K = 96 (a partial FP8 block along K, three MX blocks), rounded up to whole groups where the
+    // row needs them (WNA16: 128).
+    const std::int64_t cols = rq::round_up(96, s.size_multiple);
+    rq::RowMatrixXf x(rows, cols);
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < cols; ++c) x(r, c) = static_cast<float>((r * 131 + c * 7) % 61 - 30) / 16.0f;
     const moe::Weight w = moe::quantize_weight(s.scheme, x);
     EXPECT_EQ(moe::scheme_of(w), rq::storage_scheme(s.scheme)) << s.name;
     moe::WeightStorage storage = moe::storage_of(w);

@@ -11,6 +11,7 @@
 #include "reference/formats/codecs.h"
 #include "reference/moe/activation.h"
 #include "reference/padding/poison.h"
+#include "reference/quant/wna16.h"
 
 namespace moecheck::device::sim {
 
@@ -43,6 +44,11 @@ struct WeightView {
   const float* decode = nullptr;        // the codes' decode table (formats::decode_table)
   const std::uint8_t* scale_bytes = nullptr;  // kScaleBytes
   const float* scales = nullptr;              // kScales
+  // WNA16 (kScales as group scales): the zero point without a kZeroPoints component (8 / 128), or
+  // the zero points themselves, int4 packed two rows per byte, int8 one per byte (zp_stride per row).
+  int symmetric_zero_point = 0;
+  const std::uint8_t* zero_points = nullptr;  // kZeroPoints
+  std::int64_t zp_stride = 0;
   std::int64_t scale_stride = 0;  // stored scale columns per stored row (fault B2 changes it)
   std::int64_t scale_count = 0;   // stored scales of the expert (B2's indices wrap inside it)
   std::int64_t scale_k_block = 1, scale_row_block = 1;
@@ -129,6 +135,25 @@ void mx_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int
   }
 }
 
+// fused_moe_kernel_gptq_awq (fused_moe.py @ 7ca49fbe): b = ((fp32(q) - fp32(zp)) · fp32(scale))
+// .to(compute_type), int4 codes two per byte (low nibble = even k), int8 one per byte; zp is the
+// group's zero point (int4 `(b_zp >> (offs_bn % 2) * 4) & 0xF`), or b_zp_num 8 / 128 without one.
+void wna16_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  const std::uint8_t* r = w.codes + n * w.code_stride;
+  for (std::int64_t k = k0; k < k0 + count; ++k) {
+    const std::int64_t i = w.scale_index(n, k);
+    int zp = w.symmetric_zero_point;
+    if (w.zero_points) {
+      // Zero points share the scales' row (fault B1 included) and group.
+      const std::int64_t row = w.scale_row(n), group = k / w.scale_k_block;
+      zp = w.code_packing == rq::kFp4Bytes ? (w.zero_points[(row / 2) * w.zp_stride + group] >> (4 * (row % 2))) & 0x0F
+                                           : w.zero_points[row * w.zp_stride + group];
+    }
+    const std::uint8_t q = rq::packed_code(r, k, w.code_packing);
+    out[k - k0] = round_dtype(w.dtype, (static_cast<float>(q) - static_cast<float>(zp)) * w.scales[i]);
+  }
+}
+
 // The schemes the sim runs, each with its tile function.
 struct SimScheme {
   WeightScheme scheme;
@@ -142,6 +167,8 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kMxfp6E3m2W6A16, mx_codes_row},
     {WeightScheme::kMxfp6E2m3W6A16, mx_codes_row},
     {WeightScheme::kFp8Block128W8A8, fp8_codes_row},
+    {WeightScheme::kInt4G128W4A16, wna16_row},
+    {WeightScheme::kInt8G128W8A16, wna16_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -157,6 +184,8 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
   v.dtype = dtype;
   v.rows = rows;
   v.cols = cols;
+  // WNA16's b_zp_num: 2^(bits - 1), used when the row stores no zero points.
+  if (scheme.dequantize_rows == rq::wna16_dequantize_rows) v.symmetric_zero_point = 1 << (rq::wna16_scheme(scheme).bits - 1);
   w.for_each(scheme, [&](const rq::ComponentSpec& c, const auto& t) {
     using T = typename std::decay_t<decltype(t.data)>::value_type;
     const std::int64_t per_expert = t.dim(1) * t.dim(2);
@@ -168,7 +197,15 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
         v.codes = base;
         v.code_stride = t.dim(2);
         v.code_packing = c.packing;
-        v.decode = reference::formats::decode_table(*c.format);
+        // Integer codes (WNA16) have no minifloat format: their tile function reads them as is.
+        if (c.format) v.decode = reference::formats::decode_table(*c.format);
+      }
+      return;
+    }
+    if (c.component == rq::Component::kZeroPoints) {
+      if constexpr (std::is_same_v<T, std::uint8_t>) {
+        v.zero_points = base;
+        v.zp_stride = t.dim(2);
       }
       return;
     }

@@ -15,6 +15,9 @@ inline constexpr std::int64_t kMxBlock = 32;
 inline constexpr std::int64_t kNvfp4Block = 16;
 // DeepSeek-V3 `weight_block_size: [128, 128]`: one fp32 weight_scale_inv per 128×128 block.
 inline constexpr std::int64_t kFp8WeightBlock = 128;
+// GPTQ / AWQ / compressed-tensors WNA16 `group_size: 128`: one scale (and zero point) per 128
+// elements along K, the common checkpoint setting (TritonWNA16Experts takes any group).
+inline constexpr std::int64_t kWna16Group128 = 128;
 
 // ceil(a / b) for a >= 0, b > 0; std::invalid_argument otherwise.
 constexpr std::int64_t cdiv(std::int64_t a, std::int64_t b) {

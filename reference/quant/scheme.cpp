@@ -7,6 +7,7 @@
 #include "reference/names.h"
 #include "reference/quant/fp8.h"
 #include "reference/quant/mx.h"
+#include "reference/quant/wna16.h"
 
 namespace moecheck::reference::quant {
 
@@ -44,6 +45,20 @@ constexpr ComponentSpec kMxfp6E2m3Components[] = {
     {Component::kCodes, Format::kE2m3, kFp6Bytes, 1, false, "_blocks"},
     {Component::kScaleBytes, Format::kE8m0, kMxScaleBytes, 1, false, "_scales"},
 };
+// The fused-MoE WNA16 layout MoeWNA16Method allocates (moe_wna16.py create_weights @ 7ca49fbe:
+// w13_qweight uint8 [E, 2I, H / (8 / bits)], w13_scales params_dtype [E, 2I, H / group]):
+// int4 codes two per byte along K, low nibble = even k (fused_moe_kernel_gptq_awq's
+// `(b >> (offs_k % 2) * 4) & 0xF`, fused_moe.py), int8 one per byte; one scale per group along K,
+// held as its fp32 value (the kernel's `b_scale.to(tl.float32)`). No zero-point tensor: the
+// kernel subtracts 8 / 128 (`b_zp_num`). The codes are unsigned integers, no minifloat format.
+constexpr ComponentSpec kInt4G128Components[] = {
+    {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales"},
+};
+constexpr ComponentSpec kInt8G128Components[] = {
+    {Component::kCodes, std::nullopt, kUnpacked, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales"},
+};
 // clang-format on
 
 constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
@@ -72,11 +87,20 @@ constexpr MethodBinding kMxfp8Methods[] = {{"mxfp8", kMxfp8W8A16Backends}};
 // weights and runs in the model dtype (quark_moe.py QuarkOCP_MX_MoEMethod, ocp_mx_utils.py
 // OCP_MX_Scheme @ 7ca49fbe). One registry method covers both element formats.
 constexpr MethodBinding kMxfp6Methods[] = {{"quark_w_mxfp6"}};
+// WNA16 runs fused_moe_kernel_gptq_awq's numerics on TRITON only (TritonWNA16Experts,
+// experts/triton_moe.py; oracle/int_wna16.py backend_to_kernel_cls @ 7ca49fbe). Marlin, HUMMING,
+// XPU, CPU (CPUExpertsInt4) and FLASHINFER_TRTLLM (MXINT4) have kernels of their own; EMULATION
+// (Int4EmulationTritonExperts) dequantizes to bf16 at load time in convert_to_wna16_moe_kernel_format,
+// a rounding not modelled here. The older rulesets' DEFAULT backend is left unbound: which kernel
+// it stands for (Marlin for GPTQ/AWQ, Triton for MoeWNA16) depends on the checkpoint's config.
+constexpr std::string_view kWna16TritonBackends[] = {"TRITON"};
+constexpr MethodBinding kInt4Wna16Methods[] = {{"int4_wna16", kWna16TritonBackends}};
+constexpr MethodBinding kInt8Wna16Methods[] = {{"int8_wna16", kWna16TritonBackends}};
 
 // DeepSeek-V3's activation quantization: per token, 128 columns (the weight block's K).
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 7> kSchemes = {{
+const std::array<SchemeSpec, 9> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -110,6 +134,18 @@ const std::array<SchemeSpec, 7> kSchemes = {{
      "(fp32 scales) before each GEMM; the Triton kernel scales each K tile's fp8 dot by both scales",
      kFp8BlockComponents, kFp8WeightBlock, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kFp8TokenGroup128,
      kFp8BlockW8A8Methods, nullptr, nullptr, WeightScheme::kFp8Block128W8A16},
+    {WeightScheme::kInt4G128W4A16, "int4_g128_w4a16",
+     "symmetric int4 (uint4b8: q - 8), two per byte (low nibble = even k), one scale per 128 along K, dequantized "
+     "in-tile as (fp32(q) - 8) * scale, cast to the model dtype; activations stay in the model dtype (Triton "
+     "fused_moe_kernel_gptq_awq)",
+     kInt4G128Components, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt4Wna16Methods, wna16_dequantize_rows, quantize_wna16_weight},
+    {WeightScheme::kInt8G128W8A16, "int8_g128_w8a16",
+     "symmetric int8 (uint8b128: q - 128), one per byte, one scale per 128 along K, dequantized in-tile as "
+     "(fp32(q) - 128) * scale, cast to the model dtype; activations stay in the model dtype (Triton "
+     "fused_moe_kernel_gptq_awq)",
+     kInt8G128Components, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt8Wna16Methods, wna16_dequantize_rows, quantize_wna16_weight},
 }};
 
 }  // namespace
@@ -120,11 +156,14 @@ std::string_view name(Component component) {
     case Component::kCodes: return "codes";
     case Component::kScaleBytes: return "scale_bytes";
     case Component::kScales: return "scales";
+    case Component::kZeroPoints: return "zero_points";
   }
   return "unknown";
 }
 bool holds_floats(Component component) { return component == Component::kValues || component == Component::kScales; }
-bool is_scale(Component component) { return component == Component::kScaleBytes || component == Component::kScales; }
+bool is_scale(Component component) {
+  return component == Component::kScaleBytes || component == Component::kScales || component == Component::kZeroPoints;
+}
 
 std::string_view name(GateUpParts parts) { return parts == GateUpParts::kFused ? "fused" : "separate"; }
 std::string_view name(ScaleLayout layout) { return layout == ScaleLayout::kNone ? "none" : "plain"; }
@@ -192,10 +231,12 @@ std::optional<WeightScheme> parse_weight_scheme(std::string_view text) {
 std::string weight_scheme_names() { return joined_names(kSchemes); }
 
 std::vector<float>& SchemeStorage::floats(Component c) { return c == Component::kValues ? values : scales; }
-std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) { return c == Component::kCodes ? codes : scale_bytes; }
+std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) {
+  return c == Component::kCodes ? codes : c == Component::kZeroPoints ? zero_points : scale_bytes;
+}
 const std::vector<float>& SchemeStorage::floats(Component c) const { return c == Component::kValues ? values : scales; }
 const std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) const {
-  return c == Component::kCodes ? codes : scale_bytes;
+  return c == Component::kCodes ? codes : c == Component::kZeroPoints ? zero_points : scale_bytes;
 }
 
 bool MethodBinding::binds(std::string_view backend) const {

@@ -29,6 +29,8 @@ enum class WeightScheme : std::uint8_t {
   kMxfp6E3m2W6A16,    // Quark OCP MXFP6 e3m2, weight-only (w_mxfp6_e3m2: emulation, dequantized)
   kMxfp6E2m3W6A16,    // Quark OCP MXFP6 e2m3, weight-only (w_mxfp6_e2m3)
   kFp8Block128W8A8,   // DeepSeek-V3 FP8 128×128 blocks, activations fp8 per token and 128-group
+  kInt4G128W4A16,     // GPTQ-style symmetric int4 (uint4b8), fp32 scale per 128 along K (Triton WNA16)
+  kInt8G128W8A16,     // symmetric int8 (uint8b128), fp32 scale per 128 along K (Triton WNA16)
 };
 
 // The storage tensors a weight is made of.
@@ -36,13 +38,15 @@ enum class Component : std::uint8_t {
   kValues,      // fp32 values of the model dtype
   kCodes,       // element codes, bytes, packed along K
   kScaleBytes,  // one-byte scale codes (E8M0, ue4m3)
-  kScales,      // fp32 dequantization multipliers (DeepSeek-V3 `weight_scale_inv`)
+  kScales,      // fp32 dequantization multipliers (DeepSeek-V3 `weight_scale_inv`, WNA16 group scales)
+  kZeroPoints,  // integer zero points, bytes (WNA16 `qzeros`); padded and poisoned as the scales are
 };
 inline constexpr Component kAllComponents[] = {Component::kValues, Component::kCodes, Component::kScaleBytes,
-                                               Component::kScales};
-std::string_view name(Component component);  // "values", "codes", "scale_bytes", "scales"
+                                               Component::kScales, Component::kZeroPoints};
+std::string_view name(Component component);  // "values", "codes", "scale_bytes", "scales", "zero_points"
 bool holds_floats(Component component);      // kValues, kScales; the others hold bytes
-bool is_scale(Component component);          // kScaleBytes, kScales
+// kScaleBytes, kScales and kZeroPoints: the tensors that travel with the scales (padding Role::kScale).
+bool is_scale(Component component);
 
 struct ComponentSpec {
   Component component;
@@ -110,10 +114,10 @@ RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x);
 // [rows, cols] (ComponentSpec). Arrays of components the scheme lacks stay empty.
 struct SchemeStorage {
   std::vector<float> values, scales;
-  std::vector<std::uint8_t> codes, scale_bytes;
+  std::vector<std::uint8_t> codes, scale_bytes, zero_points;
 
   std::vector<float>& floats(Component component);  // kValues or kScales
-  std::vector<std::uint8_t>& bytes(Component component);  // kCodes or kScaleBytes
+  std::vector<std::uint8_t>& bytes(Component component);  // kCodes, kScaleBytes or kZeroPoints
   const std::vector<float>& floats(Component component) const;
   const std::vector<std::uint8_t>& bytes(Component component) const;
 };

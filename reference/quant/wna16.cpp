@@ -1,11 +1,14 @@
 #include "reference/quant/wna16.h"
 
+#include <algorithm>
 #include <bit>
 #include <climits>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include "reference/formats/codecs.h"
+#include "reference/quant/blocks.h"
 
 namespace moecheck::reference::quant {
 
@@ -316,6 +319,62 @@ IntWeight unpack_awq(const AwqCheckpoint& c) {
   w.zeros = z;
   w.scales = c.scales.transpose();
   return w;
+}
+
+Wna16Scheme wna16_scheme(const SchemeSpec& scheme) {
+  const ComponentSpec* scales = scheme.find(Component::kScales);
+  const Packing codes = scheme.elements().packing;
+  if (scheme.elements().component != Component::kCodes || !scales || (codes != kFp4Bytes && codes != kUnpacked))
+    throw std::logic_error(std::string(scheme.name) + " is not a WNA16 row (int4 / int8 codes and group scales)");
+  return Wna16Scheme{codes == kFp4Bytes ? 4 : 8, scales->packing.elements, scheme.find(Component::kZeroPoints) != nullptr};
+}
+
+void wna16_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
+                           std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out) {
+  const Wna16Scheme q = wna16_scheme(scheme);
+  if (row_begin < 0 || row_end > rows || row_begin > row_end)
+    throw std::invalid_argument(std::string(scheme.name) + ": rows [" + std::to_string(row_begin) + ", " +
+                                std::to_string(row_end) + ") outside [0, " + std::to_string(rows) + ")");
+  const ComponentSpec& codes = scheme.elements();
+  const ComponentSpec& scales = *scheme.find(Component::kScales);
+  const std::int64_t code_cols = codes.stored_cols(cols), groups = scales.stored_cols(cols);
+  // The rows as an IntWeight, so that the one dequantize() gives the values.
+  IntWeight w;
+  w.rows = row_end - row_begin;
+  w.cols = cols;
+  w.bits = q.bits;
+  w.group_size = q.group_size;
+  w.codes.resize(w.rows, cols);
+  w.scales.resize(w.rows, groups);
+  for (std::int64_t n = 0; n < w.rows; ++n) {
+    const std::uint8_t* row = storage.codes.data() + (row_begin + n) * code_cols;
+    for (std::int64_t k = 0; k < cols; ++k) w.codes(n, k) = packed_code(row, k, codes.packing);
+    for (std::int64_t g = 0; g < groups; ++g) w.scales(n, g) = storage.scales[static_cast<std::size_t>((row_begin + n) * groups + g)];
+  }
+  if (q.zero_points) {
+    // int4 zero points are packed along N (pack_wna16: [N/2, K/g], low nibble = even n); int8 ones
+    // are one per byte [N, K/g].
+    RowMatrixXu8 z(w.rows, groups);
+    for (std::int64_t n = 0; n < w.rows; ++n)
+      for (std::int64_t g = 0; g < groups; ++g) {
+        const std::int64_t r = row_begin + n;
+        z(n, g) = q.bits == 8 ? storage.zero_points[static_cast<std::size_t>(r * groups + g)]
+                              : std::uint8_t((storage.zero_points[static_cast<std::size_t>((r / 2) * groups + g)] >>
+                                              (4 * (r % 2))) & 0x0F);
+      }
+    w.zeros = z;
+  }
+  const RowMatrixXf v = dequantize(w, Wna16Compute::kFp32);
+  std::copy(v.data(), v.data() + v.size(), out);
+}
+
+SchemeStorage quantize_wna16_weight(const SchemeSpec& scheme, MatrixView values) {
+  const Wna16Packed p = pack_wna16(quantize(values, wna16_scheme(scheme)));
+  SchemeStorage s;
+  s.codes.assign(p.weight.data(), p.weight.data() + p.weight.size());
+  s.scales.assign(p.scales.data(), p.scales.data() + p.scales.size());
+  if (p.zeros) s.zero_points.assign(p.zeros->data(), p.zeros->data() + p.zeros->size());
+  return s;
 }
 
 }  // namespace moecheck::reference::quant

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "reference/quant/common.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::reference::quant {
 
@@ -86,5 +87,17 @@ struct AwqCheckpoint {
 };
 AwqCheckpoint pack_awq(const IntWeight& w);
 IntWeight unpack_awq(const AwqCheckpoint& c);
+
+// ---- the weight-scheme table's WNA16 rows (scheme.h) ---------------------------------------------
+// A row's codes are int4 (kFp4Bytes, two per byte along K) or int8 (kUnpacked); its kScales
+// component's packing gives the group size; a kZeroPoints component, if any, the zero points.
+Wna16Scheme wna16_scheme(const SchemeSpec& scheme);  // std::logic_error for a row that is not WNA16
+// Rows [row_begin, row_end) of a [rows, cols] matrix stored as the row says, dequantized by
+// dequantize(IntWeight, kFp32): (fp32(q) - fp32(zp)) · scale, one fp32 product per element.
+void wna16_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
+                           std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out);
+// Checkpoints of the row: quantize(values, wna16_scheme(scheme)) (vLLM quantize_weights), stored
+// in the fused-MoE layout by pack_wna16.
+SchemeStorage quantize_wna16_weight(const SchemeSpec& scheme, MatrixView values);
 
 }  // namespace moecheck::reference::quant
