@@ -21,6 +21,7 @@
 
 namespace q = moecheck::reference::quant;
 using moecheck::test::expect_invalid;
+using moecheck::test::expect_same;
 using q::RowMatrixXf;
 using q::RowMatrixXi32;
 using q::RowMatrixXu8;
@@ -52,18 +53,6 @@ q::IntWeight random_int_weight(std::int64_t n, std::int64_t k, int bits, std::in
   return w;
 }
 
-void expect_same(const q::IntWeight& a, const q::IntWeight& b) {
-  EXPECT_EQ(a.rows, b.rows);
-  EXPECT_EQ(a.cols, b.cols);
-  EXPECT_EQ(a.bits, b.bits);
-  EXPECT_EQ(a.group_size, b.group_size);
-  EXPECT_TRUE(a.codes == b.codes);
-  EXPECT_TRUE(a.scales == b.scales);
-  ASSERT_EQ(a.zeros.has_value(), b.zeros.has_value());
-  if (a.zeros) {
-    EXPECT_TRUE(*a.zeros == *b.zeros);
-  }
-}
 
 void expect_same(const q::MarlinWeight& a, const q::MarlinWeight& b) {
   EXPECT_EQ(a.size_k, b.size_k);

@@ -42,4 +42,18 @@ inline reference::quant::RowMatrixXf random_matrix(std::int64_t r, std::int64_t 
   return m;
 }
 
+// Two IntWeights hold the same matrix: sizes, codes, scales, and the zero point of every group (an
+// implicit 8 / 128 equals an explicit one: packings such as GPTQ v1 always store them).
+inline void expect_same(const reference::quant::IntWeight& a, const reference::quant::IntWeight& b) {
+  EXPECT_EQ(a.rows, b.rows);
+  EXPECT_EQ(a.cols, b.cols);
+  EXPECT_EQ(a.bits, b.bits);
+  EXPECT_EQ(a.group_size, b.group_size);
+  EXPECT_TRUE(a.codes == b.codes);
+  EXPECT_TRUE(a.scales == b.scales);
+  for (std::int64_t r = 0; r < a.rows; ++r)
+    for (std::int64_t g = 0; g < a.cols / a.group_size; ++g)
+      EXPECT_EQ(reference::quant::zero_point(a, r, g), reference::quant::zero_point(b, r, g));
+}
+
 }  // namespace moecheck::test

@@ -16,6 +16,7 @@
 namespace fmt = moecheck::reference::formats;
 namespace q = moecheck::reference::quant;
 using moecheck::test::expect_invalid;
+using moecheck::test::expect_same;
 using moecheck::test::random_matrix;
 inline std::mt19937 rng(std::uint32_t salt) { return moecheck::test::seeded_rng(salt); }
 using q::RowMatrixXf;
@@ -44,16 +45,6 @@ q::IntWeight random_int_weight(std::int64_t n, std::int64_t k, int bits, std::in
   return w;
 }
 
-void expect_same(const q::IntWeight& a, const q::IntWeight& b) {
-  EXPECT_EQ(a.rows, b.rows);
-  EXPECT_EQ(a.cols, b.cols);
-  EXPECT_EQ(a.bits, b.bits);
-  EXPECT_EQ(a.group_size, b.group_size);
-  EXPECT_EQ(a.codes, b.codes);
-  EXPECT_EQ(a.scales, b.scales);
-  for (std::int64_t r = 0; r < a.rows; ++r)
-    for (std::int64_t g = 0; g < a.cols / a.group_size; ++g) EXPECT_EQ(q::zero_point(a, r, g), q::zero_point(b, r, g));
-}
 
 }  // namespace
 
