@@ -228,6 +228,29 @@ std::vector<float> run_and_slice(const device::Backend& backend, const device::P
   return slice_output(padded, out, faults);
 }
 
+std::vector<float> finalize(const MoeCase& c, std::vector<float> routed) {
+  const moe::MoeBlock& b = c.block;
+  if (!b.shared_expert) return routed;
+  const std::int64_t T = c.tokens(), H = b.hidden;
+  // A wrongly sized slice (faults B5, B6) is passed on for the properties' shape check to report.
+  if (static_cast<std::int64_t>(routed.size()) != T * H) return routed;
+  moe::RowMatrix<float> x(T, H);
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t h = 0; h < H; ++h) x(t, h) = moe::round_to(b.dtype, c.hidden_states(t, h));
+  const moe::RowMatrix<float> shared = moe::shared_expert_output(b, x, moe::Accumulate::kFp32);
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t h = 0; h < H; ++h) {
+      float& y = routed[static_cast<std::size_t>(t * H + h)];
+      y = moe::round_to(b.dtype, double{y} + shared(t, h));
+    }
+  return routed;
+}
+
+std::vector<float> run_layer(const MoeCase& c, const device::Backend& backend, const device::PaddedCase& padded,
+                             std::uint64_t seed, const PaddingFaults& faults) {
+  return finalize(c, run_and_slice(backend, padded, seed, faults));
+}
+
 moe::MoeOutput golden(const MoeCase& c, moe::Accumulate accumulate) {
   if (c.target.tp != 1)
     throw std::invalid_argument("golden: defined for tp = 1 only (a rank's partial sum is not a block output)");

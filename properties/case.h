@@ -68,6 +68,15 @@ device::PaddedCase make_padded_case(const MoeCase& c, const reference::padding::
 std::vector<float> run_and_slice(const device::Backend& backend, const device::PaddedCase& padded,
                                  std::uint64_t seed = poison_seed(),
                                  const PaddingFaults& faults = {});
+// The caller's finalize after the fused-MoE call, as vLLM's layer does it: the shared expert (if
+// the block has one) runs on the LOGICAL hidden states — a dense layer of its own, outside the
+// kernel under test, computed here with reference::moe::shared_expert_output and fp32 sums — its
+// gate applied, and its output added to the sliced routed output [T, H] in the model dtype. A
+// block without a shared expert returns `routed` unchanged.
+std::vector<float> finalize(const MoeCase& c, std::vector<float> routed);
+// run_and_slice, then finalize: the layer's output [T, H].
+std::vector<float> run_layer(const MoeCase& c, const device::Backend& backend, const device::PaddedCase& padded,
+                             std::uint64_t seed = poison_seed(), const PaddingFaults& faults = {});
 // The slice alone: [T, H_pad] row-major -> [T, H].
 std::vector<float> slice_output(const device::PaddedCase& padded, std::span<const float> output,
                                 const PaddingFaults& faults = {});

@@ -106,6 +106,16 @@ std::string content_hash(const MoeCase& c, const std::string& property) {
     h.vec(e.gate_up_bias);
     h.vec(e.down_bias);
   }
+  // The shared expert, for the blocks that have one (absent otherwise, so earlier hashes stay).
+  if (b.shared_expert) {
+    h.text("shared");
+    for (const moe::StackedWeight* w : {&b.shared_expert->gate_up, &b.shared_expert->down}) {
+      std::vector<float> v(static_cast<std::size_t>(w->rows() * w->cols()));
+      moe::materialize(*w, moe::Dtype::kF32, v);
+      h.vec(v);
+    }
+    if (b.shared_expert_gate) h.vec(b.shared_expert_gate->values);
+  }
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h.h));
   return out;

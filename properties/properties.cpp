@@ -90,7 +90,7 @@ std::vector<float> unpadded_run(const MoeCase& c, const device::Backend& backend
                                 const Faults& faults) {
   device::PaddedCase u = make_padded_case(c, unpadded_plan(plan), poison_seed(), faults.padding);
   u.faults = faults.kernel;
-  return run_and_slice(backend, u, poison_seed(), faults.padding);
+  return run_layer(c, backend, u, poison_seed(), faults.padding);
 }
 
 }  // namespace
@@ -116,7 +116,7 @@ Verdict check_padding_invariance(const MoeCase& c, const device::Backend& backen
       return;
     }
     const std::vector<float> y_unpadded = unpadded_run(c, backend, expected, faults);
-    const std::vector<float> y_padded = run_and_slice(backend, run.padded, poison_seed(), faults.padding);
+    const std::vector<float> y_padded = run_layer(c, backend, run.padded, poison_seed(), faults.padding);
     for (const auto& [y, what] : {std::pair{&y_unpadded, "unpadded"}, std::pair{&y_padded, "padded"}})
       if (const std::string bad = shape_violation(*y, c.tokens(), c.block.hidden, what); !bad.empty()) {
         v.ok = false;
@@ -252,7 +252,7 @@ Verdict check_golden_agreement(const MoeCase& c, const device::Backend& backend,
       return;
     }
     const GoldenTolerance& tol = golden_tolerance(c.scheme, c.block.dtype);
-    const std::vector<float> y = run_and_slice(backend, run.padded, poison_seed(), faults.padding);
+    const std::vector<float> y = run_layer(c, backend, run.padded, poison_seed(), faults.padding);
     std::ostringstream os;
     os << kP2GoldenAgreement << " on " << v.backend << " vs reference::moe::forward (fp64): ";
     if (const std::string bad = shape_violation(y, c.tokens(), c.block.hidden, "padded"); !bad.empty()) {
@@ -291,8 +291,8 @@ Verdict check_poison(const MoeCase& c, const device::Backend& backend, const Fau
     }
     const PaddedRun b = padded_case(c, faults, poison_seed() ^ kOtherPoison);
     const std::vector<float> y_ref = unpadded_run(c, backend, plan_for(c, shipped_ruleset(c.target.ruleset)), faults);
-    const std::vector<float> ya = run_and_slice(backend, a.padded, poison_seed(), faults.padding);
-    const std::vector<float> yb = run_and_slice(backend, b.padded, poison_seed() ^ kOtherPoison, faults.padding);
+    const std::vector<float> ya = run_layer(c, backend, a.padded, poison_seed(), faults.padding);
+    const std::vector<float> yb = run_layer(c, backend, b.padded, poison_seed() ^ kOtherPoison, faults.padding);
     std::ostringstream os;
     os << kP3Poison << " on " << v.backend << ": ";
     for (const auto& [y, what] : {std::pair{&y_ref, "unpadded"}, std::pair{&ya, "padded"}})
@@ -385,10 +385,10 @@ Verdict check_metamorphic(const MoeCase& c, const device::Backend& backend, cons
     const auto run = [&](const MoeCase& x) {
       device::PaddedCase p = make_padded_case(x, base.plan, poison_seed(), faults.padding);
       p.faults = faults.kernel;
-      return run_and_slice(backend, p, poison_seed(), faults.padding);
+      return run_layer(x, backend, p, poison_seed(), faults.padding);
     };
     const std::int64_t T = c.tokens(), H = c.block.hidden;
-    const std::vector<float> y = run_and_slice(backend, base.padded, poison_seed(), faults.padding);
+    const std::vector<float> y = run_layer(c, backend, base.padded, poison_seed(), faults.padding);
     std::ostringstream os;
     os << kP5Metamorphic << " on " << v.backend << ": ";
     if (const std::string bad = shape_violation(y, T, H, "padded"); !bad.empty()) {
@@ -478,7 +478,7 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
       return;
     }
     const std::int64_t T = c.tokens(), H = c.block.hidden;
-    const std::vector<float> y = run_and_slice(backend, whole.padded, poison_seed(), faults.padding);
+    const std::vector<float> y = run_layer(c, backend, whole.padded, poison_seed(), faults.padding);
     std::ostringstream os;
     os << kP6TensorParallel << " on " << v.backend << ": ";
     if (const std::string bad = shape_violation(y, T, H, "unpartitioned"); !bad.empty()) {
@@ -511,6 +511,8 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
           partials.push_back(std::move(yr));
         }
         for (float& s : sum) s = moe::round_to(c.block.dtype, s);
+        // The shared expert is not sharded here: the caller adds it once, after the all-reduce.
+        sum = finalize(c, std::move(sum));
         std::vector<std::span<const float>> scales(partials.begin(), partials.end());
         const RelCheck r = relative_check(y, sum, T, H, tol.rel, scales);
         const Comparison cmp = compare(y, sum, T, H, 0);

@@ -480,3 +480,43 @@ TEST(UlpBound, NonOrderPreservingBackendsGetTheirDeclaredBound) {
   EXPECT_TRUE(pr::check_poison(c, within).ok);
   EXPECT_FALSE(pr::check_poison(c, beyond).ok);
 }
+
+// ---- the shared expert in the padded path --------------------------------------------------------
+
+// A Qwen2-MoE block (shared expert with its sigmoid gate) and a Llama-4 one (shared expert, router
+// weight on the input), MXFP4 padded for a rule that pads: the finalize adds the shared expert on
+// the logical hidden states, so every property passes; leaving it out (the routed output alone) is
+// caught by P2; and the case fixture keeps the shared expert (content hash and golden output).
+TEST(SharedExpert, FinalizeAddsItToThePaddedPathsOutput) {
+  for (const moe::Family family : {moe::Family::kQwen2Moe, moe::Family::kLlama4}) {
+    const pr::MoeCase c = exposing_case(WeightScheme::kMxfp4W4A16, 96, 64, 3, pads_hidden, family);
+    ASSERT_TRUE(c.block.shared_expert.has_value()) << moe::name(family);
+    EXPECT_EQ(c.block.shared_expert_gate.has_value(), family == moe::Family::kQwen2Moe);
+    for (const pr::Verdict& v : {pr::check_padding_invariance(c, sim()), pr::check_golden_agreement(c, sim()),
+                                 pr::check_poison(c, sim()), pr::check_metamorphic(c, sim()),
+                                 pr::check_tensor_parallel(c, sim())}) {
+      EXPECT_TRUE(v.ok) << v.message;
+    }
+    // Without the finalize the output misses the shared expert: far outside P2's bound.
+    const moecheck::device::PaddedCase p = pr::make_padded_case(c, pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset)));
+    const std::vector<float> routed = pr::run_and_slice(sim(), p);
+    const std::vector<float> layer = pr::finalize(c, routed);
+    const moe::MoeOutput g = pr::golden(c);
+    double routed_err = 0, layer_err = 0, scale = 0;
+    for (std::size_t n = 0; n < layer.size(); ++n) {
+      routed_err = std::max(routed_err, std::abs(double{routed[n]} - g.output.data()[n]));
+      layer_err = std::max(layer_err, std::abs(double{layer[n]} - g.output.data()[n]));
+      scale = std::max(scale, std::abs(double{g.output.data()[n]}));
+    }
+    EXPECT_LT(layer_err, scale / (1 << 16)) << moe::name(family);
+    EXPECT_GT(routed_err, scale / (1 << 5)) << moe::name(family);
+    // Round trip through a case fixture.
+    moecheck_test::TempDir dir("moecheck_shared_");
+    const fs::path path = pr::write_counterexample({c, pr::kP2GoldenAgreement, "T/N", "reproduce=x", "m"}, dir.path());
+    const pr::CaseFixture back = pr::read_case_fixture(path);
+    ASSERT_TRUE(back.c.block.shared_expert.has_value());
+    EXPECT_EQ(back.c.block.shared_expert_gate.has_value(), c.block.shared_expert_gate.has_value());
+    EXPECT_EQ(pr::content_hash(back.c, pr::kP2GoldenAgreement), pr::content_hash(c, pr::kP2GoldenAgreement));
+    EXPECT_EQ(pr::golden(back.c).output, g.output);
+  }
+}

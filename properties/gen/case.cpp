@@ -26,6 +26,21 @@ std::ostream& operator<<(std::ostream& os, const CaseSpec& s) {
 
 namespace {
 
+}  // namespace
+
+bool has_shared_expert(moe::Family family) {
+  switch (family) {
+    case moe::Family::kQwen2Moe:
+    case moe::Family::kDeepseekV2:
+    case moe::Family::kDeepseekV3:
+    case moe::Family::kLlama4:
+    case moe::Family::kGraniteMoeShared: return true;
+    default: return false;
+  }
+}
+
+namespace {
+
 // `rows` x `cols` values of `spec` with its scale replaced and its seed offset by `salt`.
 std::vector<float> values(ValueSpec spec, std::uint32_t salt, float scale, std::int64_t rows, std::int64_t cols) {
   spec.seed = spec.seed * 131u + salt;
@@ -85,6 +100,20 @@ MoeCase build_case(const CaseSpec& s) {
       x.down_bias = values(router_spec, salt + 3, 0.5f, 1, s.hidden);
     }
     b.experts.push_back(std::move(x));
+  }
+  // The shared expert of the families that have one: dense in the model dtype (vLLM runs it as a
+  // layer of its own, outside the fused-MoE kernel), SwiGLU with gate/up concatenated, no biases, of
+  // the routed experts' intermediate size; Qwen2-MoE scales it by σ(x · gate).
+  if (has_shared_expert(s.family)) {
+    moe::Expert shared;
+    const auto salt = static_cast<std::uint32_t>(16 + 4 * s.experts);
+    shared.gate_up.parts.push_back(moe::DenseWeight{
+        2 * s.intermediate, s.hidden, values(s.weights, salt, in_scale, 2 * s.intermediate, s.hidden)});
+    shared.down.parts.push_back(
+        moe::DenseWeight{s.hidden, s.intermediate, values(s.weights, salt + 1, mid_scale, s.hidden, s.intermediate)});
+    b.shared_expert = std::move(shared);
+    if (s.family == moe::Family::kQwen2Moe)
+      b.shared_expert_gate = moe::DenseWeight{1, s.hidden, values(router_spec, salt + 2, in_scale, 1, s.hidden)};
   }
   c.scheme = s.scheme;
   const std::vector<float> h = values(s.activations, 3, s.activations.scale, s.tokens, s.hidden);
@@ -193,7 +222,11 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
             if (valid_targets(s, f, h, i, ek.experts, ek.top_k, false).empty()) s = WeightScheme::kDense;
             return Shape{f, d, s, h, i, ek, t};
           },
-          shrinking_element<moe::Family>({moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss}),
+          // The shared-expert families (their finalize adds a dense expert to the padded path's
+          // output) beside the plain ones; Llama-4 also weights the input, not the output.
+          shrinking_element<moe::Family>({moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss,
+                                          moe::Family::kQwen2Moe, moe::Family::kLlama4,
+                                          moe::Family::kGraniteMoeShared, moe::Family::kDeepseekV2}),
           shrinking_element<moe::Dtype>({moe::Dtype::kF32, moe::Dtype::kBf16}), scheme_gen,
           feature_size(o.allow_large), feature_size(o.allow_large), experts_and_top_k(o.max_experts),
           token_count(o.max_tokens)),

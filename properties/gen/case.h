@@ -41,6 +41,9 @@ struct CaseSpec {
 };
 std::ostream& operator<<(std::ostream& os, const CaseSpec& spec);
 
+// Qwen2-MoE, DeepSeek-V2 / V3, Llama-4 and GraniteMoeShared blocks carry a shared expert.
+bool has_shared_expert(reference::moe::Family family);
+
 // The MoeCase a spec describes (deterministic).
 MoeCase build_case(const CaseSpec& spec);
 

@@ -99,6 +99,23 @@ RouterOutput route_block(const MoeBlock& block, const RowMatrix<float>& hidden, 
   return route_rounded(block, rounded(hidden, block.dtype), accumulate);
 }
 
+RowMatrix<float> shared_expert_output(const MoeBlock& block, const RowMatrix<float>& x, Accumulate accumulate) {
+  if (!block.shared_expert) return {};
+  const Dtype dtype = block.dtype;
+  Workspace ws;
+  RowMatrix<float> shared =
+      run_expert(*block.shared_expert, x, block.semantics.activation, GateUpLayout::kConcatenated, dtype, accumulate, ws);
+  if (block.shared_expert_gate) {
+    const RowMatrix<float> gate =
+        linear_rounded(StackedWeight{{*block.shared_expert_gate}}, {}, x, dtype, accumulate, ws, dtype);
+    for (Eigen::Index t = 0; t < x.rows(); ++t) {
+      const double g = round_to(dtype, sigmoid(gate(t, 0)));
+      for (std::int64_t h = 0; h < block.hidden; ++h) shared(t, h) = round_to(dtype, g * shared(t, h));
+    }
+  }
+  return shared;
+}
+
 MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate,
                   const quant::ActivationSpec& input_quant) {
   validate(block);
@@ -150,16 +167,7 @@ MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumul
   if (s.combine == Combine::kSum) out.output = sum.unaryExpr([&](double v) { return r(v); });
 
   if (block.shared_expert) {
-    RowMatrix<float> shared =
-        run_expert(*block.shared_expert, x, s.activation, GateUpLayout::kConcatenated, dtype, accumulate, ws);
-    if (block.shared_expert_gate) {
-      const RowMatrix<float> gate =
-          linear_rounded(StackedWeight{{*block.shared_expert_gate}}, {}, x, dtype, accumulate, ws, dtype);
-      for (std::int64_t t = 0; t < tokens; ++t) {
-        const double g = r(sigmoid(gate(t, 0)));
-        for (std::int64_t h = 0; h < block.hidden; ++h) shared(t, h) = r(g * shared(t, h));
-      }
-    }
+    const RowMatrix<float> shared = shared_expert_output(block, x, accumulate);
     for (std::int64_t t = 0; t < tokens; ++t)
       for (std::int64_t h = 0; h < block.hidden; ++h) out.output(t, h) = r(double{out.output(t, h)} + shared(t, h));
   }

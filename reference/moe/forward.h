@@ -39,6 +39,12 @@ RouterOutput route_block(const MoeBlock& block, const RowMatrix<float>& hidden,
 MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumulate accumulate = Accumulate::kFp64,
                   const quant::ActivationSpec& input_quant = quant::kModelDtypeActivations);
 
+// The shared expert's output on x [T, H] (values of the model dtype): its MLP, scaled by
+// σ(x · gate) where the block has a shared-expert gate (Qwen2-MoE), [T, H] in the model dtype; an
+// empty matrix for a block without one. forward() adds it to the routed output, and so does the
+// padding path's finalize (properties/case.h), on the LOGICAL hidden states.
+RowMatrix<float> shared_expert_output(const MoeBlock& block, const RowMatrix<float>& x, Accumulate accumulate);
+
 // One expert's MLP on the rows of x (values of the model dtype), unweighted: the gate_up linear
 // rounded (then + bias, rounded), the activation, the down linear rounded (then + bias, rounded).
 // Used for routed and shared experts alike.
