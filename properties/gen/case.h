@@ -25,8 +25,8 @@ namespace moecheck::properties::gen {
 // 2: choices shrink toward their first value; 3: padding targets and real sizes shrink too
 // (shrinking_element instead of rc::gen::elementOf, which draws the same values but never shrinks,
 // so reproduce strings of version 2 name other shrink paths); 4: the scheme table's new rows, schemes
-// that a shipped rule pads drawn three times as often, and a scheme without a bound target for the
-// drawn sizes falls back to dense.
+// that a shipped rule pads drawn three times as often, a scheme without a bound target for the
+// drawn sizes falls back to dense, and the shared-expert families are drawn.
 inline constexpr std::int64_t kGeneratorVersion = 4;
 inline constexpr std::int64_t generator_version = kGeneratorVersion;
 
