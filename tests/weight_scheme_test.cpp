@@ -35,7 +35,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
   EXPECT_FALSE(rq::parse_weight_scheme("mxfp5").has_value());
   EXPECT_EQ(rq::weight_scheme_names(),
             "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16, "
-            "fp8_block128_w8a8, int4_g128_w4a16, int8_g128_w8a16");
+            "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what

@@ -113,9 +113,24 @@ void mxfp4_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
   }
 }
 // fp8 codes times the fp32 multiplier of their 128×128 block.
+// Calls f(k_begin, k_end, scale index) for each run of [k0, k0 + count) that one scale covers (a
+// scale block along K; fault B2's wrapped index is constant over a block too), so the tile
+// functions look a scale up once per block rather than once per element.
+template <class F>
+void for_scale_runs(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, F&& f) {
+  for (std::int64_t k = k0; k < k0 + count;) {
+    const std::int64_t end = std::min(k0 + count, (k / w.scale_k_block + 1) * w.scale_k_block);
+    f(k, end, w.scale_index(n, k));
+    k = end;
+  }
+}
+
 void fp8_block_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
   const std::uint8_t* r = w.codes + n * w.code_stride;
-  for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = round_dtype(w.dtype, w.decode[r[k]] * w.scales[w.scale_index(n, k)]);
+  for_scale_runs(w, n, k0, count, [&](std::int64_t k, std::int64_t end, std::int64_t i) {
+    const float s = w.scales[i];
+    for (; k < end; ++k) out[k - k0] = round_dtype(w.dtype, w.decode[r[k]] * s);
+  });
 }
 
 // W8A8: the fp8 codes' values unscaled, as the tensor cores read them; the block scale multiplies
@@ -129,10 +144,10 @@ void fp8_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::in
 // scale of their 32-block: MXFP8 and MXFP6, one fp32 product as the golden's mx_dequantize_rows.
 void mx_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
   const std::uint8_t* r = w.codes + n * w.code_stride;
-  for (std::int64_t k = k0; k < k0 + count; ++k) {
-    const float s = reference::formats::e8m0_value(w.scale_bytes[w.scale_index(n, k)]);
-    out[k - k0] = round_dtype(w.dtype, w.decode[rq::packed_code(r, k, w.code_packing)] * s);
-  }
+  for_scale_runs(w, n, k0, count, [&](std::int64_t k, std::int64_t end, std::int64_t i) {
+    const float s = reference::formats::e8m0_value(w.scale_bytes[i]);
+    for (; k < end; ++k) out[k - k0] = round_dtype(w.dtype, w.decode[rq::packed_code(r, k, w.code_packing)] * s);
+  });
 }
 
 // fused_moe_kernel_gptq_awq (fused_moe.py @ 7ca49fbe): b = ((fp32(q) - fp32(zp)) · fp32(scale))
@@ -140,8 +155,7 @@ void mx_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int
 // group's zero point (int4 `(b_zp >> (offs_bn % 2) * 4) & 0xF`), or b_zp_num 8 / 128 without one.
 void wna16_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
   const std::uint8_t* r = w.codes + n * w.code_stride;
-  for (std::int64_t k = k0; k < k0 + count; ++k) {
-    const std::int64_t i = w.scale_index(n, k);
+  for_scale_runs(w, n, k0, count, [&](std::int64_t k, std::int64_t end, std::int64_t i) {
     int zp = w.symmetric_zero_point;
     if (w.zero_points) {
       // Zero points share the scales' row (fault B1 included) and group.
@@ -149,9 +163,10 @@ void wna16_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
       zp = w.code_packing == rq::kFp4Bytes ? (w.zero_points[(row / 2) * w.zp_stride + group] >> (4 * (row % 2))) & 0x0F
                                            : w.zero_points[row * w.zp_stride + group];
     }
-    const std::uint8_t q = rq::packed_code(r, k, w.code_packing);
-    out[k - k0] = round_dtype(w.dtype, (static_cast<float>(q) - static_cast<float>(zp)) * w.scales[i]);
-  }
+    const float s = w.scales[i], z = static_cast<float>(zp);
+    for (; k < end; ++k)
+      out[k - k0] = round_dtype(w.dtype, (static_cast<float>(rq::packed_code(r, k, w.code_packing)) - z) * s);
+  });
 }
 
 // The schemes the sim runs, each with its tile function.
@@ -167,6 +182,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kMxfp6E3m2W6A16, mx_codes_row},
     {WeightScheme::kMxfp6E2m3W6A16, mx_codes_row},
     {WeightScheme::kFp8Block128W8A8, fp8_codes_row},
+    {WeightScheme::kMxfp4W4A4Qdq, mxfp4_row},
     {WeightScheme::kInt4G128W4A16, wna16_row},
     {WeightScheme::kInt8G128W8A16, wna16_row},
 };
@@ -410,9 +426,24 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   const auto quantize_rows = [&](const float* data, std::int64_t rows, std::int64_t cols) {
     return rq::quantize_activations(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols));
   };
+  // The emulation paths quant-dequantize instead: each A row replaced by code · scale in the model
+  // dtype, then the 16-bit GEMM as for w·a16.
+  const auto qdq_rows = [&](float* data, std::int64_t rows, std::int64_t cols) {
+    const rq::RowMatrixXf q =
+        rq::fake_quantize(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols));
+    for (Eigen::Index i = 0; i < q.size(); ++i) data[i] = round_dtype(dtype, q.data()[i]);
+  };
+  std::vector<float> x_qdq;
   rq::QuantizedActivations qa1;
   AScales a1_scales;
-  if (input_quant.quantized()) {
+  if (input_quant.quantized() && input_quant.qdq) {
+    if (c.weights_on_input) {
+      qdq_rows(a1.data(), pairs, hp);
+    } else {
+      x_qdq = c.hidden_states_padded.data;
+      qdq_rows(x_qdq.data(), tokens, hp);
+    }
+  } else if (input_quant.quantized()) {
     qa1 = c.weights_on_input ? quantize_rows(a1.data(), pairs, hp)
                              : quantize_rows(c.hidden_states_padded.data.data(), tokens, hp);
     a1_scales = AScales{&qa1, c.weights_on_input, k};
@@ -439,6 +470,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
       tiles_, ab, n1, hp, n1_tiles,
       [&](std::int32_t p) -> const float* {
         if (a1_scales.q) return qa1.values.data() + (c.weights_on_input ? p : p / k) * hp;
+        if (!x_qdq.empty()) return x_qdq.data() + (p / k) * hp;
         return c.weights_on_input ? a1.data() + p * hp : c.hidden_states_padded.data.data() + (p / k) * hp;
       },
       w13_view,
@@ -478,7 +510,9 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   }
   rq::QuantizedActivations qa2;
   AScales a2_scales;
-  if (input_quant.quantized()) {
+  if (input_quant.quantized() && input_quant.qdq) {
+    qdq_rows(cache2.data(), pairs, ip);
+  } else if (input_quant.quantized()) {
     qa2 = quantize_rows(cache2.data(), pairs, ip);
     a2_scales = AScales{&qa2, true, k};
   }

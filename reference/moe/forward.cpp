@@ -38,23 +38,29 @@ RowMatrix<float> linear_rounded(const StackedWeight& weight, const std::vector<f
 }
 
 // Each GEMM's input as the quantized kernel sees it: code · scale (quant/scheme.h fake_quantize),
-// or unchanged for w·a16 schemes.
-RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowMatrix<float>& x) {
+// back in the model dtype where the path quant-dequantizes (the emulations' `.to(A.dtype)`), or
+// unchanged for w·a16 schemes.
+RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowMatrix<float>& x, Dtype dtype) {
   if (!input_quant.quantized()) return x;
-  return quant::fake_quantize(input_quant, x);
+  RowMatrix<float> q = quant::fake_quantize(input_quant, x);
+  if (input_quant.qdq)
+    for (Eigen::Index i = 0; i < q.size(); ++i) q.data()[i] = round_to(dtype, q.data()[i]);
+  return q;
 }
 
 RowMatrix<float> run_expert(const Expert& expert, const RowMatrix<float>& x, Activation activation, GateUpLayout layout,
                             Dtype dtype, Accumulate accumulate, Workspace& ws,
                             const quant::ActivationSpec& input_quant = quant::kModelDtypeActivations) {
-  const Dtype weight_dtype = input_quant.quantized() ? Dtype::kF32 : dtype;
-  const RowMatrix<float> gate_up = linear_rounded(expert.gate_up, expert.gate_up_bias, gemm_input(input_quant, x),
-                                                  dtype, accumulate, ws, weight_dtype);
+  // W8A8 tensor cores read codes and apply the scales to the sums: the weight stays fp32; a
+  // quant-dequantizing emulation runs a 16-bit GEMM on weights of the model dtype.
+  const Dtype weight_dtype = input_quant.quantized() && !input_quant.qdq ? Dtype::kF32 : dtype;
+  const RowMatrix<float> gate_up = linear_rounded(expert.gate_up, expert.gate_up_bias,
+                                                  gemm_input(input_quant, x, dtype), dtype, accumulate, ws, weight_dtype);
   RowMatrix<float> h(x.rows(), gate_up.cols() / 2);
   for (Eigen::Index t = 0; t < x.rows(); ++t)
     activate(activation, layout, dtype, {gate_up.row(t).data(), static_cast<std::size_t>(gate_up.cols())},
              {h.row(t).data(), static_cast<std::size_t>(h.cols())});
-  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h), dtype, accumulate, ws,
+  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h, dtype), dtype, accumulate, ws,
                         weight_dtype);
 }
 

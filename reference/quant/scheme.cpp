@@ -6,6 +6,7 @@
 #include "reference/formats/codecs.h"
 #include "reference/names.h"
 #include "reference/quant/fp8.h"
+#include "reference/quant/mxfp4.h"
 #include "reference/quant/mx.h"
 #include "reference/quant/wna16.h"
 
@@ -62,10 +63,17 @@ constexpr ComponentSpec kInt8G128Components[] = {
 // clang-format on
 
 constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
-// The Quark W4A4 / W4A8 methods store these weights too; their activation quantization is not yet a
-// scheme of its own, so they run here with activations in the model dtype.
-constexpr MethodBinding kMxfp4Methods[] = {{"gpt_oss_mxfp4"}, {"mxfp4"}, {"quark_w_mxfp4"}, {"quark_w_mxfp4_a_mxfp4"},
-                                           {"quark_w_mxfp4_a_fp8"}};
+// Quark W4A8 (`quark_w_mxfp4_a_fp8`: static per-tensor fp8 activations, which need the checkpoint's
+// input scale) stores these weights too and runs here with activations in the model dtype until its
+// activation quantization is a row of its own; W4A4 has its row (mxfp4_w4a4_qdq) on EMULATION.
+constexpr MethodBinding kMxfp4Methods[] = {{"gpt_oss_mxfp4"}, {"mxfp4"}, {"quark_w_mxfp4"}, {"quark_w_mxfp4_a_fp8"}};
+// w_mxfp4_a_mxfp4 on EMULATION: QuarkOCP_MX_MoEMethod's emulation experts dequantize the MXFP4
+// weights and quant-dequantize each GEMM input with quant_dequant_mxfp4 (amd-quark qdq_mxfp4,
+// scale mode "even"; fused_moe/utils.py _mxfp4_quantize @ 7ca49fbe). AITER's CK W4A4 kernel, XPU
+// and CPU run their own numerics and stay unbound.
+constexpr std::string_view kEmulation[] = {"EMULATION"};
+constexpr MethodBinding kMxfp4W4A4Methods[] = {{"quark_w_mxfp4_a_mxfp4", kEmulation}};
+constexpr ActivationSpec kMxfp4QuarkEvenQdq{ActivationQuant::kMxfp4QuarkEven, kMxBlock, true};
 // fp8_block runs W8A16 on CPU (cpu_moe.py "FP8 W8A16 MoE", CPUQuantMethod.FP8_W8A16) and on Marlin
 // (fp8 weights dequantized in the kernel, 16-bit activations); every other backend quantizes the
 // activations per token and 128-group (DeepSeek-V3's path: fused_moe.py moe_kernel_quantize_input
@@ -100,7 +108,7 @@ constexpr MethodBinding kInt8Wna16Methods[] = {{"int8_wna16", kWna16TritonBacken
 // DeepSeek-V3's activation quantization: per token, 128 columns (the weight block's K).
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 9> kSchemes = {{
+const std::array<SchemeSpec, 10> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -134,6 +142,11 @@ const std::array<SchemeSpec, 9> kSchemes = {{
      "(fp32 scales) before each GEMM; the Triton kernel scales each K tile's fp8 dot by both scales",
      kFp8BlockComponents, kFp8WeightBlock, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kFp8TokenGroup128,
      kFp8BlockW8A8Methods, nullptr, nullptr, WeightScheme::kFp8Block128W8A16},
+    {WeightScheme::kMxfp4W4A4Qdq, "mxfp4_w4a4_qdq",
+     "Quark OCP MXFP4 weights as mxfp4_w4a16; each GEMM input quant-dequantized to MXFP4 (amd-quark qdq_mxfp4, "
+     "scale mode even) in the model dtype, then the 16-bit GEMM (vLLM's emulation of w_mxfp4_a_mxfp4)",
+     kMxfp4Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, kMxfp4QuarkEvenQdq,
+     kMxfp4W4A4Methods, nullptr, nullptr, WeightScheme::kMxfp4W4A16},
     {WeightScheme::kInt4G128W4A16, "int4_g128_w4a16",
      "symmetric int4 (uint4b8: q - 8), two per byte (low nibble = even k), one scale per 128 along K, dequantized "
      "in-tile as (fp32(q) - 8) * scale, cast to the model dtype; activations stay in the model dtype (Triton "
@@ -168,10 +181,27 @@ bool is_scale(Component component) {
 std::string_view name(GateUpParts parts) { return parts == GateUpParts::kFused ? "fused" : "separate"; }
 std::string_view name(ScaleLayout layout) { return layout == ScaleLayout::kNone ? "none" : "plain"; }
 std::string_view name(ActivationQuant quant) {
-  return quant == ActivationQuant::kNone ? "none" : "fp8_token_group";
+  switch (quant) {
+    case ActivationQuant::kNone: return "none";
+    case ActivationQuant::kFp8TokenGroup: return "fp8_token_group";
+    case ActivationQuant::kMxfp4QuarkEven: return "mxfp4_quark_even";
+  }
+  return "unknown";
 }
 
 QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x) {
+  if (spec.quant == ActivationQuant::kMxfp4QuarkEven) {
+    const Mxfp4Weight q = quantize(x, Mxfp4Rounding::kQuarkEven);
+    QuantizedActivations out;
+    out.group = kMxBlock;
+    out.values.resize(x.rows(), x.cols());
+    out.scales.resize(x.rows(), x.cols() / kMxBlock);
+    const float* decode = formats::decode_table(formats::Format::kE2m1);
+    for (Eigen::Index r = 0; r < x.rows(); ++r)
+      for (Eigen::Index c = 0; c < x.cols(); ++c) out.values(r, c) = decode[code_at(q, r, c)];
+    for (Eigen::Index i = 0; i < out.scales.size(); ++i) out.scales.data()[i] = formats::e8m0_value(q.scales[i]);
+    return out;
+  }
   if (spec.quant != ActivationQuant::kFp8TokenGroup)
     throw std::invalid_argument("quantize_activations: activations of scheme '" + std::string(name(spec.quant)) +
                                 "' are not quantized");

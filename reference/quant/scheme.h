@@ -29,6 +29,7 @@ enum class WeightScheme : std::uint8_t {
   kMxfp6E3m2W6A16,    // Quark OCP MXFP6 e3m2, weight-only (w_mxfp6_e3m2: emulation, dequantized)
   kMxfp6E2m3W6A16,    // Quark OCP MXFP6 e2m3, weight-only (w_mxfp6_e2m3)
   kFp8Block128W8A8,   // DeepSeek-V3 FP8 128×128 blocks, activations fp8 per token and 128-group
+  kMxfp4W4A4Qdq,      // Quark w_mxfp4_a_mxfp4 emulation: MXFP4 weights, activations MXFP4 quant-dequantized
   kInt4G128W4A16,     // GPTQ-style symmetric int4 (uint4b8), fp32 scale per 128 along K (Triton WNA16)
   kInt8G128W8A16,     // symmetric int8 (uint8b128), fp32 scale per 128 along K (Triton WNA16)
 };
@@ -88,12 +89,19 @@ enum class ActivationQuant : std::uint8_t {
   kNone,            // they stay in the model dtype (w·a16)
   kFp8TokenGroup,   // dynamic e4m3fn per token and `group` columns: per_token_group_quant_fp8 (the
                     // CUDA kernel, fp32 scales; quant/fp8.h Fp8GroupQuantizer::kCuda)
+  kMxfp4QuarkEven,  // dynamic MXFP4 per 32 columns, amd-quark `qdq_mxfp4(x, "even")` (vLLM
+                    // fused_moe/utils.py _mxfp4_quantize -> quant_dequant_mxfp4; quant/mxfp4.h
+                    // Mxfp4Rounding::kQuarkEven)
 };
 std::string_view name(ActivationQuant quant);
 
 struct ActivationSpec {
   ActivationQuant quant = ActivationQuant::kNone;
-  std::int64_t group = 0;  // columns per scale (kFp8TokenGroup)
+  std::int64_t group = 0;  // columns per scale
+  // Quant-dequant (the emulation paths): the activations are quantized and dequantized back to the
+  // model dtype before a 16-bit GEMM, which then runs as for w·a16. Otherwise the kernel's tensor
+  // cores read the codes and each K tile's sum is scaled (W8A8).
+  bool qdq = false;
   bool quantized() const { return quant != ActivationQuant::kNone; }
 };
 inline constexpr ActivationSpec kModelDtypeActivations{};

@@ -2,8 +2,10 @@
 // cases (the default generator: H, I <= 512 on most draws) and for gpt-oss-shaped cases (H = I =
 // 2880, MXFP4, padded per the default ruleset), for every property P1..P6. A P1 case is the padded
 // run, the unpadded run and the bitwise comparison; the others run more (P3 three runs, P5 four,
-// P6 every rank of TP 2, 4 and EP 2, 4). Target (issue #5): >= 50 small P1 cases per second.
-// Exit status 1 if the target is missed or a case fails. Single thread, this machine.
+// P6 every rank of TP 2, 4 and EP 2, 4). Then P1 per weight scheme: small generated cases moved to
+// each scheme of the table (sizes rounded up to what it stores, a target of a bound backend).
+// Targets (issues #5, #10): >= 50 small P1 cases per second, overall and for every scheme.
+// Exit status 1 if a target is missed or a case fails. Single thread, this machine.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -13,6 +15,7 @@
 #include "device/registry.h"
 #include "properties/gen/case.h"
 #include "properties/properties.h"
+#include "reference/quant/scheme.h"
 
 namespace dv = moecheck::device;
 namespace pr = moecheck::properties;
@@ -99,6 +102,39 @@ int main() {
                 l.cases, l.failed, l.skipped, l.seconds, l.cases / l.seconds, "-");
   }
   if (large.empty()) std::printf("gpt-oss shapes: no padding target found in the shipped rulesets\n");
+
+  // P1 per scheme: the small draws again, each moved to the scheme (H and I rounded up to its
+  // size_multiple; a separately stored gate/up cannot be interleaved, so gpt-oss becomes Qwen3-MoE)
+  // and given one of its bound targets (padded ones first), until 100 cases per scheme.
+  namespace rq = moecheck::reference::quant;
+  namespace moe = moecheck::reference::moe;
+  std::printf("\n%-22s %-40s %8s %8s %8s %10s %12s %s\n", "P1 per scheme", "scheme", "checked", "failed", "skipped",
+              "seconds", "cases/s", "target");
+  for (const rq::SchemeSpec& row : rq::weight_schemes()) {
+    std::vector<pr::MoeCase> cases;
+    for (int i = 0; i < 4 * kSmall && cases.size() < 100; ++i) {
+      auto spec = pr::gen::case_spec()(rc::Random(rc::Random::Key{20261202u, std::uint64_t(i), 0, 0}), 50).value();
+      spec.scheme = row.scheme;
+      spec.hidden = rq::round_up(spec.hidden, row.size_multiple);
+      spec.intermediate = rq::round_up(spec.intermediate, row.size_multiple);
+      if (row.gate_up == rq::GateUpParts::kSeparate && spec.family == moe::Family::kGptOss)
+        spec.family = moe::Family::kQwen3Moe;
+      const auto& padded = pr::gen::valid_targets(row.scheme, spec.family, spec.hidden, spec.intermediate,
+                                                  spec.experts, spec.top_k, true);
+      const auto& all = pr::gen::valid_targets(row.scheme, spec.family, spec.hidden, spec.intermediate,
+                                               spec.experts, spec.top_k, false);
+      const auto& targets = padded.empty() ? all : padded;
+      if (targets.empty()) continue;
+      spec.target = targets[std::size_t(i) % targets.size()];
+      cases.push_back(pr::gen::build_case(spec));
+    }
+    const Run r = run_cases(pr::kP1PaddingInvariance, cases, *sim);
+    const double rate = r.cases / r.seconds;
+    const bool met = !cases.empty() && rate >= 50.0;
+    ok = ok && r.failed == 0 && met;
+    std::printf("%-22s %-40s %8d %8d %8d %10.3f %12.1f %s\n", "", std::string(row.name).c_str(), r.cases, r.failed,
+                r.skipped, r.seconds, rate, cases.empty() ? "no case" : met ? ">=50 ok" : ">=50 MISSED");
+  }
   std::printf("\n%s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }
