@@ -159,44 +159,42 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       "MXFP4 activations (quant-dequant): both quantize with the same codec, but GEMM2's input differs by the "
       "GEMM1 accumulation order, and an element at an e2m1 rounding boundary (1 mantissa bit) moves by a whole "
       "e2m1 step, up to half the element";
-  static const std::vector<GoldenTolerance> table = {
-      {WeightScheme::kDense, Dtype::kF32, 1.0 / (1 << 16), fp32_reason},
-      {WeightScheme::kDense, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason},
-      {WeightScheme::kMxfp4W4A16, Dtype::kF32, 1.0 / (1 << 16),
-       fp32_reason + "; MXFP4 values dequantize exactly (e2m1 x 2^k), so quantization adds no error"},
-      {WeightScheme::kMxfp4W4A16, Dtype::kBf16, 1.0 / (1 << 5),
-       bf16_reason + "; MXFP4 values dequantize exactly (e2m1 x 2^k), so quantization adds no error"},
-      {WeightScheme::kFp8Block128W8A16, Dtype::kF32, 1.0 / (1 << 16),
-       fp32_reason + "; e4m3 x fp32 block scale products are exact in fp32"},
-      {WeightScheme::kFp8Block128W8A16, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason},
-      {WeightScheme::kMxfp8W8A16, Dtype::kF32, 1.0 / (1 << 16),
-       fp32_reason + "; MXFP8 values dequantize exactly (e4m3 x 2^k), so quantization adds no error"},
-      {WeightScheme::kMxfp8W8A16, Dtype::kBf16, 1.0 / (1 << 5),
-       bf16_reason + "; MXFP8 values dequantize exactly in fp32 and, but for bf16 subnormals, in bf16"},
-      {WeightScheme::kMxfp6E3m2W6A16, Dtype::kF32, 1.0 / (1 << 16),
-       fp32_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
-      {WeightScheme::kMxfp6E3m2W6A16, Dtype::kBf16, 1.0 / (1 << 5),
-       bf16_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
-      {WeightScheme::kMxfp6E2m3W6A16, Dtype::kF32, 1.0 / (1 << 16),
-       fp32_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
-      {WeightScheme::kMxfp6E2m3W6A16, Dtype::kBf16, 1.0 / (1 << 5),
-       bf16_reason + "; MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
-      {WeightScheme::kFp8Block128W8A8, Dtype::kF32, 1.0 / (1 << 5), w8a8_reason},
-      {WeightScheme::kFp8Block128W8A8, Dtype::kBf16, 1.0 / (1 << 5), w8a8_reason + "; and " + bf16_reason},
-      {WeightScheme::kMxfp4W4A4Qdq, Dtype::kF32, 1.0 / (1 << 5), w4a4_reason},
-      {WeightScheme::kMxfp4W4A4Qdq, Dtype::kBf16, 1.0 / (1 << 2),
-       w4a4_reason + "; in bf16 GEMM1's outputs differ by a bf16 ulp far more often than in fp32, so about 1 in 100 "
-                     "GEMM2 inputs flips (measured worst 0.12 of the row max over 3 x 200 cases, seeds 1-3; P1, P3, "
-                     "P5 stay bitwise and P6 within 2^-5, so the padding path is still checked exactly); and " +
-           bf16_reason},
-      // WNA16: the sim's tile and the golden compute the same fp32 product (q - zp) * scale (q - zp an
-      // exact small integer, one rounding) and round it to the model dtype alike, so the weights agree
-      // bit for bit and only the accumulation differs, as for dense.
-      {WeightScheme::kInt4G128W4A16, Dtype::kF32, 1.0 / (1 << 16), fp32_reason + "; " + wna16_reason},
-      {WeightScheme::kInt4G128W4A16, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason + "; " + wna16_reason},
-      {WeightScheme::kInt8G128W8A16, Dtype::kF32, 1.0 / (1 << 16), fp32_reason + "; " + wna16_reason},
-      {WeightScheme::kInt8G128W8A16, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason + "; " + wna16_reason},
+  // The weight-only schemes: the accumulation differences above, plus what the scheme's
+  // dequantization adds (nothing, for every row here: the sim's tile and the golden compute the
+  // same fp32 product and round it to the model dtype alike).
+  struct WeightOnly {
+    WeightScheme scheme;
+    std::string_view why;  // appended to both dtypes' reasons; empty for dense
   };
+  static const WeightOnly weight_only[] = {
+      {WeightScheme::kDense, ""},
+      {WeightScheme::kMxfp4W4A16, "MXFP4 values dequantize exactly (e2m1 x 2^k), so quantization adds no error"},
+      {WeightScheme::kFp8Block128W8A16, "e4m3 x fp32 block scale products are exact in fp32"},
+      {WeightScheme::kMxfp8W8A16,
+       "MXFP8 values dequantize exactly (e4m3 x 2^k; in bf16 but for subnormals), so quantization adds no error"},
+      {WeightScheme::kMxfp6E3m2W6A16, "MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
+      {WeightScheme::kMxfp6E2m3W6A16, "MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
+      {WeightScheme::kInt4G128W4A16, wna16_reason},
+      {WeightScheme::kInt8G128W8A16, wna16_reason},
+  };
+  static const std::vector<GoldenTolerance> table = [] {
+    std::vector<GoldenTolerance> t;
+    for (const WeightOnly& w : weight_only) {
+      const std::string tail = w.why.empty() ? "" : "; " + std::string(w.why);
+      t.push_back({w.scheme, Dtype::kF32, 1.0 / (1 << 16), fp32_reason + tail});
+      t.push_back({w.scheme, Dtype::kBf16, 1.0 / (1 << 5), bf16_reason + tail});
+    }
+    t.push_back({WeightScheme::kFp8Block128W8A8, Dtype::kF32, 1.0 / (1 << 5), w8a8_reason});
+    t.push_back({WeightScheme::kFp8Block128W8A8, Dtype::kBf16, 1.0 / (1 << 5), w8a8_reason + "; and " + bf16_reason});
+    t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kF32, 1.0 / (1 << 5), w4a4_reason});
+    t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kBf16, 1.0 / (1 << 2),
+                 w4a4_reason + "; in bf16 GEMM1's outputs differ by a bf16 ulp far more often than in fp32, so about 1 "
+                               "in 100 GEMM2 inputs flips (measured worst 0.12 of the row max over 3 x 200 cases, seeds "
+                               "1-3; P1, P3, P5 stay bitwise and P6 within 2^-5, so the padding path is still checked "
+                               "exactly); and " +
+                     bf16_reason});
+    return t;
+  }();
   return table;
 }
 

@@ -22,6 +22,7 @@
 namespace q = moecheck::reference::quant;
 using moecheck::test::expect_invalid;
 using moecheck::test::expect_same;
+using moecheck::test::random_int_weight;
 using q::RowMatrixXf;
 using q::RowMatrixXi32;
 using q::RowMatrixXu8;
@@ -29,30 +30,6 @@ using q::RowMatrixXu8;
 namespace {
 
 std::mt19937 rng(std::uint32_t salt) { return moecheck::test::seeded_rng(salt); }
-
-// group_size -1 means channelwise (IntWeight group_size = K).
-q::IntWeight random_int_weight(std::int64_t n, std::int64_t k, int bits, std::int64_t group, bool zeros, std::uint32_t salt) {
-  auto gen = rng(salt);
-  const std::int64_t g = group == -1 ? k : group;
-  std::uniform_int_distribution<int> code(0, (1 << bits) - 1);
-  q::IntWeight w;
-  w.rows = n;
-  w.cols = k;
-  w.bits = bits;
-  w.group_size = g;
-  w.codes.resize(n, k);
-  for (Eigen::Index i = 0; i < w.codes.size(); ++i) w.codes.data()[i] = std::uint8_t(code(gen));
-  // Distinct scales, so that any misplaced one is seen.
-  w.scales.resize(n, k / g);
-  for (Eigen::Index i = 0; i < w.scales.size(); ++i) w.scales.data()[i] = 0.001f * float(i + 1);
-  if (zeros) {
-    RowMatrixXu8 z(n, k / g);
-    for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = std::uint8_t(code(gen));
-    w.zeros = z;
-  }
-  return w;
-}
-
 
 void expect_same(const q::MarlinWeight& a, const q::MarlinWeight& b) {
   EXPECT_EQ(a.size_k, b.size_k);

@@ -56,4 +56,28 @@ inline void expect_same(const reference::quant::IntWeight& a, const reference::q
       EXPECT_EQ(reference::quant::zero_point(a, r, g), reference::quant::zero_point(b, r, g));
 }
 
+// An IntWeight [n, k] of `bits` with random codes (and zero points if `zeros`), group `group`
+// along K (-1: channelwise, one group of K); distinct scales, so that any misplaced one is seen.
+inline reference::quant::IntWeight random_int_weight(std::int64_t n, std::int64_t k, int bits, std::int64_t group, bool zeros, std::uint32_t salt) {
+  auto gen = seeded_rng(salt);
+  const std::int64_t g = group == -1 ? k : group;
+  std::uniform_int_distribution<int> code(0, (1 << bits) - 1);
+  reference::quant::IntWeight w;
+  w.rows = n;
+  w.cols = k;
+  w.bits = bits;
+  w.group_size = g;
+  w.codes.resize(n, k);
+  for (Eigen::Index i = 0; i < w.codes.size(); ++i) w.codes.data()[i] = std::uint8_t(code(gen));
+  // Distinct scales, so that any misplaced one is seen.
+  w.scales.resize(n, k / g);
+  for (Eigen::Index i = 0; i < w.scales.size(); ++i) w.scales.data()[i] = 0.001f * float(i + 1);
+  if (zeros) {
+    reference::quant::RowMatrixXu8 z(n, k / g);
+    for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = std::uint8_t(code(gen));
+    w.zeros = z;
+  }
+  return w;
+}
+
 }  // namespace moecheck::test

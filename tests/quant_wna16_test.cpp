@@ -17,36 +17,10 @@ namespace fmt = moecheck::reference::formats;
 namespace q = moecheck::reference::quant;
 using moecheck::test::expect_invalid;
 using moecheck::test::expect_same;
+using moecheck::test::random_int_weight;
 using moecheck::test::random_matrix;
-inline std::mt19937 rng(std::uint32_t salt) { return moecheck::test::seeded_rng(salt); }
 using q::RowMatrixXf;
 using q::RowMatrixXu8;
-
-namespace {
-
-q::IntWeight random_int_weight(std::int64_t n, std::int64_t k, int bits, std::int64_t g, bool zeros, std::uint32_t salt) {
-  auto gen = rng(salt);
-  std::uniform_int_distribution<int> code(0, (1 << bits) - 1);
-  std::uniform_real_distribution<float> scale(0.01f, 0.1f);
-  q::IntWeight w;
-  w.rows = n;
-  w.cols = k;
-  w.bits = bits;
-  w.group_size = g;
-  w.codes.resize(n, k);
-  for (Eigen::Index i = 0; i < w.codes.size(); ++i) w.codes.data()[i] = std::uint8_t(code(gen));
-  w.scales.resize(n, k / g);
-  for (Eigen::Index i = 0; i < w.scales.size(); ++i) w.scales.data()[i] = scale(gen);
-  if (zeros) {
-    RowMatrixXu8 z(n, k / g);
-    for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = std::uint8_t(code(gen));
-    w.zeros = z;
-  }
-  return w;
-}
-
-
-}  // namespace
 
 TEST(Wna16, SymmetricQuantizeByHand) {
   // One row, two groups of 4. Group 0: max 1.75, min -2 -> s = max(1.75/7, 2/8) = 0.25;
