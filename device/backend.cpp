@@ -50,6 +50,17 @@ std::span<const KernelFaultInfo> kernel_faults() {
        "a concatenated w13 (biases, scale rows) arrives end-padded [gate, up, zeros] and is split at I_pad "
        "(visible when I_pad > I)",
        &FaultSwitches::w13_end_padded},
+      {"unwritten_slots_reduced", "B18", "vllm-project/vllm PR #46408, PR #54083",
+       "the GEMM leaves the rows of -1 (non-local) slots unwritten in its reused output workspace and the top-k "
+       "reduction sums all k slots, garbage included (visible under EP when a token routes to another rank's "
+       "expert)",
+       &FaultSwitches::unwritten_slots_reduced},
+      {"sort_keeps_first_duplicate", "B20", "vllm-project/vllm PR #39391; flashinfer-ai/flashinfer PR #3011",
+       "the token sort scatters only the first of a token's slots that name the same expert; the position it "
+       "reserved for the others keeps the uninitialized permutation buffer's garbage, which the GEMM reads as a "
+       "pair index (an illegal access, or a real pair's row computed twice; visible when a row's top-k ids repeat: "
+       "NaN pad rows of a CUDA-graph batch)",
+       &FaultSwitches::sort_keeps_first_duplicate},
   };
   return faults;
 }

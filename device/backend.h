@@ -46,6 +46,8 @@ struct FaultSwitches {
   bool e8m0_scale_misindex = false;         // B2
   bool nan_for_empty_experts = false;       // B10
   bool w13_end_padded = false;              // B12
+  bool unwritten_slots_reduced = false;     // B18
+  bool sort_keeps_first_duplicate = false;  // B20
 
   bool any() const;  // some switch of kernel_faults() is on
 };
@@ -110,7 +112,11 @@ struct PaddedCase {
   reference::moe::Dtype dtype = reference::moe::Dtype::kF32;  // the model (activation) dtype
   bool weights_on_input = false;  // Llama-4: the router weight scales the input, not the output
 
-  std::int64_t tokens = 0;   // T
+  std::int64_t tokens = 0;   // T, pad rows included
+  // Of the T rows, the last pad_rows are the token padding of a CUDA-graph / DP batch
+  // (plan.batch_rows, spec/bugs.md B20): rows of plan.pad_row_fill, routed as the engine's top-k
+  // routes them; the caller drops their output rows.
+  std::int64_t pad_rows = 0;
   std::int64_t experts = 0;  // E
   std::int64_t top_k = 0;    // k
 

@@ -1,5 +1,7 @@
 #include "properties/case.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 #include <type_traits>
@@ -77,6 +79,7 @@ pd::Plan unpadded_plan(const pd::Plan& plan) {
   p.intermediate_per_partition_allocated = p.intermediate_per_partition_padded = p.intermediate_per_partition;
   p.skip_forward_padding = false;
   p.kernel_activation_alignment = 0;
+  p.batch_rows = 0;
   return p;
 }
 
@@ -135,7 +138,10 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   p.layout = b.semantics.layout;
   p.dtype = b.dtype;
   p.weights_on_input = b.semantics.weights_on_input;
-  p.tokens = c.tokens();
+  // Token padding (B20): the batch of a CUDA graph or DP step, pad rows after the real ones.
+  const std::int64_t real_tokens = c.tokens();
+  p.tokens = std::max(real_tokens, plan.batch_rows);
+  p.pad_rows = p.tokens - real_tokens;
   p.experts = part.ranks[static_cast<std::size_t>(rank)].experts();
   p.top_k = b.semantics.router.top_k;
 
@@ -180,25 +186,35 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
 
   at_padded_case(p, shard, b.hidden, seed, faults);  // the padded case's seam (faults B9, B11)
 
-  pd::Tensor<float> x({c.tokens(), b.hidden}, 0.0f);
-  for (std::int64_t t = 0; t < c.tokens(); ++t)
+  pd::Tensor<float> x({p.tokens, b.hidden}, moe::round_to(b.dtype, pd::value(plan.pad_row_fill)));
+  for (std::int64_t t = 0; t < real_tokens; ++t)
     for (std::int64_t h = 0; h < b.hidden; ++h) x.at(t, h) = moe::round_to(b.dtype, c.hidden_states(t, h));
   p.hidden_states_padded = pd::kernel_activations(plan, x, seed ^ kSeedHidden);
 
   // Routing on the logical hidden states: the router sees x[:, :H] (padding.md §1.4; the router
-  // input's seam, fault B7).
-  const moe::Routing routing = moe::route_block(b, at_router_input(c, p, faults)).routing;
-  p.topk_ids = pd::Tensor<std::int32_t>({c.tokens(), p.top_k}, 0);
-  p.topk_weights = pd::Tensor<float>({c.tokens(), p.top_k}, 0.0f);
-  for (std::int64_t t = 0; t < c.tokens(); ++t)
+  // input's seam, fault B7), pad rows included.
+  moe::RowMatrix<float> router_input = at_router_input(c, p, faults);
+  if (p.pad_rows > 0) {
+    router_input.conservativeResize(p.tokens, Eigen::NoChange);
+    for (std::int64_t t = real_tokens; t < p.tokens; ++t)
+      for (std::int64_t h = 0; h < b.hidden; ++h) router_input(t, h) = x.at(t, h);
+  }
+  const moe::Routing routing = moe::route_block(b, router_input).routing;
+  p.topk_ids = pd::Tensor<std::int32_t>({p.tokens, p.top_k}, 0);
+  p.topk_weights = pd::Tensor<float>({p.tokens, p.top_k}, 0.0f);
+  for (std::int64_t t = 0; t < p.tokens; ++t) {
+    // The engine's fused top-k on a row whose scores are NaN (a NaN or Inf pad row): its argmax
+    // compares with `>`, which NaN never satisfies, so every slot keeps the first candidate and
+    // the row's ids repeat (spec/bugs.md B20), with NaN weights. The golden's top-k ranks NaN
+    // above every number instead (routing.h), so pad rows are given the engine's answer here.
+    bool nan_row = false;
+    for (std::int64_t j = 0; j < p.top_k; ++j) nan_row = nan_row || std::isnan(routing.weights(t, j));
     for (std::int64_t j = 0; j < p.top_k; ++j) {
-      // EP: vLLM's expert_map, global id -> local id, -1 for the experts of other ranks.
-      const std::int64_t id = routing.ids(t, j);
-      p.topk_ids.at(t, j) = id >= shard.expert_begin && id < shard.expert_end
-                                ? static_cast<std::int32_t>(id - shard.expert_begin)
-                                : -1;
+      const std::int64_t id = t >= real_tokens && nan_row ? routing.ids(t, 0) : routing.ids(t, j);
+      p.topk_ids.at(t, j) = at_expert_map(id, shard, b.num_experts(), faults);  // EP: the expert map's seam
       p.topk_weights.at(t, j) = routing.weights(t, j);
     }
+  }
   device::validate(p);
   return p;
 }
@@ -216,7 +232,11 @@ std::vector<float> slice_output(const device::PaddedCase& padded, std::span<cons
                                 std::to_string(padded.tokens) + ", " + std::to_string(padded.hidden_padded()) +
                                 "], found " + std::to_string(output.size()));
   y.data.assign(output.begin(), output.end());
-  if (std::optional<std::vector<float>> faulty = at_slice(padded, output, faults)) return *faulty;  // B5, B6
+  // The pad rows of a padded batch (B20) go first: the layer returns the real tokens' rows.
+  const std::int64_t real_tokens = padded.tokens - padded.pad_rows;
+  y.shape[0] = real_tokens;
+  y.data.resize(static_cast<std::size_t>(y.numel()));
+  if (std::optional<std::vector<float>> faulty = at_slice(padded, y.data, faults)) return *faulty;  // B5, B6
   return pd::slice_output(padded.plan, y, padded.poison_seed ^ kSeedOutput).data;
 }
 

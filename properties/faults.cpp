@@ -22,6 +22,7 @@ std::string_view name(FaultSite site) {
     case FaultSite::kPlan: return "plan";
     case FaultSite::kPaddedCase: return "padded case";
     case FaultSite::kRouterInput: return "router input";
+    case FaultSite::kExpertMap: return "expert map";
     case FaultSite::kSlice: return "slice";
   }
   return "unknown";
@@ -37,7 +38,7 @@ FaultInfo kernel_entry(std::string_view fault_name) {
   return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr};
 }
 
-std::array<FaultInfo, 13> make_catalog() {
+std::array<FaultInfo, 16> make_catalog() {
   using P = PaddingFaults;
   return {{
       kernel_entry("read_padded_scales"),
@@ -72,13 +73,20 @@ std::array<FaultInfo, 13> make_catalog() {
        "the MXFP4 NONE-backend rounding (ROCm hidden 256, CUDA intermediate 64) is applied to non-MXFP4 weights "
        "(visible for dense cases on CUDA with I % 64 != 0 or ROCm with H % 256 != 0)",
        FaultSite::kPlan, nullptr, &P::mxfp4_rule_on_other_formats},
+      {"expert_map_wraps_minus_one", "B18", "vllm-project/vllm PR #46408",
+       "the global-to-local remap indexes the expert map with the dispatcher's -1 (a slot of another rank's "
+       "expert), which wraps to the map's last entry: on the rank holding the last global expert the slot "
+       "becomes that local expert (visible under EP on the last rank when a token routes to another rank)",
+       FaultSite::kExpertMap, nullptr, &P::expert_map_wraps_minus_one},
+      kernel_entry("unwritten_slots_reduced"),
+      kernel_entry("sort_keeps_first_duplicate"),
   }};
 }
 
 }  // namespace
 
 std::span<const FaultInfo> fault_catalog() {
-  static const std::array<FaultInfo, 13> catalog = make_catalog();
+  static const std::array<FaultInfo, 16> catalog = make_catalog();
   return catalog;
 }
 
@@ -238,12 +246,24 @@ reference::moe::RowMatrix<float> at_router_input(const fixtures::MoeCase& c, con
                                                             c.block.hidden);
 }
 
+std::int32_t at_expert_map(std::int64_t global_id, const pd::RankShard& shard, std::int64_t global_experts,
+                           const PaddingFaults& faults) {
+  const auto map = [&](std::int64_t g) -> std::int32_t {  // vLLM's expert_map: global -> local, or -1
+    return g >= shard.expert_begin && g < shard.expert_end ? static_cast<std::int32_t>(g - shard.expert_begin) : -1;
+  };
+  // The dispatcher hands this rank the global id, or -1 for a slot whose expert is elsewhere.
+  const std::int64_t dispatched = map(global_id) >= 0 ? global_id : -1;
+  if (dispatched >= 0) return map(dispatched);
+  // B18: `expert_map[topk_ids]` with a -1 reads expert_map[-1], the entry of the last global expert.
+  return faults.expert_map_wraps_minus_one ? map(global_experts - 1) : -1;
+}
+
 std::optional<std::vector<float>> at_slice(const device::PaddedCase& padded, std::span<const float> output,
                                            const PaddingFaults& faults) {
   if (faults.output_not_sliced) return std::vector<float>(output.begin(), output.end());  // B6: H_pad columns kept
   if (faults.output_read_with_logical_stride) {  // B5: the padded buffer read as [T, H]
     const std::int64_t h = padded.plan.hidden;
-    return std::vector<float>(output.begin(), output.begin() + padded.tokens * h);
+    return std::vector<float>(output.begin(), output.begin() + (padded.tokens - padded.pad_rows) * h);
   }
   return std::nullopt;
 }

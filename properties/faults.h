@@ -30,6 +30,7 @@ struct PaddingFaults {
   bool uninit_pad_weights = false;                 // B9, at the padded case
   bool intermediate_pad_counted_twice = false;     // B11, at the padded case
   bool mxfp4_rule_on_other_formats = false;        // B13, at the plan
+  bool expert_map_wraps_minus_one = false;         // B18, at the expert map
 
   bool any() const;  // some switch of the catalog is on
   bool operator==(const PaddingFaults&) const = default;
@@ -52,8 +53,9 @@ enum class FaultSite : std::uint8_t {
   kPaddedCase,   // the padded case as the pad functions left it
   kRouterInput,  // the hidden states the router reads
   kSlice,        // the slice of the kernel's [T, H_pad] output back to [T, H]
+  kExpertMap,    // the remap of the dispatched global expert ids to this rank's local ids
 };
-std::string_view name(FaultSite site);  // "sim kernel", "plan", "padded case", "router input", "slice"
+std::string_view name(FaultSite site);  // "sim kernel", "plan", "padded case", "router input", "slice", "expert map"
 bool in_padding_path(FaultSite site);   // every site but kKernel
 
 struct FaultInfo {
@@ -70,7 +72,7 @@ struct FaultInfo {
 // Turns `fault` on in `faults`.
 void enable(const FaultInfo& fault, Faults& faults);
 
-// Every catalogued fault, in spec/bugs.md order (B1 ... B13).
+// Every catalogued fault, in spec/bugs.md order (B1 ... B20).
 std::span<const FaultInfo> fault_catalog();
 const FaultInfo* find_fault(std::string_view name);  // nullptr if unknown
 std::string fault_names();                           // comma-separated, for error messages
@@ -100,7 +102,13 @@ void at_padded_case(device::PaddedCase& padded, const reference::padding::RankSh
 // as [T, H] rows.
 reference::moe::RowMatrix<float> at_router_input(const fixtures::MoeCase& c, const device::PaddedCase& padded,
                                                  const PaddingFaults& faults);
-// The slice of the kernel output [T, H_pad]: std::nullopt for the production slice; (B6) all H_pad
+// The local id the kernel receives for a token's routed global expert `global_id` (EP: vLLM's
+// expert_map over the dispatcher's ids, -1 for another rank's expert), or (B18) the map indexed
+// with that -1, which wraps to the last global expert's entry. `global_experts` counts all ranks'.
+std::int32_t at_expert_map(std::int64_t global_id, const reference::padding::RankShard& shard,
+                           std::int64_t global_experts, const PaddingFaults& faults);
+// The slice of the kernel output's real rows [T, H_pad] (a padded batch's pad rows dropped):
+// std::nullopt for the production slice; (B6) all H_pad
 // columns kept; (B5) the buffer read as [T, H].
 std::optional<std::vector<float>> at_slice(const device::PaddedCase& padded, std::span<const float> output,
                                            const PaddingFaults& faults);

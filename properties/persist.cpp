@@ -74,6 +74,11 @@ std::string content_hash(const MoeCase& c, const std::string& property) {
   h.num(c.target.tp);
   h.num(c.target.rank);
   if (c.target.ep) h.text("ep");  // absent for non-EP cases, so their hashes stay as they were
+  if (c.target.batch_rows > 0) {   // likewise for unpadded batches
+    h.text("batch");
+    h.num(c.target.batch_rows);
+    h.text(reference::padding::name(c.target.pad_row_fill));
+  }
   h.num(b.hidden);
   h.num(b.intermediate);
   h.num(b.num_experts());

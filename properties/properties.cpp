@@ -331,8 +331,9 @@ Verdict check_routing(const MoeCase& c, const Faults& faults) {
     const pd::Plan plan = layer_plan(c, shipped_ruleset(c.target.ruleset), faults.padding);
     const device::PaddedCase padded = make_padded_case(c, plan, poison_seed(), faults.padding);
     const pd::Tensor<float> router_in = pd::routing_input(plan, padded.hidden_states_padded, padded.poison_seed);
+    // The real tokens' rows (a padded batch's pad rows, B20, come after them).
     const RowMatrix<float> x_from_padded =
-        Eigen::Map<const RowMatrix<float>>(router_in.data.data(), router_in.dim(0), router_in.dim(1));
+        Eigen::Map<const RowMatrix<float>>(router_in.data.data(), c.tokens(), router_in.dim(1));
     const moe::Routing logical = moe::route_block(c.block, c.hidden_states).routing;
     const moe::Routing from_padded = moe::route_block(c.block, x_from_padded).routing;
     const moe::Routing golden_routing = moe::forward(c.block, c.hidden_states).routing;

@@ -20,7 +20,7 @@ void poison_ints(std::vector<std::int32_t>& v, std::uint64_t seed) {
 }  // namespace
 
 AlignedBlocks moe_align_block_size(const reference::padding::Tensor<std::int32_t>& topk_ids, std::int64_t experts,
-                                   std::int64_t block_m, std::uint64_t poison_seed) {
+                                   std::int64_t block_m, std::uint64_t poison_seed, bool first_duplicate_only) {
   if (block_m < 1) throw std::invalid_argument("moe_align_block_size: block_m must be >= 1, found " + std::to_string(block_m));
   if (experts < 1) throw std::invalid_argument("moe_align_block_size: experts must be >= 1, found " + std::to_string(experts));
   const std::int64_t pairs = topk_ids.numel();
@@ -41,6 +41,7 @@ AlignedBlocks moe_align_block_size(const reference::padding::Tensor<std::int32_t
   out.expert_ids.resize(static_cast<std::size_t>((capacity + block_m - 1) / block_m));
   poison_ints(out.sorted_token_ids, poison_seed);
   poison_ints(out.expert_ids, poison_seed ^ 0x5a5a5a5aULL);
+  const std::vector<std::int32_t> allocated = out.sorted_token_ids;  // the poison, for fault B20
   // vLLM fills sorted_token_ids with the sentinel before scattering.
   for (auto& v : out.sorted_token_ids) v = out.sentinel;
 
@@ -55,10 +56,15 @@ AlignedBlocks moe_align_block_size(const reference::padding::Tensor<std::int32_t
     offset += padded;
   }
   out.num_tokens_post_padded = offset;
+  const std::int64_t k = topk_ids.shape.size() == 2 ? topk_ids.shape[1] : 1;
   for (std::int64_t p = 0; p < pairs; ++p) {
-    if (topk_ids.data[static_cast<std::size_t>(p)] == -1) continue;
-    const auto e = static_cast<std::size_t>(topk_ids.data[static_cast<std::size_t>(p)]);
-    out.sorted_token_ids[static_cast<std::size_t>(cursor[e]++)] = static_cast<std::int32_t>(p);
+    const std::int32_t id = topk_ids.data[static_cast<std::size_t>(p)];
+    if (id == -1) continue;
+    const auto slot = static_cast<std::size_t>(cursor[static_cast<std::size_t>(id)]++);
+    bool repeat = false;  // an earlier slot of the same token names the same expert
+    for (std::int64_t q = p - p % k; q < p && first_duplicate_only; ++q)
+      repeat = repeat || topk_ids.data[static_cast<std::size_t>(q)] == id;
+    out.sorted_token_ids[slot] = repeat ? allocated[slot] : static_cast<std::int32_t>(p);
   }
   return out;
 }

@@ -28,8 +28,14 @@ struct AlignedBlocks {
 
 // `topk_ids` [T, k] with ids in [0, experts), or -1 for an expert of another EP rank: such a pair
 // is in no expert's segment (the caller writes its rows as zeros, as vLLM's kernel does for
-// expert id -1). std::invalid_argument for ids out of range or a block_m < 1. `poison_seed` seeds the poison of the allocated buffers.
+// expert id -1). std::invalid_argument for ids out of range or a block_m < 1. `poison_seed` seeds
+// the poison of the allocated buffers.
+//
+// `first_duplicate_only` is fault B20 (FlashInfer's sort before PR #3011): of a token's slots that
+// name the same expert (NaN router rows), only the first is scattered; the positions reserved for
+// the others keep the allocator's poison instead of a pair index.
 AlignedBlocks moe_align_block_size(const reference::padding::Tensor<std::int32_t>& topk_ids, std::int64_t experts,
-                                   std::int64_t block_m, std::uint64_t poison_seed);
+                                   std::int64_t block_m, std::uint64_t poison_seed,
+                                   bool first_duplicate_only = false);
 
 }  // namespace moecheck::device::sim

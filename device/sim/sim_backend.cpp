@@ -273,7 +273,15 @@ void tiled_gemm(const TileConfig& t, const AlignedBlocks& ab, std::int64_t n_tot
     const WeightView w = view(expert);
     pairs.clear();
     for (std::int64_t m = 0; m < bm; ++m) {
-      const std::int32_t id = ab.sorted_token_ids[static_cast<std::size_t>(b * bm + m)];
+      const std::size_t at = static_cast<std::size_t>(b * bm + m);
+      const std::int32_t id = ab.sorted_token_ids[at];
+      // The kernel's token_mask is `id < num_valid_tokens`: a negative id passes it and is loaded
+      // from. The sim checks the bound the hardware does not (an illegal access on a GPU).
+      if (id < 0)
+        throw std::out_of_range("sim fused_moe: illegal access: sorted_token_ids[" + std::to_string(at) + "] = " +
+                                std::to_string(id) + " (block " + std::to_string(b) + ", expert " +
+                                std::to_string(expert) + "), expected a pair index in [0, " +
+                                std::to_string(ab.sentinel) + "] (" + std::to_string(ab.sentinel) + ": padding)");
       if (id < ab.sentinel) pairs.push_back(id);  // the kernel's token_mask
     }
     for (std::int64_t nt = 0; nt < n_tiles; ++nt) {
@@ -392,7 +400,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   const PaddedCase& c = b12 ? end_padded : input;
   if (tokens == 0) return;
 
-  const AlignedBlocks ab = moe_align_block_size(c.topk_ids, experts, tiles_.block_m, seed);
+  const AlignedBlocks ab = moe_align_block_size(c.topk_ids, experts, tiles_.block_m, seed, f.sort_keeps_first_duplicate);
   const std::int64_t pairs = tokens * k;
 
   std::vector<float> pool(4099);
@@ -529,8 +537,9 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
       tail, a2_scales);
 
   // EP: pairs routed to another rank's expert (id -1) are in no block; the kernel writes their
-  // rows as zeros (fused_moe_kernel's expert id -1 path).
-  for (std::int64_t p = 0; p < pairs; ++p)
+  // rows as zeros (fused_moe_kernel's expert id -1 path). Fault B18: they stay unwritten in the
+  // (poisoned) workspace, and the reduction below sums them all the same.
+  for (std::int64_t p = 0; p < pairs && !f.unwritten_slots_reduced; ++p)
     if (c.topk_ids.data[static_cast<std::size_t>(p)] == -1)
       std::fill_n(cache3.begin() + p * hp, hp, 0.0f);
 

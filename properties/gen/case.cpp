@@ -21,7 +21,11 @@ std::ostream& operator<<(std::ostream& os, const CaseSpec& s) {
   return os << moe::name(s.family) << " " << moe::name(s.dtype) << " " << device::name(s.scheme) << " T" << s.tokens
             << " H" << s.hidden << " I" << s.intermediate << " E" << s.experts << " k" << s.top_k << " | "
             << s.target.ruleset << " " << s.target.method << " " << s.target.backend << " " << s.target.platform
-            << " tp" << s.target.tp << "/" << s.target.rank << " | x " << s.activations << ", w " << s.weights;
+            << " tp" << s.target.tp << "/" << s.target.rank
+            << (s.target.batch_rows > 0 ? " batch" + std::to_string(s.target.batch_rows) + ":" +
+                                              std::string(pd::name(s.target.pad_row_fill))
+                                        : std::string())
+            << " | x " << s.activations << ", w " << s.weights;
 }
 
 namespace {
@@ -252,7 +256,11 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
                                           : rc::gen::weightedOneOf<PadTarget>(
                                                 {{3, shrinking_element(padded)}, {1, shrinking_element(all)}});
     return rc::gen::apply(
-        [sh](const PadTarget& t, ValueSpec x, ValueSpec w) {
+        [sh](PadTarget t, ValueSpec x, ValueSpec w, TokenPadding pad) {
+          if (pad.on) {
+            t.batch_rows = graph_batch_rows(sh.tokens);
+            t.pad_row_fill = pad.fill;
+          }
           CaseSpec s;
           s.family = sh.family;
           s.dtype = sh.dtype;
@@ -267,7 +275,7 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
           s.weights = w;
           return s;
         },
-        target, value_spec(1.0f), value_spec(1.0f));
+        target, value_spec(1.0f), value_spec(1.0f), token_padding());
   });
 }
 

@@ -26,8 +26,9 @@ namespace moecheck::properties::gen {
 // (shrinking_element instead of rc::gen::elementOf, which draws the same values but never shrinks,
 // so reproduce strings of version 2 name other shrink paths); 4: the scheme table's new rows, schemes
 // that a shipped rule pads drawn three times as often, a scheme without a bound target for the
-// drawn sizes falls back to dense, and the shared-expert families are drawn.
-inline constexpr std::int64_t kGeneratorVersion = 4;
+// drawn sizes falls back to dense, and the shared-expert families are drawn; 5: a quarter of the
+// cases pad their tokens to a CUDA-graph batch (gen::token_padding).
+inline constexpr std::int64_t kGeneratorVersion = 5;
 inline constexpr std::int64_t generator_version = kGeneratorVersion;
 
 // Everything a case is made of, small enough to print and shrink.

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "reference/padding/plan.h"
 #include "reference/quant/blocks.h"
 
 namespace moecheck::properties::gen {
@@ -65,6 +66,26 @@ inline rc::Gen<std::int64_t> token_count(std::int64_t max_tokens = 24) {
        {2, rc::gen::just<std::int64_t>(1)},
        {3, shrinking_element<std::int64_t>({2, 3, 5, 7, 11, 13, 17, 19, 23})},
        {4, rc::gen::inRange<std::int64_t>(0, max_tokens + 1)}});
+}
+
+// Token padding of a CUDA-graph or data-parallel batch (spec/bugs.md B20): a quarter of the cases
+// pad their tokens to the next capture size with NaN, Inf or zero rows, which route as the
+// engine's top-k routes them (NaN: every slot the same expert). Shrinks toward no padding.
+struct TokenPadding {
+  bool on = false;
+  reference::padding::PadRowFill fill = reference::padding::PadRowFill::kNaN;
+};
+inline rc::Gen<TokenPadding> token_padding() {
+  using reference::padding::PadRowFill;
+  return shrinking_element<TokenPadding>({{}, {}, {}, {}, {}, {}, {true, PadRowFill::kNaN},
+                                          {true, PadRowFill::kInf}, {true, PadRowFill::kZero}});
+}
+// vLLM's default CUDA-graph capture sizes 1, 2, 4, then multiples of 8: the smallest above T, so
+// that a padded batch has at least one pad row.
+inline std::int64_t graph_batch_rows(std::int64_t tokens) {
+  for (const std::int64_t small : {1, 2, 4})
+    if (small > tokens) return small;
+  return (tokens / 8 + 1) * 8;
 }
 
 // Routed experts: few enough that a handful of tokens leaves some of them without any token

@@ -1,8 +1,33 @@
 #include "reference/padding/plan.h"
 
+#include <limits>
+
 #include <stdexcept>
 
 namespace moecheck::reference::padding {
+
+std::string_view name(PadRowFill fill) {
+  switch (fill) {
+    case PadRowFill::kNaN: return "nan";
+    case PadRowFill::kInf: return "inf";
+    case PadRowFill::kZero: return "zero";
+  }
+  return "unknown";
+}
+std::optional<PadRowFill> parse_pad_row_fill(std::string_view text) {
+  for (PadRowFill f : {PadRowFill::kNaN, PadRowFill::kInf, PadRowFill::kZero})
+    if (name(f) == text) return f;
+  return std::nullopt;
+}
+float value(PadRowFill fill) {
+  switch (fill) {
+    case PadRowFill::kNaN: return std::numeric_limits<float>::quiet_NaN();
+    case PadRowFill::kInf: return std::numeric_limits<float>::infinity();
+    case PadRowFill::kZero: return 0.0f;
+  }
+  return 0.0f;
+}
+
 namespace {
 
 void record(Plan& plan, const Rule& rule, const Rule* via) {

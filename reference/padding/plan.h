@@ -17,6 +17,14 @@
 
 namespace moecheck::reference::padding {
 
+// What the token padding of a CUDA-graph or data-parallel batch holds (spec/bugs.md B20): the
+// rows vLLM appends to reach a captured batch size are not zeroed, and NaN or Inf in them is what
+// broke kernels upstream (vllm-project/vllm PR #39391).
+enum class PadRowFill : std::uint8_t { kNaN, kInf, kZero };
+std::string_view name(PadRowFill fill);                      // "nan", "inf", "zero"
+std::optional<PadRowFill> parse_pad_row_fill(std::string_view name);
+float value(PadRowFill fill);                                // NaN, +Inf, 0
+
 // The logical (unpadded) problem: one MoE layer of a model.
 struct Problem {
   std::int64_t hidden = 0;        // H
@@ -77,6 +85,11 @@ struct Plan {
   Fill fill;            // regions padded at allocation
   Fill post_load_fill;  // regions added by the post-load alignment
   std::optional<KernelPadArgs> kernel_pad_args;
+  // The token dimension: the batch of rows the layer pads the tokens to before the router and the
+  // kernel (a CUDA-graph capture size; 0: the tokens are not padded), and what the pad rows hold.
+  // Not a ruleset decision: the padding target sets it (fixtures::PadTarget::batch_rows).
+  std::int64_t batch_rows = 0;
+  PadRowFill pad_row_fill = PadRowFill::kNaN;
   GenericLoader generic_loader;  // copied from the ruleset: how its generic loader cuts TP shards
 
   std::vector<std::string> notes;    // what the deciding rules say
