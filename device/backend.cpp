@@ -50,6 +50,11 @@ std::span<const KernelFaultInfo> kernel_faults() {
        "a concatenated w13 (biases, scale rows) arrives end-padded [gate, up, zeros] and is split at I_pad "
        "(visible when I_pad > I)",
        &FaultSwitches::w13_end_padded},
+      {"scale_tile_rank_local", "B16", "vllm-project/vllm PR #52915, #52997; ROCm/ATOM#442",
+       "a TP shard off the 128-row grid picks each row's FP8 scale block from its rank-local row r / 128 instead "
+       "of the checkpoint's (rank_offset + r) / 128 (visible when a rank's rows straddle a block boundary at "
+       "another offset: I/tp = 96, 160, 192 under a ruleset that loads such shards)",
+       &FaultSwitches::scale_tile_rank_local},
       {"unwritten_slots_reduced", "B18", "vllm-project/vllm PR #46408, PR #54083",
        "the GEMM leaves the rows of -1 (non-local) slots unwritten in its reused output workspace and the top-k "
        "reduction sums all k slots, garbage included (visible under EP when a token routes to another rank's "
@@ -104,7 +109,13 @@ void expect_weight(const PaddedWeight& w, const rq::SchemeSpec& scheme, std::int
                                     " has no " + std::string(rq::name(c)) + "), found shape " + to_string(found));
       continue;
     }
-    const Shape expected = rq::stacked_shape(*spec, experts, parts, part_rows, cols);
+    // A grid of an off-grid shard spans offset + I rows of the intermediate axis (B16).
+    const std::int64_t offset = spec->row_block > 1 ? w.scale_grid_offset : 0;
+    if (offset < 0 || (offset > 0 && offset >= spec->row_block))
+      throw std::invalid_argument("PaddedCase." + std::string(what) + ".scale_grid_offset: expected in [0, " +
+                                  std::to_string(spec->row_block) + "), found " + std::to_string(offset));
+    const Shape expected = parts == 2 ? rq::stacked_shape(*spec, experts, parts, part_rows + offset, cols)
+                                      : rq::stacked_shape(*spec, experts, parts, part_rows, cols + offset);
     if (rq::holds_floats(c))
       expect_shape(w.floats(c), expected, field);
     else

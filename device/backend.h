@@ -46,6 +46,7 @@ struct FaultSwitches {
   bool e8m0_scale_misindex = false;         // B2
   bool nan_for_empty_experts = false;       // B10
   bool w13_end_padded = false;              // B12
+  bool scale_tile_rank_local = false;       // B16
   bool unwritten_slots_reduced = false;     // B18
   bool sort_keeps_first_duplicate = false;  // B20
 
@@ -74,6 +75,11 @@ struct PaddedWeight {
   reference::padding::Tensor<std::uint8_t> scale_bytes;  // kScaleBytes: E8M0 / ue4m3 scale codes
   reference::padding::Tensor<float> scales;              // kScales: fp32 multipliers
   reference::padding::Tensor<std::uint8_t> zero_points;  // kZeroPoints: integer zero points (WNA16 qzeros)
+  // A 2-D scale grid of a TP shard off the block grid (GenericLoader::BlockScales::kGlobalGrid,
+  // spec/bugs.md B16): the shard's first intermediate row sits `scale_grid_offset` rows into its
+  // first block, so intermediate row r (w13's rows, w2's K) uses grid block (offset + r) / block,
+  // and the grid holds cdiv(offset + I, block) blocks along that axis. 0 on the grid.
+  std::int64_t scale_grid_offset = 0;
 
   reference::padding::Tensor<float>& floats(reference::quant::Component component);
   reference::padding::Tensor<std::uint8_t>& bytes(reference::quant::Component component);

@@ -90,16 +90,23 @@ std::string unsupported_reason(const pd::Plan& plan) {
     // blocks along K (vLLM refuses the layer otherwise).
     if (const std::string why = rq::size_problem(*scheme, plan.hidden, plan.intermediate_per_partition); !why.empty())
       return "the shard per partition: " + why;
+    const bool global_grid = plan.generic_loader.block_scales == pd::GenericLoader::BlockScales::kGlobalGrid;
     for (const rq::ComponentSpec& c : scheme->components) {
       if (c.row_block == 1) continue;
-      // A 2-D scale grid (FP8 blocks): padding it is not modelled, and a shard must start on a block.
+      // A 2-D scale grid (FP8 blocks): padding it is not modelled, and a shard must start on a block
+      // unless the ruleset loads scale tiles in global coordinates (B16).
       if (plan.hidden_is_padded() || plan.intermediate_is_padded())
         return "padding a " + std::to_string(c.row_block) + "-row " + std::string(rq::name(c.component)) + " grid (" +
                std::string(scheme->name) + ") is not modelled (no shipped rule pads it)";
       const pd::Partition part = pd::partition(plan);
       if (!part.ok()) return "partition: " + *part.error;
-      if (const std::string why = pd::block_grid_misalignment(part, c.row_block); !why.empty())
-        return std::string(scheme->name) + " " + std::string(rq::name(c.component)) + ": " + why;
+      const std::string why = pd::block_grid_misalignment(part, c.row_block);
+      if (why.empty()) continue;
+      if (!global_grid) return std::string(scheme->name) + " " + std::string(rq::name(c.component)) + ": " + why;
+      // W8A8 scales each K tile by one weight block and one activation group: a shard whose
+      // blocks sit off its activation groups would need tiles split at both (not modelled).
+      if (scheme->activation.quantized())
+        return std::string(scheme->name) + ": an off-grid shard (" + why + ") under W8A8 is not modelled";
     }
   }
   if (plan.skip_forward_padding &&
@@ -157,8 +164,10 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
       const pd::Tensor<T> full = stacked<T>(b, comp, w13);
       if constexpr (std::is_same_v<T, float>)
         if (comp.row_block > 1) {
-          t = w13 ? pd::shard_w13_block_grid(part, rank, full, comp.row_block)
-                  : pd::shard_w2_block_grid(part, rank, full, comp.packing.elements);
+          const bool global = plan.generic_loader.block_scales == pd::GenericLoader::BlockScales::kGlobalGrid;
+          t = w13 ? pd::shard_w13_block_grid(part, rank, full, comp.row_block, global)
+                  : pd::shard_w2_block_grid(part, rank, full, comp.packing.elements, global);
+          out.scale_grid_offset = pd::block_grid_offset(part, rank, comp.row_block);
           return;
         }
       t = w13 ? pd::pad_w13(wplan, pd::shard_w13(part, rank, full, layout), layout, role, comp.packing,

@@ -38,7 +38,7 @@ FaultInfo kernel_entry(std::string_view fault_name) {
   return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr};
 }
 
-std::array<FaultInfo, 16> make_catalog() {
+std::array<FaultInfo, 17> make_catalog() {
   using P = PaddingFaults;
   return {{
       kernel_entry("read_padded_scales"),
@@ -78,6 +78,7 @@ std::array<FaultInfo, 16> make_catalog() {
        "expert), which wraps to the map's last entry: on the rank holding the last global expert the slot "
        "becomes that local expert (visible under EP on the last rank when a token routes to another rank)",
        FaultSite::kExpertMap, nullptr, &P::expert_map_wraps_minus_one},
+      kernel_entry("scale_tile_rank_local"),
       kernel_entry("unwritten_slots_reduced"),
       kernel_entry("sort_keeps_first_duplicate"),
   }};
@@ -86,7 +87,7 @@ std::array<FaultInfo, 16> make_catalog() {
 }  // namespace
 
 std::span<const FaultInfo> fault_catalog() {
-  static const std::array<FaultInfo, 16> catalog = make_catalog();
+  static const std::array<FaultInfo, 17> catalog = make_catalog();
   return catalog;
 }
 

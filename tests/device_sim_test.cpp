@@ -119,7 +119,7 @@ TEST(DeviceRegistry, ListsSimBackends) {
 }
 
 TEST(DeviceRegistry, KernelFaultsByName) {
-  ASSERT_EQ(device::kernel_faults().size(), 8u);
+  ASSERT_EQ(device::kernel_faults().size(), 9u);
   for (const auto& f : device::kernel_faults()) {
     SCOPED_TRACE(std::string(f.name));
     device::FaultSwitches s;
@@ -746,6 +746,14 @@ std::vector<FaultCase> fault_cases() {
   f.w13_end_padded = true;  // B12
   out.push_back({"B12_w13_end_padded", f, dense, 64, 128});
   out.push_back({"B12_w13_end_padded_mxfp4", f, mx, 64, 128});
+  f = {};
+  f.scale_tile_rank_local = true;  // B16: a shard 64 rows into its first block, 160 rows: straddles a block
+  Spec b16 = fp8;
+  b16.intermediate = 160;
+  out.push_back({"B16_scale_tile_rank_local", f, b16, 64, 160, [](PaddedCase& c) {
+                   c.w13.scale_grid_offset = 64;
+                   c.w2.scale_grid_offset = 64;
+                 }});
   f = {};
   f.unwritten_slots_reduced = true;  // B18: token 0's first slot routed to another EP rank
   out.push_back({"B18_unwritten_slots_reduced", f, dense, 64, 96, [](PaddedCase& c) { c.topk_ids.at(0, 0) = -1; }});

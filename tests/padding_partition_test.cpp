@@ -134,6 +134,19 @@ TEST(PaddingPartition, Fp8BlockGridShardsOnBlockBoundaries) {
   const pd::Partition odd = pd::partition(plan("vllm-38043", "fp8_block", "DEFAULT", "cuda:sm90", sizes(384, 192, 2), {.tp = 2}));
   EXPECT_EQ(pd::block_grid_misalignment(odd, 128), "rank 1 starts at intermediate row 96, not on a 128-row scale block");
   EXPECT_THROW(pd::shard_w13_block_grid(odd, 0, pd::Tensor<float>({2, 4, 3}, 0.0f), 128), std::invalid_argument);
+  // In global coordinates (vLLM PR #52915, bugs.md B16) rank 1's rows 96..191 touch checkpoint
+  // blocks 0 and 1 of each half: it holds both, 96 rows into the first.
+  pd::Tensor<float> odd13({2, 4, 3}, 0.0f), odd2({2, 3, 2}, 0.0f);
+  for (std::size_t n = 0; n < odd13.data.size(); ++n) odd13.data[n] = float(n);
+  for (std::size_t n = 0; n < odd2.data.size(); ++n) odd2.data[n] = float(n);
+  EXPECT_EQ(pd::block_grid_offset(odd, 1, 128), 96);
+  const pd::Tensor<float> o13 = pd::shard_w13_block_grid(odd, 1, odd13, 128, true);
+  EXPECT_EQ(o13.shape, (pd::Shape{2, 4, 3}));
+  EXPECT_EQ(o13.at(0, 1, 0), odd13.at(0, 1, 0));  // gate block 1
+  EXPECT_EQ(o13.at(1, 2, 2), odd13.at(1, 2, 2));  // up block 0 of expert 1
+  const pd::Tensor<float> o2 = pd::shard_w2_block_grid(odd, 1, odd2, 128, true);
+  EXPECT_EQ(o2.shape, (pd::Shape{2, 3, 2}));
+  EXPECT_EQ(o2.at(1, 2, 1), odd2.at(1, 2, 1));
 }
 
 TEST(PaddingPartition, QuarkEmulationLoaderDoesNotFitItsBuffer) {

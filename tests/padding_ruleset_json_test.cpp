@@ -141,7 +141,7 @@ TEST(PaddingRulesetJson, Schema2TinyRulesetSelectsRoundsAndRequires) {
 TEST(PaddingRulesetJson, ShippedRulesetsLoadUnderTheirFileNames) {
   const auto names = fx::ruleset_names();
   EXPECT_EQ(names, (std::vector<std::string>{"vllm-2026-05", "vllm-2026-08", "vllm-34285", "vllm-38043",
-                                             "vllm-pre-34285"}));
+                                             "vllm-52915", "vllm-pre-34285"}));
   for (const auto& n : names) {
     const pd::Ruleset rs = fx::load_ruleset(n);
     EXPECT_EQ(rs.name, n);
@@ -223,7 +223,7 @@ TEST(PaddingRulesetJson, UnknownNameListsTheValidOnes) {
   } catch (const fx::Error& e) {
     EXPECT_NE(std::string(e.what()).find(
                   "unknown ruleset 'vllm-99999'; valid rulesets: vllm-2026-05, vllm-2026-08, vllm-34285, vllm-38043, "
-                  "vllm-pre-34285"),
+                  "vllm-52915, vllm-pre-34285"),
               std::string::npos)
         << e.what();
   }
@@ -481,3 +481,12 @@ INSTANTIATE_TEST_SUITE_P(PaddingEveryError2, PaddingBadRuleset2, ::testing::Valu
                          [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 }  // namespace
+
+// vLLM PR #52915's loading (bugs.md B16): the ruleset that admits block-FP8 shards off the grid
+// says so in its generic loader, and its fp8_block shards plan without create_weights' error.
+TEST(PaddingRulesetJson, Pr52915LoadsBlockScalesInGlobalCoordinates) {
+  EXPECT_EQ(fx::load_ruleset("vllm-52915").generic_loader.block_scales,
+            moecheck::reference::padding::GenericLoader::BlockScales::kGlobalGrid);
+  EXPECT_EQ(fx::load_ruleset("vllm-2026-08").generic_loader.block_scales,
+            moecheck::reference::padding::GenericLoader::BlockScales::kOnGrid);
+}

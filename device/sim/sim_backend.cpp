@@ -54,6 +54,10 @@ struct WeightView {
   std::int64_t scale_k_block = 1, scale_row_block = 1;
   // Row → (half, index in half) for w13's per-half scale grid; half_rows = 0 for w2.
   std::int64_t half_rows = 0;
+  // A 2-D grid of a shard off the block grid (PaddedWeight::scale_grid_offset, B16): w13's rows
+  // (scale_row_offset) or w2's K (scale_k_offset) are that far into their first block; each half
+  // of w13's grid holds scale_half_blocks blocks.
+  std::int64_t scale_row_offset = 0, scale_k_offset = 0, scale_half_blocks = 0;
   bool interleaved = false;
   // Fault B1: row `b1_row` of each half takes the scales of row `b1_source` of that half.
   std::int64_t b1_row = -1, b1_source = -1;
@@ -73,11 +77,15 @@ struct WeightView {
     if (half_rows == 0) return r / scale_row_block;
     const std::int64_t half = interleaved ? r % 2 : r / half_rows;
     const std::int64_t i = interleaved ? r / 2 : r % half_rows;
-    return half * cdiv(half_rows, scale_row_block) + i / scale_row_block;
+    return half * scale_half_blocks + (scale_row_offset + i) / scale_row_block;
   }
   // The scale of element (n, k), wrapped inside the expert's scales (fault B2 reads past a row).
   std::int64_t scale_index(std::int64_t n, std::int64_t k) const {
-    return (stored_scale_row(n) * scale_stride + k / scale_k_block) % scale_count;
+    return (stored_scale_row(n) * scale_stride + (scale_k_offset + k) / scale_k_block) % scale_count;
+  }
+  // The end of the scale block along K that holds element k (in [k0, k0 + count) coordinates).
+  std::int64_t scale_block_end(std::int64_t k) const {
+    return ((scale_k_offset + k) / scale_k_block + 1) * scale_k_block - scale_k_offset;
   }
   void row(std::int64_t n, std::int64_t k0, std::int64_t count, float* out) const { tile(*this, n, k0, count, out); }
   // W8A8: the weight scale of the K tile starting at k0 for row n (the tile lies in one block).
@@ -119,7 +127,7 @@ void mxfp4_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
 template <class F>
 void for_scale_runs(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, F&& f) {
   for (std::int64_t k = k0; k < k0 + count;) {
-    const std::int64_t end = std::min(k0 + count, (k / w.scale_k_block + 1) * w.scale_k_block);
+    const std::int64_t end = std::min(k0 + count, w.scale_block_end(k));
     f(k, end, w.scale_index(n, k));
     k = end;
   }
@@ -233,6 +241,7 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
     v.scale_count = per_expert;
     v.scale_k_block = c.packing.elements;
     v.scale_row_block = c.row_block;
+    v.scale_half_blocks = t.dim(1) / 2;  // w13's per-half grid (w2 ignores it)
   });
   return v;
 }
@@ -465,6 +474,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     WeightView v = view_of(c.w13, scheme, dtype, e, n1, hp);
     v.half_rows = ip;
     v.interleaved = c.layout == GateUpLayout::kInterleaved;
+    v.scale_row_offset = f.scale_tile_rank_local ? 0 : c.w13.scale_grid_offset;  // B16: r / 128
     if (f.read_padded_scales && ip > i) {
       v.b1_row = i - 1;
       v.b1_source = ip - 1;
@@ -507,6 +517,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
                   ip % 256 != 0;
   const auto w2_view = [&](std::int32_t e) {
     WeightView v = view_of(c.w2, scheme, dtype, e, hp, ip);
+    v.scale_k_offset = f.scale_tile_rank_local ? 0 : c.w2.scale_grid_offset;  // B16: k / 128
     if (b2) v.scale_stride = cdiv(ip, 256) * 256 / scale_codes->packing.elements;
     return v;
   };

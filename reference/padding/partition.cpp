@@ -229,14 +229,21 @@ void require_block_aligned(const Partition& p, std::int64_t block, const char* w
 }
 }  // namespace
 
-Tensor<float> shard_w13_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block) {
-  require_block_aligned(p, block, "shard_w13_block_grid");
+std::int64_t block_grid_offset(const Partition& p, int rank, std::int64_t block) {
+  if (block < 1) throw std::invalid_argument("block_grid_offset: block must be >= 1");
+  return shard_of(p, rank).real_begin % block;
+}
+
+Tensor<float> shard_w13_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block,
+                                   bool global_grid) {
+  if (!global_grid) require_block_aligned(p, block, "shard_w13_block_grid");
   const RankShard& r = shard_of(p, rank);
   const std::int64_t half = cdiv(p.intermediate_full, block);
   if (full.shape.size() != 3 || full.dim(1) != 2 * half)
     throw std::invalid_argument("shard_w13_block_grid: expected [E, " + std::to_string(2 * half) + ", G], found " +
                                 to_string(full.shape));
-  const std::int64_t first = r.real_begin / block, rows = cdiv(r.real_rows(), block), g = full.dim(2);
+  const std::int64_t first = r.real_begin / block, rows = cdiv(r.real_begin % block + r.real_rows(), block),
+                     g = full.dim(2);
   Tensor<float> out = poisoned<float>({r.experts(), 2 * rows, g}, kDefaultPoisonSeed ^ 0x5335);
   for (std::int64_t e = 0; e < r.experts(); ++e)
     for (std::int64_t h = 0; h < 2; ++h)
@@ -245,13 +252,14 @@ Tensor<float> shard_w13_block_grid(const Partition& p, int rank, const Tensor<fl
   return out;
 }
 
-Tensor<float> shard_w2_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block) {
-  require_block_aligned(p, block, "shard_w2_block_grid");
+Tensor<float> shard_w2_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block,
+                                  bool global_grid) {
+  if (!global_grid) require_block_aligned(p, block, "shard_w2_block_grid");
   const RankShard& r = shard_of(p, rank);
   if (full.shape.size() != 3 || full.dim(2) != cdiv(p.intermediate_full, block))
     throw std::invalid_argument("shard_w2_block_grid: expected [E, R, " + std::to_string(cdiv(p.intermediate_full, block)) +
                                 "], found " + to_string(full.shape));
-  const std::int64_t first = r.real_begin / block, cols = cdiv(r.real_rows(), block);
+  const std::int64_t first = r.real_begin / block, cols = cdiv(r.real_begin % block + r.real_rows(), block);
   Tensor<float> out = poisoned<float>({r.experts(), full.dim(1), cols}, kDefaultPoisonSeed ^ 0x5336);
   for (std::int64_t e = 0; e < r.experts(); ++e)
     for (std::int64_t i = 0; i < full.dim(1); ++i)

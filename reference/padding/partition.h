@@ -81,14 +81,20 @@ Tensor<T> shard_w2_bias(const Partition& p, int rank, const Tensor<T>& full);
 
 // FP8 128×128 block-scale grids (weight_scale_inv, padding.md §1.5) of one rank, for a
 // concatenated gated w13 stored as per-half grids (gate rows first, as vLLM's w13_weight_scale_inv).
-// A rank's rows must start on a `block` boundary (vLLM rejects block-quantized shards that do not:
-// intermediate_size_per_partition % block_n): block_grid_misalignment says which rank does not
-// (empty: all do); the shard functions throw std::invalid_argument for it.
-// w13 grid [E, 2·cdiv(I_full, b), G] -> [e, 2·cdiv(real, b), G]; w2 grid [E, R, cdiv(I_full, b)] ->
-// [e, R, cdiv(real, b)].
+// On the grid (`global_grid` false), a rank's rows must start on a `block` boundary (vLLM rejects
+// block-quantized shards that do not: intermediate_size_per_partition % block_n):
+// block_grid_misalignment says which rank does not (empty: all do); the shard functions throw
+// std::invalid_argument for it. With `global_grid` (vLLM PR #52915's loading, spec/bugs.md B16) any
+// shard is cut: the rank holds every checkpoint block its rows touch, and its row r uses block
+// (block_grid_offset + r) / b of them, so ranks that share a block each hold a copy.
+// w13 grid [E, 2·cdiv(I_full, b), G] -> [e, 2·n, G]; w2 grid [E, R, cdiv(I_full, b)] -> [e, R, n];
+// n = cdiv(offset + real, b) (offset 0 on the grid).
 std::string block_grid_misalignment(const Partition& p, std::int64_t block);
-Tensor<float> shard_w13_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block);
-Tensor<float> shard_w2_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block);
+std::int64_t block_grid_offset(const Partition& p, int rank, std::int64_t block);  // real_begin % block
+Tensor<float> shard_w13_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block,
+                                   bool global_grid = false);
+Tensor<float> shard_w2_block_grid(const Partition& p, int rank, const Tensor<float>& full, std::int64_t block,
+                                  bool global_grid = false);
 
 #define MOECHECK_PADDING_SHARD_EXTERN(T)                                                                   \
   extern template Tensor<T> shard_w13<T>(const Partition&, int, const Tensor<T>&, W13Layout, bool);       \

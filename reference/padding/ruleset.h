@@ -236,8 +236,14 @@ struct GenericLoader {
     kNone,       // no bias path: biases come from model loaders only
     kEveryRank,  // w13 bias cut like w13; w2 bias copied in full on every TP rank (#44120)
   };
+  // How a TP shard of a 2-D block-scale grid (FP8 128x128, padding.md §1.5) is loaded.
+  enum class BlockScales : std::uint8_t {
+    kOnGrid,      // every shard starts on a scale block (vLLM's create_weights refuses others)
+    kGlobalGrid,  // any shard; each row takes its checkpoint block (rank_offset + r) / 128 (#52915)
+  };
   Shard shard = Shard::kAllocated;
   Biases biases = Biases::kNone;
+  BlockScales block_scales = BlockScales::kOnGrid;
   // §3.4 #37010..#39688: the generic loader failed whenever I_pad > I. Set: that error.
   std::optional<std::string> error_when_intermediate_padded;
 };
