@@ -241,7 +241,8 @@ std::vector<float> slice_output(const device::PaddedCase& padded, std::span<cons
                                 std::to_string(padded.tokens) + ", " + std::to_string(padded.hidden_padded()) +
                                 "], found " + std::to_string(output.size()));
   y.data.assign(output.begin(), output.end());
-  // The pad rows of a padded batch (B20) go first: the layer returns the real tokens' rows.
+  // A padded batch's pad rows (B20) follow the real ones and are dropped first: the layer returns
+  // the real tokens' rows only.
   const std::int64_t real_tokens = padded.tokens - padded.pad_rows;
   y.shape[0] = real_tokens;
   y.data.resize(static_cast<std::size_t>(y.numel()));
