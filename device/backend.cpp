@@ -50,6 +50,12 @@ std::span<const KernelFaultInfo> kernel_faults() {
        "a concatenated w13 (biases, scale rows) arrives end-padded [gate, up, zeros] and is split at I_pad "
        "(visible when I_pad > I)",
        &FaultSwitches::w13_end_padded},
+      {"swizzle_stride_from_logical_extents", "B14", "vllm-project/vllm PR #35497; flashinfer-ai/flashinfer#4653, PR #2898",
+       "the kernel finds expert e's 128x4-swizzled block scales at e * rows * groups, the plain (unswizzled) extents "
+       "of the padded projection, instead of e * round_up(rows, 128) * round_up(groups, 4) (swizzled NVFP4; "
+       "visible for experts e >= 1 when the scale rows are not a multiple of 128 or the groups of 4: w2 with "
+       "H_pad % 128 != 0, w13 with H_pad % 64 != 0)",
+       &FaultSwitches::swizzle_stride_from_logical_extents},
       {"scale_tile_rank_local", "B16", "vllm-project/vllm PR #52915, #52997; ROCm/ATOM#442",
        "a TP shard off the 128-row grid picks each row's FP8 scale block from its rank-local row r / 128 instead "
        "of the checkpoint's (rank_offset + r) / 128 (visible when a rank's rows straddle a block boundary at "
@@ -114,8 +120,8 @@ void expect_weight(const PaddedWeight& w, const rq::SchemeSpec& scheme, std::int
     if (offset < 0 || (offset > 0 && offset >= spec->row_block))
       throw std::invalid_argument("PaddedCase." + std::string(what) + ".scale_grid_offset: expected in [0, " +
                                   std::to_string(spec->row_block) + "), found " + std::to_string(offset));
-    const Shape expected = parts == 2 ? rq::stacked_shape(*spec, experts, parts, part_rows + offset, cols)
-                                      : rq::stacked_shape(*spec, experts, parts, part_rows, cols + offset);
+    const Shape expected = parts == 2 ? rq::device_shape(scheme, *spec, experts, parts, part_rows + offset, cols)
+                                      : rq::device_shape(scheme, *spec, experts, parts, part_rows, cols + offset);
     if (rq::holds_floats(c))
       expect_shape(w.floats(c), expected, field);
     else

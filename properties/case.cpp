@@ -10,6 +10,7 @@
 #include "reference/padding/partition.h"
 #include "reference/padding/poison.h"
 #include "reference/quant/scheme.h"
+#include "reference/quant/swizzle.h"
 
 namespace moecheck::properties {
 
@@ -41,7 +42,25 @@ enum : std::uint64_t {
   kSeedW2Bias = 0x02b,
   kSeedHidden = 0x41d,
   kSeedOutput = 0x0a7,
+  kSeedW13Swizzle = 0x135,
+  kSeedW2Swizzle = 0x025,
 };
+
+// The layer's swizzle of a padded projection's block scales (quant ScaleLayout::kSwizzled128x4):
+// each expert's [R, C] plain scales into whole 128×4 tiles, the tiles' padding poisoned (vLLM fills
+// it with zeros; poison proves no kernel reads it).
+void swizzle_scales(pd::Tensor<std::uint8_t>& t, std::uint64_t seed) {
+  const std::int64_t e = t.dim(0), rows = t.dim(1), cols = t.dim(2);
+  const rq::SwizzledExtents x = rq::swizzled_extents(rows, cols);
+  pd::Tensor<std::uint8_t> out = pd::poisoned<std::uint8_t>({e, x.rows, x.cols}, seed);
+  std::vector<std::uint8_t> tile(static_cast<std::size_t>(x.size()));
+  for (std::int64_t i = 0; i < e; ++i) {
+    std::copy_n(out.data.begin() + i * x.size(), x.size(), tile.begin());
+    rq::swizzle_128x4(t.data.data() + i * rows * cols, rows, cols, tile);
+    std::copy(tile.begin(), tile.end(), out.data.begin() + i * x.size());
+  }
+  t = std::move(out);
+}
 
 pd::W13Layout w13_layout(moe::GateUpLayout layout) {
   return layout == moe::GateUpLayout::kInterleaved ? pd::W13Layout::kInterleaved : pd::W13Layout::kConcatenated;
@@ -163,6 +182,11 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
       const pd::Role role = scale ? pd::Role::kScale : pd::Role::kWeight;
       const pd::Tensor<T> full = stacked<T>(b, comp, w13);
       if constexpr (std::is_same_v<T, float>)
+        if (comp.per_part) {  // per-expert scalars: the rank's experts, by global id (the seam of B19)
+          t = at_expert_scales(full, part, rank, faults);
+          return;
+        }
+      if constexpr (std::is_same_v<T, float>)
         if (comp.row_block > 1) {
           const bool global = plan.generic_loader.block_scales == pd::GenericLoader::BlockScales::kGlobalGrid;
           t = w13 ? pd::shard_w13_block_grid(part, rank, full, comp.row_block, global)
@@ -194,6 +218,16 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   }
 
   at_padded_case(p, shard, b.hidden, seed, faults);  // the padded case's seam (faults B9, B11)
+  // After loading and padding, the layer swizzles the block scales its kernel reads so (b12x_moe.py
+  // prepare_nvfp4_moe_layer_for_b12x: per-half padding first, then swizzle_blockscale).
+  const auto swizzle_projection = [&](device::PaddedWeight& out, std::uint64_t s) {
+    out.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
+      if constexpr (std::is_same_v<typename std::decay_t<decltype(t.data)>::value_type, std::uint8_t>)
+        if (rq::swizzled_on_device(scheme, comp)) swizzle_scales(t, seed ^ s);
+    });
+  };
+  swizzle_projection(p.w13, kSeedW13Swizzle);
+  swizzle_projection(p.w2, kSeedW2Swizzle);
 
   pd::Tensor<float> x({p.tokens, b.hidden}, moe::round_to(b.dtype, pd::value(plan.pad_row_fill)));
   for (std::int64_t t = 0; t < real_tokens; ++t)

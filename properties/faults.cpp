@@ -24,6 +24,7 @@ std::string_view name(FaultSite site) {
     case FaultSite::kRouterInput: return "router input";
     case FaultSite::kExpertMap: return "expert map";
     case FaultSite::kSlice: return "slice";
+    case FaultSite::kExpertScales: return "expert scales";
   }
   return "unknown";
 }
@@ -38,7 +39,7 @@ FaultInfo kernel_entry(std::string_view fault_name) {
   return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr};
 }
 
-std::array<FaultInfo, 17> make_catalog() {
+std::array<FaultInfo, 19> make_catalog() {
   using P = PaddingFaults;
   return {{
       kernel_entry("read_padded_scales"),
@@ -73,13 +74,19 @@ std::array<FaultInfo, 17> make_catalog() {
        "the MXFP4 NONE-backend rounding (ROCm hidden 256, CUDA intermediate 64) is applied to non-MXFP4 weights "
        "(visible for dense cases on CUDA with I % 64 != 0 or ROCm with H % 256 != 0)",
        FaultSite::kPlan, nullptr, &P::mxfp4_rule_on_other_formats},
+      kernel_entry("swizzle_stride_from_logical_extents"),
+      kernel_entry("scale_tile_rank_local"),
       {"expert_map_wraps_minus_one", "B18", "vllm-project/vllm PR #46408",
        "the global-to-local remap indexes the expert map with the dispatcher's -1 (a slot of another rank's "
        "expert), which wraps to the map's last entry: on the rank holding the last global expert the slot "
        "becomes that local expert (visible under EP on the last rank when a token routes to another rank)",
        FaultSite::kExpertMap, nullptr, &P::expert_map_wraps_minus_one},
-      kernel_entry("scale_tile_rank_local"),
       kernel_entry("unwritten_slots_reduced"),
+      {"expert_scales_by_local_id", "B19", "sgl-project/sglang PR #23531, PR #13162",
+       "an EP rank loads its experts' per-expert scalars (NVFP4 weight_scale_2) by local id, entries [0, e) of "
+       "the checkpoint's global vector, instead of by global id [expert_begin, expert_end) (visible under EP on a "
+       "rank with expert offset > 0 when the experts' global scales differ)",
+       FaultSite::kExpertScales, nullptr, &P::expert_scales_by_local_id},
       kernel_entry("sort_keeps_first_duplicate"),
   }};
 }
@@ -87,7 +94,7 @@ std::array<FaultInfo, 17> make_catalog() {
 }  // namespace
 
 std::span<const FaultInfo> fault_catalog() {
-  static const std::array<FaultInfo, 17> catalog = make_catalog();
+  static const std::array<FaultInfo, 19> catalog = make_catalog();
   return catalog;
 }
 
@@ -218,7 +225,8 @@ void at_padded_case(device::PaddedCase& p, const pd::RankShard& shard, std::int6
     for (std::size_t n = 0; n < std::size(rq::kAllComponents); ++n) {
       const rq::Component which = rq::kAllComponents[n];
       const rq::ComponentSpec* comp = scheme.find(which);
-      if (!comp || comp->row_block != 1) continue;
+      // Per-expert scalars and swizzled tiles have no padded rows of their own (the swizzle follows).
+      if (!comp || comp->row_block != 1 || comp->per_part) continue;
       const auto unfill = [&](auto& w13, auto& w2) {
         unfill_w13(w13, ip, interleaved, real, comp->stored_cols(hidden), s9 ^ (2 * n));
         unfill_w2(w2, hidden, comp->stored_cols(real), s9 ^ (2 * n + 1));
@@ -233,7 +241,7 @@ void at_padded_case(device::PaddedCase& p, const pd::RankShard& shard, std::int6
     const std::int64_t doubled = (ip - real) / 64 * 64 * 2;
     const std::int64_t from = std::max<std::int64_t>(0, ip - doubled);
     p.w13.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
-      if (!rq::is_scale(comp.component) && comp.row_block == 1) zero_w13_tail(t, ip, interleaved, from);
+      if (!rq::is_scale(comp.component) && comp.row_block == 1 && !comp.per_part) zero_w13_tail(t, ip, interleaved, from);
     });
     zero_w13_tail(p.w13_bias, ip, interleaved, from);
   }
@@ -257,6 +265,17 @@ std::int32_t at_expert_map(std::int64_t global_id, const pd::RankShard& shard, s
   if (dispatched >= 0) return map(dispatched);
   // B18: `expert_map[topk_ids]` with a -1 reads expert_map[-1], the entry of the last global expert.
   return faults.expert_map_wraps_minus_one ? map(global_experts - 1) : -1;
+}
+
+pd::Tensor<float> at_expert_scales(const pd::Tensor<float>& global, const pd::Partition& partition, int rank,
+                                   const PaddingFaults& faults) {
+  if (!faults.expert_scales_by_local_id) return pd::shard_expert_scalars(partition, rank, global);
+  // B19: the loader's loop over local experts reads global[local id].
+  const pd::RankShard& shard = partition.ranks.at(static_cast<std::size_t>(rank));
+  pd::Tensor<float> out({shard.experts(), global.dim(1), 1}, 0.0f);
+  for (std::int64_t e = 0; e < shard.experts(); ++e)
+    for (std::int64_t j = 0; j < global.dim(1); ++j) out.at(e, j, 0) = global.at(e, j, 0);
+  return out;
 }
 
 std::optional<std::vector<float>> at_slice(const device::PaddedCase& padded, std::span<const float> output,

@@ -31,6 +31,7 @@ struct PaddingFaults {
   bool intermediate_pad_counted_twice = false;     // B11, at the padded case
   bool mxfp4_rule_on_other_formats = false;        // B13, at the plan
   bool expert_map_wraps_minus_one = false;         // B18, at the expert map
+  bool expert_scales_by_local_id = false;          // B19, at the per-expert scales
 
   bool any() const;  // some switch of the catalog is on
   bool operator==(const PaddingFaults&) const = default;
@@ -54,8 +55,10 @@ enum class FaultSite : std::uint8_t {
   kRouterInput,  // the hidden states the router reads
   kSlice,        // the slice of the kernel's [T, H_pad] output back to [T, H]
   kExpertMap,    // the remap of the dispatched global expert ids to this rank's local ids
+  kExpertScales,  // the per-expert scalars (NVFP4 weight_scale_2) a rank loads for its experts
 };
-std::string_view name(FaultSite site);  // "sim kernel", "plan", "padded case", "router input", "slice", "expert map"
+// "sim kernel", "plan", "padded case", "router input", "slice", "expert map", "expert scales"
+std::string_view name(FaultSite site);
 bool in_padding_path(FaultSite site);   // every site but kKernel
 
 struct FaultInfo {
@@ -107,6 +110,11 @@ reference::moe::RowMatrix<float> at_router_input(const fixtures::MoeCase& c, con
 // with that -1, which wraps to the last global expert's entry. `global_experts` counts all ranks'.
 std::int32_t at_expert_map(std::int64_t global_id, const reference::padding::RankShard& shard,
                            std::int64_t global_experts, const PaddingFaults& faults);
+// The per-expert scalars [e, parts, 1] of the rank's experts, cut from the checkpoint's [E, parts, 1]
+// (pd::shard_expert_scalars: by global id), or (B19) the first e entries, indexed by local id.
+reference::padding::Tensor<float> at_expert_scales(const reference::padding::Tensor<float>& global,
+                                                   const reference::padding::Partition& partition, int rank,
+                                                   const PaddingFaults& faults);
 // The slice of the kernel output's real rows [T, H_pad] (a padded batch's pad rows dropped):
 // std::nullopt for the production slice; (B6) all H_pad
 // columns kept; (B5) the buffer read as [T, H].

@@ -155,6 +155,9 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
   static const std::string wna16_reason =
       "WNA16 weights are (fp32(q) - zp) * scale in fp32 on both sides (fused_moe_kernel_gptq_awq's order), "
       "then rounded to the model dtype, so quantization adds no sim/golden difference";
+  static const std::string nvfp4_reason =
+      "NVFP4 weights are e2m1 * (fp32(ue4m3) * weight_scale_2) in fp32 on both sides (the emulation kernel's "
+      "order), then rounded to the model dtype, so quantization adds no sim/golden difference";
   static const std::string w4a4_reason =
       "MXFP4 activations (quant-dequant): both quantize with the same codec, but GEMM2's input differs by the "
       "GEMM1 accumulation order, and an element at an e2m1 rounding boundary (1 mantissa bit) moves by a whole "
@@ -176,6 +179,8 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       {WeightScheme::kMxfp6E2m3W6A16, "MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
       {WeightScheme::kInt4G128W4A16, wna16_reason},
       {WeightScheme::kInt8G128W8A16, wna16_reason},
+      {WeightScheme::kNvfp4W4A16, nvfp4_reason},
+      {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_reason},
   };
   static const std::vector<GoldenTolerance> table = [] {
     std::vector<GoldenTolerance> t;

@@ -10,4 +10,6 @@
 #include "reference/quant/mx.h"
 #include "reference/quant/mxfp8.h"
 #include "reference/quant/nvfp4.h"
+#include "reference/quant/scheme.h"
+#include "reference/quant/swizzle.h"
 #include "reference/quant/wna16.h"

@@ -19,6 +19,7 @@
 #include "reference/moe/forward.h"
 #include "reference/padding/plan.h"
 #include "reference/padding/poison.h"
+#include "reference/quant/swizzle.h"
 #include "reference/quant/fp8_block.h"
 #include "reference/quant/mxfp4.h"
 
@@ -119,7 +120,7 @@ TEST(DeviceRegistry, ListsSimBackends) {
 }
 
 TEST(DeviceRegistry, KernelFaultsByName) {
-  ASSERT_EQ(device::kernel_faults().size(), 9u);
+  ASSERT_EQ(device::kernel_faults().size(), 10u);
   for (const auto& f : device::kernel_faults()) {
     SCOPED_TRACE(std::string(f.name));
     device::FaultSwitches s;
@@ -169,8 +170,9 @@ reference::moe::Weight make_weight(const Spec& s, const RowMatrix<float>& m) {
       return reference::quant::quantize(m, reference::quant::Mxfp4Rounding::kTritonRoundUp);
     case WeightScheme::kFp8Block128W8A16:
       return reference::quant::quantize(m, reference::quant::Fp8BlockQuantizer::kPerBlockCast);
+    default:  // a table-driven scheme: its row's quantizer
+      return reference::moe::quantize_weight(reference::quant::storage_scheme(s.scheme), m);
   }
-  return {};
 }
 
 reference::moe::MoeBlock make_block(const Spec& s) {
@@ -193,8 +195,9 @@ reference::moe::MoeBlock make_block(const Spec& s) {
   for (std::int64_t e = 0; e < s.experts; ++e) {
     reference::moe::Expert x;
     const RowMatrix<float> gu = random_matrix(rng, 2 * s.intermediate, s.hidden, wscale, s.dtype);
-    if (s.scheme == WeightScheme::kFp8Block128W8A16) {
-      // Per-half 128-row scale grids, as vLLM stores w13_weight_scale_inv: two parts [gate; up].
+    if (reference::quant::spec(s.scheme).gate_up == reference::quant::GateUpParts::kSeparate) {
+      // Per-half 128-row scale grids, as vLLM stores w13_weight_scale_inv: two parts [gate; up]
+      // (NVFP4: a weight_scale_2 per part).
       x.gate_up.parts = {make_weight(s, gu.topRows(s.intermediate)), make_weight(s, gu.bottomRows(s.intermediate))};
     } else {
       x.gate_up.parts = {make_weight(s, gu)};
@@ -253,6 +256,14 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
       c.w13.scales = Tensor<float>({e, 2 * cdiv(ip, 128), cdiv(hp, 128)}, 0.0f);
       c.w2.scales = Tensor<float>({e, cdiv(hp, 128), cdiv(ip, 128)}, 0.0f);
       break;
+    default:  // NVFP4: codes, plain ue4m3 scales (swizzled below), one weight_scale_2 per part
+      c.w13.codes = Tensor<std::uint8_t>({e, 2 * ip, hp / 2}, 0);
+      c.w2.codes = Tensor<std::uint8_t>({e, hp, ip / 2}, 0);
+      c.w13.scale_bytes = Tensor<std::uint8_t>({e, 2 * ip, hp / 16}, 0);
+      c.w2.scale_bytes = Tensor<std::uint8_t>({e, hp, ip / 16}, 0);
+      c.w13.scales = Tensor<float>({e, 2, 1}, 0.0f);
+      c.w2.scales = Tensor<float>({e, 1, 1}, 0.0f);
+      break;
   }
   for (std::int64_t x = 0; x < e; ++x) {
     const auto& ex = b.experts[static_cast<std::size_t>(x)];
@@ -276,6 +287,24 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
         for (std::int64_t k = 0; k < i / 2; ++k) c.w2.codes.at(x, r, k) = dn.blocks[static_cast<std::size_t>(r * i / 2 + k)];
         for (std::int64_t k = 0; k < i / 32; ++k) c.w2.scale_bytes.at(x, r, k) = dn.scales[static_cast<std::size_t>(r * i / 32 + k)];
       }
+    } else if (s.scheme != WeightScheme::kFp8Block128W8A16) {  // NVFP4: gate and up parts
+      for (std::int64_t half = 0; half < 2; ++half) {
+        const auto& part = std::get<reference::moe::SchemeWeight>(ex.gate_up.parts[static_cast<std::size_t>(half)]);
+        for (std::int64_t r = 0; r < i; ++r) {
+          for (std::int64_t k = 0; k < h / 2; ++k)
+            c.w13.codes.at(x, half * ip + r, k) = part.storage.codes[static_cast<std::size_t>(r * h / 2 + k)];
+          for (std::int64_t k = 0; k < h / 16; ++k)
+            c.w13.scale_bytes.at(x, half * ip + r, k) = part.storage.scale_bytes[static_cast<std::size_t>(r * h / 16 + k)];
+        }
+        c.w13.scales.at(x, half, 0) = part.storage.scales.at(0);
+      }
+      const auto& dn = std::get<reference::moe::SchemeWeight>(ex.down.parts[0]);
+      for (std::int64_t r = 0; r < h; ++r) {
+        for (std::int64_t k = 0; k < i / 2; ++k) c.w2.codes.at(x, r, k) = dn.storage.codes[static_cast<std::size_t>(r * i / 2 + k)];
+        for (std::int64_t k = 0; k < i / 16; ++k)
+          c.w2.scale_bytes.at(x, r, k) = dn.storage.scale_bytes[static_cast<std::size_t>(r * i / 16 + k)];
+      }
+      c.w2.scales.at(x, 0, 0) = dn.storage.scales.at(0);
     } else {
       for (std::int64_t half = 0; half < 2; ++half) {
         const auto& part = std::get<reference::quant::Fp8BlockWeight>(ex.gate_up.parts[static_cast<std::size_t>(half)]);
@@ -304,6 +333,20 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
       for (std::int64_t r = 0; r < h; ++r) c.w2_bias.at(x, r) = ex.down_bias[static_cast<std::size_t>(r)];
     }
   }
+  // The swizzled layout: each expert's padded scales into whole 128x4 tiles, zero-filled (vLLM's
+  // swizzle_blockscale), indexed by swizzled_offset.
+  if (reference::quant::spec(s.scheme).scale_layout == reference::quant::ScaleLayout::kSwizzled128x4)
+    for (Tensor<std::uint8_t>* t : {&c.w13.scale_bytes, &c.w2.scale_bytes}) {
+      const std::int64_t rows = t->dim(1), cols = t->dim(2);
+      const reference::quant::SwizzledExtents x = reference::quant::swizzled_extents(rows, cols);
+      Tensor<std::uint8_t> out({e, x.rows, x.cols}, 0);
+      for (std::int64_t n = 0; n < e; ++n)
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t k = 0; k < cols; ++k)
+            out.data[static_cast<std::size_t>(n * x.size() + reference::quant::swizzled_offset(r, k, x.cols))] =
+                t->at(n, r, k);
+      *t = std::move(out);
+    }
   c.hidden_states_padded = Tensor<float>({t, hp}, 0.0f);
   for (std::int64_t r = 0; r < t; ++r)
     for (std::int64_t k = 0; k < h; ++k) c.hidden_states_padded.at(r, k) = to_dtype(s.dtype, hidden(r, k));
@@ -442,10 +485,14 @@ std::vector<GoldenCase> golden_cases() {
   std::uint32_t seed = 1;
   // fp32 model, k ≤ 2: the sim's fp32 order is the golden's Accumulate::kFp32 order, and a
   // two-slot moe_sum equals the golden's ascending-expert index_add (+ is commutative): bitwise.
-  for (const WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16})
+  for (const WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16,
+                                    WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled})
     for (const GateUpLayout layout : {GateUpLayout::kConcatenated, GateUpLayout::kInterleaved}) {
-      // FP8 blocks come with per-half grids (vLLM), which the golden's interleaved single part cannot express.
-      if (scheme == WeightScheme::kFp8Block128W8A16 && layout == GateUpLayout::kInterleaved) continue;
+      // FP8 blocks and NVFP4 come with per-half parts (vLLM), which the golden's interleaved single
+      // part cannot express.
+      if (reference::quant::spec(scheme).gate_up == reference::quant::GateUpParts::kSeparate &&
+          layout == GateUpLayout::kInterleaved)
+        continue;
       for (const std::int64_t k : {1, 2}) {
         Spec s;
         s.scheme = scheme;
@@ -540,7 +587,8 @@ TEST_P(SimPaddingInvariance, PaddedSlicedEqualsUnpaddedBitwise) {
 std::vector<Spec> invariance_cases() {
   std::vector<Spec> out;
   std::uint32_t seed = 100;
-  for (const WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16})
+  for (const WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16,
+                                    WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled})
     for (const Dtype dtype : {Dtype::kF32, Dtype::kBf16}) {
       Spec s;
       s.scheme = scheme;
@@ -552,7 +600,7 @@ std::vector<Spec> invariance_cases() {
       s.tokens = 7;
       s.seed = seed++;
       out.push_back(s);
-      if (scheme != WeightScheme::kFp8Block128W8A16) {
+      if (reference::quant::spec(scheme).gate_up == reference::quant::GateUpParts::kFused) {
         s.layout = GateUpLayout::kInterleaved;
         s.bias = true;
         s.seed = seed++;
@@ -754,6 +802,13 @@ std::vector<FaultCase> fault_cases() {
                    c.w13.scale_grid_offset = 64;
                    c.w2.scale_grid_offset = 64;
                  }});
+  f = {};
+  f.swizzle_stride_from_logical_extents = true;  // B14: w2's 96 scale rows, 2 of 4 tile columns; experts 1-3
+  Spec b14 = dense;
+  b14.scheme = WeightScheme::kNvfp4W4A16Swizzled;
+  b14.hidden = 96;
+  b14.intermediate = 64;
+  out.push_back({"B14_swizzle_stride_from_logical_extents", f, b14, 96, 64});
   f = {};
   f.unwritten_slots_reduced = true;  // B18: token 0's first slot routed to another EP rank
   out.push_back({"B18_unwritten_slots_reduced", f, dense, 64, 96, [](PaddedCase& c) { c.topk_ids.at(0, 0) = -1; }});

@@ -389,3 +389,72 @@ TEST(MxWeights, Mxfp8StorageDequantizesAsTheMxfp8Tensor) {
     for (int k = 0; k < 96; ++k) EXPECT_EQ(out[static_cast<std::size_t>(r * 96 + k)], expected(r, k)) << r << "," << k;
   EXPECT_THROW(mq::mx_dequantize_rows(spec, s, 3, 96, 2, 4, out.data()), std::invalid_argument);
 }
+
+// The table's NVFP4 row: its checkpoint quantizer is ref_nvfp4_quant with gs = 1 / weight_scale_2, and its
+// dequantization is the emulation kernel's e2m1 · (ue4m3 · weight_scale_2), which differs from ModelOpt's
+// (e2m1 · ue4m3) · weight_scale_2 at most by one rounding (one fp32 ulp of the element).
+TEST(Nvfp4Weights, TableRowDequantizesInTheEmulationKernelsOrder) {
+  const mq::SchemeSpec& spec = mq::spec(mq::WeightScheme::kNvfp4W4A16);
+  mq::RowMatrixXf x(4, 64);
+  for (int r = 0; r < 4; ++r)
+    for (int k = 0; k < 64; ++k) x(r, k) = static_cast<float>((r * 37 + k * 11) % 29 - 14) * 0.0173f;
+  const mq::SchemeStorage s = spec.quantize(spec, x);
+  ASSERT_EQ(s.scales.size(), 1u);
+  float amax = 0.0f;
+  for (int i = 0; i < x.size(); ++i) amax = std::fmax(amax, std::fabs(x.data()[i]));
+  EXPECT_EQ(s.scales[0], amax / (6.0f * 448.0f));
+  const mq::Nvfp4Tensor t =
+      mq::quantize(x, mq::Nvfp4Quantizer::kReferenceEmulation, mq::nvfp4_global_scale_modelopt(s.scales[0]));
+  ASSERT_EQ(s.codes.size(), static_cast<std::size_t>(t.packed.size()));
+  EXPECT_TRUE(std::equal(s.codes.begin(), s.codes.end(), t.packed.data()));
+  EXPECT_TRUE(std::equal(s.scale_bytes.begin(), s.scale_bytes.end(), t.block_scales.data()));
+  std::vector<float> out(4 * 64);
+  mq::nvfp4_dequantize_rows(spec, s, 4, 64, 0, 4, out.data());
+  const float* e2m1 = fmt::decode_table(fmt::Format::kE2m1);
+  const float* e4m3 = fmt::decode_table(fmt::Format::kE4m3fn);
+  const mq::RowMatrixXf modelopt = mq::dequantize(t, mq::Nvfp4Dequant::kModelOpt);
+  for (int r = 0; r < 4; ++r)
+    for (int k = 0; k < 64; ++k) {
+      const std::uint8_t byte = t.packed(r, k / 2);
+      const float code = e2m1[k % 2 == 0 ? byte & 0x0F : byte >> 4];
+      const float expected = code * (e4m3[t.block_scales(r, k / 16)] * s.scales[0]);
+      EXPECT_EQ(out[static_cast<std::size_t>(r * 64 + k)], expected) << r << "," << k;
+      const float m = modelopt(r, k);
+      EXPECT_LE(std::fabs(out[static_cast<std::size_t>(r * 64 + k)] - m), std::fabs(m) * 0x1p-23f) << r << "," << k;
+    }
+  mq::SchemeStorage two = s;
+  two.scales.push_back(1.0f);
+  EXPECT_THROW(mq::nvfp4_dequantize_rows(spec, two, 4, 64, 0, 4, out.data()), std::invalid_argument);
+}
+
+// The 128x4 swizzle (vLLM swizzle_blockscale: [M/128, 4, 32, K/4, 4] permuted to (0, 1, 4, 3, 2, 5)): a
+// bijection of the padded extents, its inverse returns the plain scales, and a few offsets by hand.
+TEST(SwizzledScales, Layout128x4IsVllmsPermutation) {
+  EXPECT_EQ(mq::swizzled_extents(2880, 90).rows, 2944);  // bugs.md B14 (#35497): 2880 rows padded to 2944
+  EXPECT_EQ(mq::swizzled_extents(2880, 90).cols, 92);    // #2898: 90 groups padded to 92
+  EXPECT_EQ(mq::swizzled_offset(0, 0, 8), 0);
+  EXPECT_EQ(mq::swizzled_offset(0, 1, 8), 1);
+  EXPECT_EQ(mq::swizzled_offset(32, 0, 8), 4);    // (row / 32) % 4 = 1
+  EXPECT_EQ(mq::swizzled_offset(1, 0, 8), 16);    // row % 32 = 1
+  EXPECT_EQ(mq::swizzled_offset(0, 4, 8), 512);   // the next column tile
+  EXPECT_EQ(mq::swizzled_offset(128, 0, 8), 1024);  // the next row tile, after both column tiles
+  const std::int64_t rows = 150, cols = 6;
+  const mq::SwizzledExtents x = mq::swizzled_extents(rows, cols);
+  std::vector<bool> seen(static_cast<std::size_t>(x.size()), false);
+  for (std::int64_t r = 0; r < x.rows; ++r)
+    for (std::int64_t c = 0; c < x.cols; ++c) {
+      const std::int64_t o = mq::swizzled_offset(r, c, x.cols);
+      ASSERT_GE(o, 0);
+      ASSERT_LT(o, x.size());
+      EXPECT_FALSE(seen[static_cast<std::size_t>(o)]) << r << "," << c;
+      seen[static_cast<std::size_t>(o)] = true;
+    }
+  std::vector<std::uint8_t> plain(static_cast<std::size_t>(rows * cols));
+  for (std::size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  std::vector<std::uint8_t> swizzled(static_cast<std::size_t>(x.size()), 0xAB);
+  mq::swizzle_128x4(plain.data(), rows, cols, swizzled);
+  EXPECT_EQ(mq::unswizzle_128x4(swizzled.data(), rows, cols), plain);
+  // The tile padding keeps what the buffer held (the caller's poison).
+  EXPECT_EQ(swizzled[static_cast<std::size_t>(mq::swizzled_offset(149, 7, x.cols))], 0xAB);
+  EXPECT_EQ(swizzled[static_cast<std::size_t>(mq::swizzled_offset(200, 0, x.cols))], 0xAB);
+}

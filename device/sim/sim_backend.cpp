@@ -11,6 +11,7 @@
 #include "reference/formats/codecs.h"
 #include "reference/moe/activation.h"
 #include "reference/padding/poison.h"
+#include "reference/quant/swizzle.h"
 #include "reference/quant/wna16.h"
 
 namespace moecheck::device::sim {
@@ -52,6 +53,12 @@ struct WeightView {
   std::int64_t scale_stride = 0;  // stored scale columns per stored row (fault B2 changes it)
   std::int64_t scale_count = 0;   // stored scales of the expert (B2's indices wrap inside it)
   std::int64_t scale_k_block = 1, scale_row_block = 1;
+  // A 128×4-swizzled scale tensor (quant::ScaleLayout::kSwizzled128x4): its padded column count
+  // (a multiple of 4); 0 for plain scales.
+  std::int64_t swizzle_cols = 0;
+  // Per-part scalars (quant::ComponentSpec::per_part: NVFP4 weight_scale_2): one per half of w13
+  // (gate, up), one for w2.
+  const float* part_scales = nullptr;
   // Row → (half, index in half) for w13's per-half scale grid; half_rows = 0 for w2.
   std::int64_t half_rows = 0;
   // A 2-D grid of a shard off the block grid (PaddedWeight::scale_grid_offset, B16): w13's rows
@@ -81,7 +88,13 @@ struct WeightView {
   }
   // The scale of element (n, k), wrapped inside the expert's scales (fault B2 reads past a row).
   std::int64_t scale_index(std::int64_t n, std::int64_t k) const {
+    if (swizzle_cols > 0) return rq::swizzled_offset(scale_row(n), k / scale_k_block, swizzle_cols);
     return (stored_scale_row(n) * scale_stride + (scale_k_offset + k) / scale_k_block) % scale_count;
+  }
+  // The per-part scalar of row n: its half's (w13) or the projection's (w2).
+  float part_scale(std::int64_t n) const {
+    if (half_rows == 0) return part_scales[0];
+    return part_scales[interleaved ? n % 2 : n / half_rows];
   }
   // The end of the scale block along K that holds element k (in [k0, k0 + count) coordinates).
   std::int64_t scale_block_end(std::int64_t k) const {
@@ -177,6 +190,19 @@ void wna16_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
   });
 }
 
+// NVFP4 (the Triton emulation kernel's weight path, nvfp4_emulation_moe.py @ 7ca49fbe): b_scale =
+// fp32(ue4m3) · weight_scale_2, then e2m1 · b_scale, cast to the compute dtype; the block scale
+// plain or swizzled (scale_index).
+void nvfp4_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  const std::uint8_t* r = w.codes + n * w.code_stride;
+  const float* e4m3 = reference::formats::decode_table(reference::formats::Format::kE4m3fn);
+  const float global = w.part_scale(n);
+  for_scale_runs(w, n, k0, count, [&](std::int64_t k, std::int64_t end, std::int64_t i) {
+    const float b_scale = e4m3[w.scale_bytes[i]] * global;
+    for (; k < end; ++k) out[k - k0] = round_dtype(w.dtype, w.decode[rq::packed_code(r, k, w.code_packing)] * b_scale);
+  });
+}
+
 // The schemes the sim runs, each with its tile function.
 struct SimScheme {
   WeightScheme scheme;
@@ -193,6 +219,8 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kMxfp4W4A4Qdq, mxfp4_row},
     {WeightScheme::kInt4G128W4A16, wna16_row},
     {WeightScheme::kInt8G128W8A16, wna16_row},
+    {WeightScheme::kNvfp4W4A16, nvfp4_row},
+    {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -200,9 +228,10 @@ TileFunction tile_function(WeightScheme scheme) {
   return nullptr;
 }
 
-// Expert e's view of a padded projection [E, n_rows, k_cols] (as a matrix).
+// Expert e's view of a padded projection [E, n_rows, k_cols] (as a matrix). `b14`: fault B14 finds a
+// swizzled scale tensor's expert at the plain extents' stride.
 WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dtype, std::int64_t e, std::int64_t rows,
-                   std::int64_t cols) {
+                   std::int64_t cols, bool b14 = false) {
   WeightView v;
   v.tile = tile_function(scheme.scheme);
   v.dtype = dtype;
@@ -233,10 +262,15 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
       }
       return;
     }
+    if (c.per_part) {
+      if constexpr (std::is_same_v<T, float>) v.part_scales = base;
+      return;
+    }
     if constexpr (std::is_same_v<T, float>)
       v.scales = base;
     else
-      v.scale_bytes = base;
+      v.scale_bytes = rq::swizzled_on_device(scheme, c) && b14 ? t.data.data() + e * rows * c.stored_cols(cols) : base;
+    if (rq::swizzled_on_device(scheme, c)) v.swizzle_cols = t.dim(2);
     v.scale_stride = t.dim(2);
     v.scale_count = per_expert;
     v.scale_k_block = c.packing.elements;
@@ -402,7 +436,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     // Every w13 component whose rows are the matrix's (a 2-D grid's rows are blocks of them).
     end_padded.w13.for_each(scheme, [&](const rq::ComponentSpec& comp, auto& t) {
       using T = typename std::decay_t<decltype(t.data)>::value_type;
-      if (comp.row_block == 1) end_pad_rows(t, i, ip, T{});
+      if (comp.row_block == 1 && !comp.per_part && !rq::swizzled_on_device(scheme, comp)) end_pad_rows(t, i, ip, T{});
     });
     end_pad_rows(end_padded.w13_bias, i, ip, 0.0f);
   }
@@ -471,7 +505,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   std::vector<float> cache1(static_cast<std::size_t>(pairs * n1));
   reference::padding::poison(std::span<float>(cache1), seed ^ 0xc1ULL);
   const auto w13_view = [&](std::int32_t e) {
-    WeightView v = view_of(c.w13, scheme, dtype, e, n1, hp);
+    WeightView v = view_of(c.w13, scheme, dtype, e, n1, hp, f.swizzle_stride_from_logical_extents);
     v.half_rows = ip;
     v.interleaved = c.layout == GateUpLayout::kInterleaved;
     v.scale_row_offset = f.scale_tile_rank_local ? 0 : c.w13.scale_grid_offset;  // B16: r / 128
@@ -516,7 +550,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   const bool b2 = f.e8m0_scale_misindex && scale_codes && scale_codes->format == reference::formats::Format::kE8m0 &&
                   ip % 256 != 0;
   const auto w2_view = [&](std::int32_t e) {
-    WeightView v = view_of(c.w2, scheme, dtype, e, hp, ip);
+    WeightView v = view_of(c.w2, scheme, dtype, e, hp, ip, f.swizzle_stride_from_logical_extents);
     v.scale_k_offset = f.scale_tile_rank_local ? 0 : c.w2.scale_grid_offset;  // B16: k / 128
     if (b2) v.scale_stride = cdiv(ip, 256) * 256 / scale_codes->packing.elements;
     return v;

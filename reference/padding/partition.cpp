@@ -193,6 +193,17 @@ Tensor<T> shard_w2(const Partition& p, int rank, const Tensor<T>& full, Packing 
   return out;
 }
 
+Tensor<float> shard_expert_scalars(const Partition& p, int rank, const Tensor<float>& full) {
+  const RankShard& r = shard_of(p, rank);
+  if (full.shape.size() != 3 || full.dim(2) != 1 || full.dim(0) < r.expert_end)
+    throw std::invalid_argument("shard_expert_scalars: expected [E >= " + std::to_string(r.expert_end) +
+                                ", parts, 1], found " + to_string(full.shape));
+  Tensor<float> out({r.experts(), full.dim(1), 1}, 0.0f);
+  for (std::int64_t e = 0; e < r.experts(); ++e)
+    for (std::int64_t j = 0; j < full.dim(1); ++j) out.at(e, j, 0) = full.at(r.expert_begin + e, j, 0);
+  return out;
+}
+
 template <class T>
 Tensor<T> shard_w13_bias(const Partition& p, int rank, const Tensor<T>& full, W13Layout layout, bool gated) {
   if (full.shape.size() != 2) throw std::invalid_argument("shard_w13_bias: expected [E, 2·I], found " + to_string(full.shape));

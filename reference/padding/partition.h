@@ -79,6 +79,12 @@ Tensor<T> shard_w13_bias(const Partition& p, int rank, const Tensor<T>& full, W1
 template <class T>
 Tensor<T> shard_w2_bias(const Partition& p, int rank, const Tensor<T>& full);
 
+// Per-expert scalars [E, parts, 1] (NVFP4 weight_scale_2, quant::ComponentSpec::per_part) -> the
+// rank's experts [e, parts, 1]: a TP rank keeps each expert's scalar whole (it scales every row and
+// column of the expert), an EP rank takes those of its experts [expert_begin, expert_end), indexed by
+// global id (spec/bugs.md B19).
+Tensor<float> shard_expert_scalars(const Partition& p, int rank, const Tensor<float>& full);
+
 // FP8 128×128 block-scale grids (weight_scale_inv, padding.md §1.5) of one rank, for a
 // concatenated gated w13 stored as per-half grids (gate rows first, as vLLM's w13_weight_scale_inv).
 // On the grid (`global_grid` false), a rank's rows must start on a `block` boundary (vLLM rejects

@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "reference/formats/codecs.h"
 #include "reference/formats/rcp_approx.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::reference::quant {
 
@@ -94,6 +96,39 @@ Nvfp4Tensor quantize(MatrixView x, Nvfp4Quantizer quantizer, Nvfp4GlobalScale gl
       }
     }
   return q;
+}
+
+void nvfp4_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
+                           std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out) {
+  if (row_begin < 0 || row_end > rows || row_begin > row_end)
+    throw std::invalid_argument(std::string(scheme.name) + ": rows [" + std::to_string(row_begin) + ", " +
+                                std::to_string(row_end) + ") outside [0, " + std::to_string(rows) + ")");
+  if (storage.scales.size() != 1)
+    throw std::invalid_argument(std::string(scheme.name) + ": weight_scale_2: expected 1 value per part, found " +
+                                std::to_string(storage.scales.size()));
+  const float global = storage.scales.front();
+  const float* e2m1 = fmt::decode_table(fmt::Format::kE2m1);
+  const float* e4m3 = fmt::decode_table(fmt::Format::kE4m3fn);
+  const std::int64_t code_cols = cols / 2, scale_cols = cols / kNvfp4Block;
+  for (std::int64_t n = row_begin; n < row_end; ++n) {
+    const std::uint8_t* row = storage.codes.data() + n * code_cols;
+    const std::uint8_t* s = storage.scale_bytes.data() + n * scale_cols;
+    for (std::int64_t k = 0; k < cols; ++k)
+      *out++ = e2m1[packed_code(row, k, kFp4Bytes)] * (e4m3[s[k / kNvfp4Block]] * global);
+  }
+}
+
+SchemeStorage quantize_nvfp4_weight(const SchemeSpec&, MatrixView values) {
+  float amax = 0.0f;
+  for (Eigen::Index r = 0; r < values.rows(); ++r)
+    for (Eigen::Index c = 0; c < values.cols(); ++c) amax = std::fmax(amax, std::fabs(values(r, c)));
+  const float scale_2 = amax > 0.0f ? amax / (6.0f * 448.0f) : 1.0f;
+  const Nvfp4Tensor q = quantize(values, Nvfp4Quantizer::kReferenceEmulation, nvfp4_global_scale_modelopt(scale_2));
+  SchemeStorage s;
+  s.codes.assign(q.packed.data(), q.packed.data() + q.packed.size());
+  s.scale_bytes.assign(q.block_scales.data(), q.block_scales.data() + q.block_scales.size());
+  s.scales = {scale_2};
+  return s;
 }
 
 }  // namespace moecheck::reference::quant

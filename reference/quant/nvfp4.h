@@ -64,4 +64,18 @@ enum class Nvfp4Quantizer : std::uint8_t {
 
 Nvfp4Tensor quantize(MatrixView x, Nvfp4Quantizer quantizer, Nvfp4GlobalScale global_scale);
 
+// ---- the weight-scheme table's NVFP4 rows (scheme.h nvfp4_w4a16) -----------------------------------
+struct SchemeSpec;
+struct SchemeStorage;
+// W[n, k] = e2m1(code) · (fp32(ue4m3 scale of (n, k/16)) · weight_scale_2), the order of vLLM's
+// Triton emulation kernel (the scale product rounded first; Nvfp4Dequant::kModelOpt rounds
+// e2m1 · scale first, which can differ in the last bit), for rows [row_begin, row_end).
+void nvfp4_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
+                           std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out);
+// A ModelOpt-style checkpoint of one part: weight_scale_2 = amax / (6 · 448) in fp32 (1 for an
+// all-zero part), elements and block scales by vLLM's ref_nvfp4_quant with gs = 1 / weight_scale_2
+// (Nvfp4Quantizer::kReferenceEmulation). Each part gets its own global scale, so the experts of a
+// generated block differ in it (what B19 needs).
+SchemeStorage quantize_nvfp4_weight(const SchemeSpec& scheme, MatrixView values);
+
 }  // namespace moecheck::reference::quant

@@ -8,6 +8,8 @@
 #include "reference/quant/fp8.h"
 #include "reference/quant/mxfp4.h"
 #include "reference/quant/mx.h"
+#include "reference/quant/nvfp4.h"
+#include "reference/quant/swizzle.h"
 #include "reference/quant/wna16.h"
 
 namespace moecheck::reference::quant {
@@ -60,6 +62,14 @@ constexpr ComponentSpec kInt8G128Components[] = {
     {Component::kCodes, std::nullopt, kUnpacked, 1, false, "_qweight"},
     {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales"},
 };
+// ModelOpt NVFP4 per expert and projection (numerics.md §3.10, §4; modelopt.py @ 7ca49fbe): `weight`
+// uint8 [N, K/2] (e2m1, low nibble = even k), `weight_scale` e4m3 [N, K/16] (ue4m3: sign 0), and
+// `weight_scale_2` fp32, one per projection part (vLLM's w13_weight_scale_2 [E, 2], w2's [E]).
+constexpr ComponentSpec kNvfp4Components[] = {
+    {Component::kCodes, Format::kE2m1, kFp4Bytes, 1, false, "_weight"},
+    {Component::kScaleBytes, Format::kUe4m3, kNvfp4ScaleBytes, 1, false, "_weight_scale"},
+    {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale_2", true},
+};
 // clang-format on
 
 constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
@@ -105,10 +115,23 @@ constexpr std::string_view kWna16TritonBackends[] = {"TRITON"};
 constexpr MethodBinding kInt4Wna16Methods[] = {{"int4_wna16", kWna16TritonBackends}};
 constexpr MethodBinding kInt8Wna16Methods[] = {{"int8_wna16", kWna16TritonBackends}};
 
+// NVFP4 weight-only (activations in the model dtype). The numerics are those of the weight path of
+// vLLM's Triton NVFP4 emulation kernel (nvfp4_emulation_moe.py:180-235 @ 7ca49fbe): per element
+// w = e2m1 · (fp32(ue4m3) · weight_scale_2), cast to the compute dtype, fp32 dot. MARLIN runs NVFP4
+// checkpoints W4A16 (nvfp4_w4a16_moe_quant_config; its scales repacked as S0E5M3 and the global
+// scale exponent-biased, marlin_utils_fp4.py:61-154) and b12x does with VLLM_B12X_MOE_FP4_FORCE_A16
+// (oracle/nvfp4.py:176-179, 537-547) on the 128×4-swizzled scales of prepare_nvfp4_moe_layer_for_b12x
+// (b12x_moe.py). Neither kernel's in-register arithmetic is read here: where its rounding differs
+// from the emulation kernel's, P2's tolerance covers it (P1 compares the sim with itself).
+constexpr std::string_view kNvfp4MarlinBackends[] = {"MARLIN"};
+constexpr std::string_view kNvfp4B12xBackends[] = {"B12X"};
+constexpr MethodBinding kNvfp4W4A16Methods[] = {{"nvfp4", kNvfp4MarlinBackends}};
+constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBackends}};
+
 // DeepSeek-V3's activation quantization: per token, 128 columns (the weight block's K).
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 10> kSchemes = {{
+const std::array<SchemeSpec, 12> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -159,6 +182,17 @@ const std::array<SchemeSpec, 10> kSchemes = {{
      "fused_moe_kernel_gptq_awq)",
      kInt8G128Components, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kInt8Wna16Methods, wna16_dequantize_rows, quantize_wna16_weight},
+    {WeightScheme::kNvfp4W4A16, "nvfp4_w4a16",
+     "NVFP4 (ModelOpt): e2m1 codes two per byte (low nibble = even k), one ue4m3 scale per 16 along K, one fp32 "
+     "weight_scale_2 per expert and part (gate, up apart); dequantized in-tile as e2m1 * (ue4m3 * weight_scale_2), "
+     "cast to the model dtype; activations stay in the model dtype (Marlin W4A16)",
+     kNvfp4Components, kNvfp4Block, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kNvfp4W4A16Methods, nvfp4_dequantize_rows, quantize_nvfp4_weight},
+    {WeightScheme::kNvfp4W4A16Swizzled, "nvfp4_w4a16_swizzled",
+     "the nvfp4_w4a16 checkpoint with its ue4m3 block scales 128x4-swizzled on the device after padding, each "
+     "expert's scale tensor padded to whole 128-row x 4-column tiles (b12x with VLLM_B12X_MOE_FP4_FORCE_A16)",
+     kNvfp4Components, kNvfp4Block, GateUpParts::kSeparate, ScaleLayout::kSwizzled128x4, false,
+     kModelDtypeActivations, kNvfp4W4A16SwizzledMethods, nullptr, nullptr, WeightScheme::kNvfp4W4A16},
 }};
 
 }  // namespace
@@ -179,7 +213,14 @@ bool is_scale(Component component) {
 }
 
 std::string_view name(GateUpParts parts) { return parts == GateUpParts::kFused ? "fused" : "separate"; }
-std::string_view name(ScaleLayout layout) { return layout == ScaleLayout::kNone ? "none" : "plain"; }
+std::string_view name(ScaleLayout layout) {
+  switch (layout) {
+    case ScaleLayout::kNone: return "none";
+    case ScaleLayout::kPlain: return "plain";
+    case ScaleLayout::kSwizzled128x4: return "swizzled_128x4";
+  }
+  return "unknown";
+}
 std::string_view name(ActivationQuant quant) {
   switch (quant) {
     case ActivationQuant::kNone: return "none";
@@ -225,6 +266,7 @@ RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x) {
 }
 
 std::int64_t ComponentSpec::stored_rows(std::int64_t n) const {
+  if (per_part) return 1;
   if (partial_blocks) return cdiv(n, row_block);
   if (n % row_block != 0)
     throw std::invalid_argument(std::string(name(component)) + ": " + std::to_string(n) + " rows are not whole " +
@@ -233,6 +275,7 @@ std::int64_t ComponentSpec::stored_rows(std::int64_t n) const {
 }
 
 std::int64_t ComponentSpec::stored_cols(std::int64_t k) const {
+  if (per_part) return 1;
   return partial_blocks ? cdiv(k, packing.elements) * packing.units : packing.storage(k);
 }
 
@@ -286,6 +329,17 @@ const SchemeSpec* scheme_for(std::string_view method, std::string_view backend) 
 std::vector<std::int64_t> stacked_shape(const ComponentSpec& c, std::int64_t experts, std::int64_t parts,
                                         std::int64_t part_rows, std::int64_t cols) {
   return {experts, parts * c.stored_rows(part_rows), c.stored_cols(cols)};
+}
+
+bool swizzled_on_device(const SchemeSpec& scheme, const ComponentSpec& c) {
+  return scheme.scale_layout == ScaleLayout::kSwizzled128x4 && c.component == Component::kScaleBytes;
+}
+
+std::vector<std::int64_t> device_shape(const SchemeSpec& scheme, const ComponentSpec& c, std::int64_t experts,
+                                       std::int64_t parts, std::int64_t part_rows, std::int64_t cols) {
+  if (!swizzled_on_device(scheme, c)) return stacked_shape(c, experts, parts, part_rows, cols);
+  const SwizzledExtents x = swizzled_extents(parts * c.stored_rows(part_rows), c.stored_cols(cols));
+  return {experts, x.rows, x.cols};
 }
 
 std::string size_problem(const SchemeSpec& s, std::int64_t hidden, std::int64_t intermediate) {

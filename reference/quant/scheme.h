@@ -32,6 +32,8 @@ enum class WeightScheme : std::uint8_t {
   kMxfp4W4A4Qdq,      // Quark w_mxfp4_a_mxfp4 emulation: MXFP4 weights, activations MXFP4 quant-dequantized
   kInt4G128W4A16,     // GPTQ-style symmetric int4 (uint4b8), fp32 scale per 128 along K (Triton WNA16)
   kInt8G128W8A16,     // symmetric int8 (uint8b128), fp32 scale per 128 along K (Triton WNA16)
+  kNvfp4W4A16,        // NVFP4 (e2m1, ue4m3 per 16, fp32 per-expert global scale), 16-bit activations (Marlin)
+  kNvfp4W4A16Swizzled,  // the same checkpoint, block scales 128×4-swizzled on the device (b12x, A16)
 };
 
 // The storage tensors a weight is made of.
@@ -62,6 +64,10 @@ struct ComponentSpec {
   // The fixture dataset after `w13` / `w2` ("" for none), named as checkpoints name the tensor
   // (gpt-oss `*_blocks` / `*_scales`, DeepSeek-V3 `*_scale_inv`).
   std::string_view dataset;
+  // One fp32 per part, whatever its rows and K (NVFP4's per-expert global scale `weight_scale_2`):
+  // stored [1, 1] per part; a TP shard keeps it whole, an EP rank takes its experts' (padding
+  // partition.h shard_expert_scalars), and padding never changes it.
+  bool per_part = false;
 
   // Stored rows of n matrix rows, and stored units of k matrix columns; std::invalid_argument
   // when whole groups are required and n or k is not a whole number of them.
@@ -80,6 +86,10 @@ std::string_view name(GateUpParts parts);
 enum class ScaleLayout : std::uint8_t {
   kNone,   // no scales
   kPlain,  // row-major [stored_rows(N), stored_cols(K)], no padding of its own
+  // The checkpoint's scale bytes are plain; the layer stores the padded projection's kScaleBytes
+  // (w13's 2·I_pad rows as one matrix) 128×4-swizzled (swizzle.h), each expert padded to whole
+  // tiles: [E, round_up(rows, 128), round_up(cols, 4)] (vLLM swizzle_blockscale).
+  kSwizzled128x4,
 };
 std::string_view name(ScaleLayout layout);
 
@@ -192,6 +202,13 @@ const SchemeSpec* scheme_for(std::string_view method, std::string_view backend);
 // every padded component with it; fixtures write and read with it.
 std::vector<std::int64_t> stacked_shape(const ComponentSpec& component, std::int64_t experts, std::int64_t parts,
                                         std::int64_t part_rows, std::int64_t cols);
+// Whether the layer stores `component` of `scheme` swizzled on the device (ScaleLayout::kSwizzled128x4
+// and the scale bytes).
+bool swizzled_on_device(const SchemeSpec& scheme, const ComponentSpec& component);
+// The device's shape of a padded projection's component: stacked_shape, or for a swizzled one
+// [E, round_up(parts · part_rows, 128), round_up(stored_cols(cols), 4)]. device::validate checks it.
+std::vector<std::int64_t> device_shape(const SchemeSpec& scheme, const ComponentSpec& component, std::int64_t experts,
+                                       std::int64_t parts, std::int64_t part_rows, std::int64_t cols);
 
 // Why sizes H and I cannot be stored in `scheme` (not multiples of size_multiple); empty if they can.
 std::string size_problem(const SchemeSpec& scheme, std::int64_t hidden, std::int64_t intermediate);
