@@ -56,6 +56,12 @@ std::span<const KernelFaultInfo> kernel_faults() {
        "visible for experts e >= 1 when the scale rows are not a multiple of 128 or the groups of 4: w2 with "
        "H_pad % 128 != 0, w13 with H_pad % 64 != 0)",
        &FaultSwitches::swizzle_stride_from_logical_extents},
+      {"activation_scale_padding_unwritten", "B15", "vllm-project/vllm#49783, PR #49784, PR #56290; sgl-project/sglang PR #32386",
+       "DeepGEMM's contiguous layout allocates the permuted activation-scale buffer with torch.empty at the "
+       "block-aligned height and scatters only the real pairs' scales; the UE8M0 packer's device assert then meets "
+       "the alignment padding rows' garbage (fp8_block128_w8a8_ue8m0; visible whenever an expert's tokens are not "
+       "a multiple of BLOCK_M, i.e. almost always)",
+       &FaultSwitches::activation_scale_padding_unwritten},
       {"scale_tile_rank_local", "B16", "vllm-project/vllm PR #52915, #52997; ROCm/ATOM#442",
        "a TP shard off the 128-row grid picks each row's FP8 scale block from its rank-local row r / 128 instead "
        "of the checkpoint's (rank_offset + r) / 128 (visible when a rank's rows straddle a block boundary at "

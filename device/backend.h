@@ -48,6 +48,7 @@ struct FaultSwitches {
   bool w13_end_padded = false;              // B12
   bool scale_tile_rank_local = false;       // B16
   bool swizzle_stride_from_logical_extents = false;  // B14
+  bool activation_scale_padding_unwritten = false;   // B15
   bool unwritten_slots_reduced = false;     // B18
   bool sort_keeps_first_duplicate = false;  // B20
 

@@ -39,7 +39,7 @@ FaultInfo kernel_entry(std::string_view fault_name) {
   return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr};
 }
 
-std::array<FaultInfo, 19> make_catalog() {
+std::array<FaultInfo, 20> make_catalog() {
   using P = PaddingFaults;
   return {{
       kernel_entry("read_padded_scales"),
@@ -75,6 +75,7 @@ std::array<FaultInfo, 19> make_catalog() {
        "(visible for dense cases on CUDA with I % 64 != 0 or ROCm with H % 256 != 0)",
        FaultSite::kPlan, nullptr, &P::mxfp4_rule_on_other_formats},
       kernel_entry("swizzle_stride_from_logical_extents"),
+      kernel_entry("activation_scale_padding_unwritten"),
       kernel_entry("scale_tile_rank_local"),
       {"expert_map_wraps_minus_one", "B18", "vllm-project/vllm PR #46408",
        "the global-to-local remap indexes the expert map with the dispatcher's -1 (a slot of another rank's "
@@ -94,7 +95,7 @@ std::array<FaultInfo, 19> make_catalog() {
 }  // namespace
 
 std::span<const FaultInfo> fault_catalog() {
-  static const std::array<FaultInfo, 19> catalog = make_catalog();
+  static const std::array<FaultInfo, 20> catalog = make_catalog();
   return catalog;
 }
 

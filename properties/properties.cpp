@@ -191,6 +191,9 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
     }
     t.push_back({WeightScheme::kFp8Block128W8A8, Dtype::kF32, 1.0 / (1 << 5), w8a8_reason});
     t.push_back({WeightScheme::kFp8Block128W8A8, Dtype::kBf16, 1.0 / (1 << 5), w8a8_reason + "; and " + bf16_reason});
+    t.push_back({WeightScheme::kFp8Block128W8A8Ue8m0, Dtype::kF32, 1.0 / (1 << 5), w8a8_reason + " (UE8M0 scales alike)"});
+    t.push_back({WeightScheme::kFp8Block128W8A8Ue8m0, Dtype::kBf16, 1.0 / (1 << 5),
+                 w8a8_reason + " (UE8M0 scales alike); and " + bf16_reason});
     t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kF32, 1.0 / (1 << 5), w4a4_reason});
     t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kBf16, 1.0 / (1 << 2),
                  w4a4_reason + "; in bf16 GEMM1's outputs differ by a bf16 ulp far more often than in fp32, so about 1 "

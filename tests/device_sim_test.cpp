@@ -120,7 +120,7 @@ TEST(DeviceRegistry, ListsSimBackends) {
 }
 
 TEST(DeviceRegistry, KernelFaultsByName) {
-  ASSERT_EQ(device::kernel_faults().size(), 10u);
+  ASSERT_EQ(device::kernel_faults().size(), 11u);
   for (const auto& f : device::kernel_faults()) {
     SCOPED_TRACE(std::string(f.name));
     device::FaultSwitches s;
@@ -171,7 +171,7 @@ reference::moe::Weight make_weight(const Spec& s, const RowMatrix<float>& m) {
     case WeightScheme::kFp8Block128W8A16:
       return reference::quant::quantize(m, reference::quant::Fp8BlockQuantizer::kPerBlockCast);
     default:  // a table-driven scheme: its row's quantizer
-      return reference::moe::quantize_weight(reference::quant::storage_scheme(s.scheme), m);
+      return reference::moe::quantize_weight(s.scheme, m);
   }
 }
 
@@ -239,7 +239,7 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
   c.experts = e;
   c.top_k = s.top_k;
   const auto cdiv = [](std::int64_t a, std::int64_t d) { return (a + d - 1) / d; };
-  switch (s.scheme) {
+  switch (reference::quant::storage_scheme(s.scheme)) {
     case WeightScheme::kDense:
       c.w13.values = Tensor<float>({e, 2 * ip, hp}, 0.0f);
       c.w2.values = Tensor<float>({e, hp, ip}, 0.0f);
@@ -287,7 +287,7 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
         for (std::int64_t k = 0; k < i / 2; ++k) c.w2.codes.at(x, r, k) = dn.blocks[static_cast<std::size_t>(r * i / 2 + k)];
         for (std::int64_t k = 0; k < i / 32; ++k) c.w2.scale_bytes.at(x, r, k) = dn.scales[static_cast<std::size_t>(r * i / 32 + k)];
       }
-    } else if (s.scheme != WeightScheme::kFp8Block128W8A16) {  // NVFP4: gate and up parts
+    } else if (reference::quant::storage_scheme(s.scheme) != WeightScheme::kFp8Block128W8A16) {  // NVFP4: gate, up
       for (std::int64_t half = 0; half < 2; ++half) {
         const auto& part = std::get<reference::moe::SchemeWeight>(ex.gate_up.parts[static_cast<std::size_t>(half)]);
         for (std::int64_t r = 0; r < i; ++r) {
@@ -754,6 +754,8 @@ TEST_P(SimFault, ChangesOutputOnExposingCase) {
       EXPECT_TRUE(!d.finite || d.differing > 0) << "fault " << fc.name << " left the output unchanged";
     } catch (const std::out_of_range& e) {  // the sim's bounds check: an illegal access on a GPU
       EXPECT_NE(std::string(e.what()).find("illegal access"), std::string::npos) << e.what();
+    } catch (const std::runtime_error& e) {  // a device assert the sim checks (B15)
+      EXPECT_NE(std::string(e.what()).find("device assert"), std::string::npos) << e.what();
     }
   }
 }
@@ -809,6 +811,13 @@ std::vector<FaultCase> fault_cases() {
   b14.hidden = 96;
   b14.intermediate = 64;
   out.push_back({"B14_swizzle_stride_from_logical_extents", f, b14, 96, 64});
+  f = {};
+  f.activation_scale_padding_unwritten = true;  // B15: 5 tokens x 2 slots over 4 experts: padded blocks
+  Spec b15 = fp8;
+  b15.scheme = WeightScheme::kFp8Block128W8A8Ue8m0;
+  b15.hidden = 128;
+  b15.intermediate = 128;
+  out.push_back({"B15_activation_scale_padding_unwritten", f, b15, 128, 128});
   f = {};
   f.unwritten_slots_reduced = true;  // B18: token 0's first slot routed to another EP rank
   out.push_back({"B18_unwritten_slots_reduced", f, dense, 64, 96, [](PaddedCase& c) { c.topk_ids.at(0, 0) = -1; }});

@@ -35,7 +35,8 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
   EXPECT_FALSE(rq::parse_weight_scheme("mxfp5").has_value());
   EXPECT_EQ(rq::weight_scheme_names(),
             "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16, "
-            "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled");
+            "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
+            "fp8_block128_w8a8_ue8m0");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -80,13 +81,17 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
                                                                   << " and " << s.name;
           EXPECT_EQ(other.elements().packing, s.elements().packing) << method;
         }
-        if (b != "*" && fresh) EXPECT_EQ(rq::scheme_for(method, b), &s) << method << " " << b;
+        if (b != "*" && fresh) {
+          EXPECT_EQ(rq::scheme_for(method, b), &s) << method << " " << b;
+        }
       }
       EXPECT_FALSE(binding.binds("NOT_A_BACKEND") && !binding.backends.empty());
     }
   EXPECT_EQ(rq::scheme_for("nvfp4", "MARLIN"), &rq::spec(rq::WeightScheme::kNvfp4W4A16));
   EXPECT_EQ(rq::scheme_for("nvfp4", "B12X"), &rq::spec(rq::WeightScheme::kNvfp4W4A16Swizzled));
   EXPECT_EQ(rq::scheme_for("nvfp4", "FLASHINFER_CUTLASS"), nullptr);  // W4A4: no row yet
+  EXPECT_EQ(rq::scheme_for("fp8_block", "DEEPGEMM"), &rq::spec(rq::WeightScheme::kFp8Block128W8A8Ue8m0));
+  EXPECT_EQ(rq::scheme_for("fp8_block", "TRITON"), &rq::spec(rq::WeightScheme::kFp8Block128W8A8));
   EXPECT_EQ(rq::scheme_for("mxfp8", "MARLIN"), &rq::spec(rq::WeightScheme::kMxfp8W8A16));
   EXPECT_EQ(rq::scheme_for("mxfp8", "DEEPGEMM"), nullptr);  // W8A8: not this row
   // WNA16 is bound where fused_moe_kernel_gptq_awq runs it (TritonWNA16Experts), not on Marlin.

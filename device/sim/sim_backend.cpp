@@ -1,6 +1,7 @@
 #include "device/sim/sim_backend.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -221,6 +222,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kInt8G128W8A16, wna16_row},
     {WeightScheme::kNvfp4W4A16, nvfp4_row},
     {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_row},
+    {WeightScheme::kFp8Block128W8A8Ue8m0, fp8_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -498,6 +500,35 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     qa1 = c.weights_on_input ? quantize_rows(a1.data(), pairs, hp)
                              : quantize_rows(c.hidden_states_padded.data.data(), tokens, hp);
     a1_scales = AScales{&qa1, c.weights_on_input, k};
+  }
+
+  // DeepGEMM's contiguous layout (fp8_block128_w8a8_ue8m0; deepgemm_moe_permute @ 7ca49fbe): the
+  // activation scales are scattered into a buffer of the aligned sort's rows, zero-initialized
+  // (torch.zeros; fault B15: torch.empty, the allocator's garbage), and DeepGEMM 2.6 packs the whole
+  // buffer into UE8M0 bytes with a device assert that each value is +-0 or a power of two
+  // (`(bits & 0x807fffff) == 0`). The sim runs that check: a failed assert is a sticky CUDA error 719.
+  if (input_quant.quant == rq::ActivationQuant::kFp8TokenGroupUe8m0 && qa1.group > 0) {
+    const std::int64_t rows = ab.num_blocks() * tiles_.block_m, groups = qa1.scales.cols();
+    std::vector<float> permuted(static_cast<std::size_t>(rows * groups), 0.0f);
+    if (f.activation_scale_padding_unwritten)
+      reference::padding::poison(std::span<float>(permuted), seed ^ 0xb15b15ULL);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int32_t id = ab.sorted_token_ids[static_cast<std::size_t>(r)];
+      if (id < 0 || id >= ab.sentinel) continue;  // a padding row: the scatter writes only real pairs
+      const Eigen::Index row = c.weights_on_input ? id : id / k;
+      for (std::int64_t g = 0; g < groups; ++g) permuted[static_cast<std::size_t>(r * groups + g)] = qa1.scales(row, g);
+    }
+    for (std::int64_t n = 0; n < rows * groups; ++n) {
+      const std::uint32_t bits = std::bit_cast<std::uint32_t>(permuted[static_cast<std::size_t>(n)]);
+      if ((bits & 0x807fffffU) != 0)
+        throw std::runtime_error(
+            "sim DeepGEMM pack_fp32_into_ue8m0: device assert (values[j] & 0x807fffff) == 0 failed at row " +
+            std::to_string(n / groups) + " group " + std::to_string(n % groups) + " of the permuted activation scales [" +
+            std::to_string(rows) + ", " + std::to_string(groups) + "] (" +
+            (ab.sorted_token_ids[static_cast<std::size_t>(n / groups)] >= ab.sentinel ? "an alignment padding row"
+                                                                                       : "a real pair's row") +
+            ", block " + std::to_string(n / groups / tiles_.block_m) + "): CUDA error 719 (unspecified launch failure)");
+    }
   }
 
   // GEMM1: [pairs, H_pad] × w13ᵀ → cache1 [pairs, 2·I_pad].

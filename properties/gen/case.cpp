@@ -204,6 +204,11 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
     for (const std::int64_t size : {96, 128, 160, 256})
       pads = pads || !valid_targets(s, moe::Family::kMixtral, size, size, 8, 2, true).empty() ||
              !valid_targets(s, moe::Family::kGptOss, size, size, 8, 2, true).empty();
+    // So are the weight-only 2-D scale grids, whose TP shards a ruleset may cut off the block grid
+    // (B16; W8A8 refuses such shards).
+    const reference::quant::SchemeSpec& row = reference::quant::spec(s);
+    for (const reference::quant::ComponentSpec& c : row.components)
+      pads = pads || (c.row_block > 1 && !row.activation.quantized());
     weighted_schemes.insert(weighted_schemes.end(), pads ? 3 : 1, s);
   }
   const rc::Gen<WeightScheme> scheme_gen = shrinking_element(weighted_schemes);
@@ -218,8 +223,15 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
             if (reference::quant::spec(s).gate_up == reference::quant::GateUpParts::kSeparate &&
                 moe::semantics(f).layout == moe::GateUpLayout::kInterleaved)
               s = WeightScheme::kMxfp4W4A16;
-            // Sizes the scheme cannot store (MXFP4: whole 32-element blocks along K; a real size
-            // like 720 is not) stay dense.
+            // Generated sizes (whole 32-blocks) that a coarser scheme cannot store (FP8 W8A8 and
+            // WNA16: whole 128-groups) are rounded up to its multiple, so that the scheme is drawn
+            // as often as the others; sizes that are not whole 32-blocks (a real size like 720)
+            // stay dense.
+            const std::int64_t multiple = reference::quant::spec(s).size_multiple;
+            if (h % kSizeQuantum == 0 && i % kSizeQuantum == 0 && multiple % kSizeQuantum == 0) {
+              h = reference::quant::round_up(h, multiple);
+              i = reference::quant::round_up(i, multiple);
+            }
             if (!reference::quant::size_problem(reference::quant::spec(s), h, i).empty()) s = WeightScheme::kDense;
             // A scheme no bound backend pads or shards for these sizes (FP8 grids: the ruleset's
             // shard rules need whole blocks; W8A16 FP8 only on CPU and Marlin) stays dense too.

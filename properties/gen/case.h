@@ -27,8 +27,10 @@ namespace moecheck::properties::gen {
 // so reproduce strings of version 2 name other shrink paths); 4: the scheme table's new rows, schemes
 // that a shipped rule pads drawn three times as often, a scheme without a bound target for the
 // drawn sizes falls back to dense, and the shared-expert families are drawn; 5: a quarter of the
-// cases pad their tokens to a CUDA-graph batch (gen::token_padding).
-inline constexpr std::int64_t kGeneratorVersion = 5;
+// cases pad their tokens to a CUDA-graph batch (gen::token_padding); 6: the NVFP4 and DeepGEMM
+// UE8M0 rows, and sizes rounded up to a coarse scheme's multiple (128) instead of falling back to
+// dense.
+inline constexpr std::int64_t kGeneratorVersion = 6;
 inline constexpr std::int64_t generator_version = kGeneratorVersion;
 
 // Everything a case is made of, small enough to print and shrink.

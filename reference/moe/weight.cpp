@@ -156,6 +156,10 @@ Weight weight_from_storage(quant::WeightScheme scheme, std::int64_t rows, std::i
 }
 
 Weight quantize_weight(quant::WeightScheme scheme, quant::MatrixView values) {
+  // DeepGEMM's UE8M0 path requantizes the weights' block scales to powers of two at load
+  // (requant_weight_ue8m0_inplace); its checkpoints are generated so directly.
+  if (scheme == quant::WeightScheme::kFp8Block128W8A8Ue8m0)
+    return quant::quantize(values, quant::Fp8BlockQuantizer::kPerBlockCastUe8m0);
   scheme = quant::storage_scheme(scheme);
   switch (scheme) {
     case quant::WeightScheme::kDense: {

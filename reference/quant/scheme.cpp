@@ -90,8 +90,16 @@ constexpr ActivationSpec kMxfp4QuarkEvenQdq{ActivationQuant::kMxfp4QuarkEven, kM
 // -> per_token_group_quant_fp8, block_shape [128, 128]; DeepGEMM, CUTLASS, AITER likewise; XPU's
 // numerics inferred the same, unverified). DEFAULT (the older rulesets) stands for the Triton path.
 constexpr std::string_view kFp8BlockW8A16Backends[] = {"CPU", "MARLIN"};
-constexpr std::string_view kFp8BlockW8A8Backends[] = {"TRITON", "BATCHED_TRITON", "DEEPGEMM", "FLASHINFER_CUTLASS",
+constexpr std::string_view kFp8BlockW8A8Backends[] = {"TRITON", "BATCHED_TRITON", "FLASHINFER_CUTLASS",
                                                       "FLASHINFER_TRTLLM", "AITER", "XPU", "DEFAULT"};
+// DeepGEMM with VLLM_USE_DEEP_GEMM_E8M0 (default on): DeepGemmQuantScaleFMT.from_oracle is UE8M0 on
+// SM100 / SM120 and FLOAT32_CEIL_UE8M0 on Hopper (vllm/utils/deep_gemm.py:60-82 @ 7ca49fbe), so every
+// activation scale is a power of two, and the weights' block scales are requantized to powers of two
+// at load (requant_weight_ue8m0_inplace). deepgemm_moe_permute scatters the activations and their
+// fp32 scales into the contiguous layout of M_sum aligned rows (deep_gemm_utils.py:459-540), whose
+// scale buffer DeepGEMM 2.6 packs into UE8M0 with a device assert on every entry (spec/bugs.md B15).
+constexpr std::string_view kFp8BlockDeepGemmBackends[] = {"DEEPGEMM"};
+constexpr MethodBinding kFp8BlockW8A8Ue8m0Methods[] = {{"fp8_block", kFp8BlockDeepGemmBackends}};
 constexpr MethodBinding kFp8BlockMethods[] = {{"fp8_block", kFp8BlockW8A16Backends}};
 constexpr MethodBinding kFp8BlockW8A8Methods[] = {{"fp8_block", kFp8BlockW8A8Backends}};
 // MXFP8 checkpoints run W8A16 on Marlin (prepare_mxfp8_moe_layer_for_marlin: fp8 weights
@@ -130,8 +138,9 @@ constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBack
 
 // DeepSeek-V3's activation quantization: per token, 128 columns (the weight block's K).
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
+constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 12> kSchemes = {{
+const std::array<SchemeSpec, 13> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -193,6 +202,12 @@ const std::array<SchemeSpec, 12> kSchemes = {{
      "expert's scale tensor padded to whole 128-row x 4-column tiles (b12x with VLLM_B12X_MOE_FP4_FORCE_A16)",
      kNvfp4Components, kNvfp4Block, GateUpParts::kSeparate, ScaleLayout::kSwizzled128x4, false,
      kModelDtypeActivations, kNvfp4W4A16SwizzledMethods, nullptr, nullptr, WeightScheme::kNvfp4W4A16},
+    {WeightScheme::kFp8Block128W8A8Ue8m0, "fp8_block128_w8a8_ue8m0",
+     "DeepSeek-V3 FP8 blocks on DeepGEMM: fp8_block128_w8a8 with UE8M0 scales, the weights' block scales and each "
+     "activation scale (per token and 128 columns) rounded up to a power of two; the activations scattered into "
+     "the contiguous layout of block-aligned rows, whose whole scale buffer DeepGEMM packs into UE8M0",
+     kFp8BlockComponents, kFp8WeightBlock, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kFp8TokenGroup128Ue8m0,
+     kFp8BlockW8A8Ue8m0Methods, nullptr, nullptr, WeightScheme::kFp8Block128W8A16},
 }};
 
 }  // namespace
@@ -225,6 +240,7 @@ std::string_view name(ActivationQuant quant) {
   switch (quant) {
     case ActivationQuant::kNone: return "none";
     case ActivationQuant::kFp8TokenGroup: return "fp8_token_group";
+    case ActivationQuant::kFp8TokenGroupUe8m0: return "fp8_token_group_ue8m0";
     case ActivationQuant::kMxfp4QuarkEven: return "mxfp4_quark_even";
   }
   return "unknown";
@@ -243,10 +259,15 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
     for (Eigen::Index i = 0; i < out.scales.size(); ++i) out.scales.data()[i] = formats::e8m0_value(q.scales[i]);
     return out;
   }
-  if (spec.quant != ActivationQuant::kFp8TokenGroup)
+  if (spec.quant != ActivationQuant::kFp8TokenGroup && spec.quant != ActivationQuant::kFp8TokenGroupUe8m0)
     throw std::invalid_argument("quantize_activations: activations of scheme '" + std::string(name(spec.quant)) +
                                 "' are not quantized");
-  const Fp8Quantized q = quantize(x, Fp8PerTokenGroup{Fp8GroupQuantizer::kCuda, spec.group});
+  // UE8M0: the register kernel's exponent bump, the one vLLM dispatches for 16-bit inputs with group
+  // 128 (DeepSeek's bf16 runs); for an fp32 model the shared-memory kernel's log2 rule can give the
+  // next power of two down just above 2^k (kCudaUe8m0Log2; not modelled).
+  const Fp8GroupQuantizer quantizer =
+      spec.quant == ActivationQuant::kFp8TokenGroupUe8m0 ? Fp8GroupQuantizer::kCudaUe8m0Bump : Fp8GroupQuantizer::kCuda;
+  const Fp8Quantized q = quantize(x, Fp8PerTokenGroup{quantizer, spec.group});
   QuantizedActivations out;
   out.group = spec.group;
   out.values.resize(x.rows(), x.cols());

@@ -34,6 +34,7 @@ enum class WeightScheme : std::uint8_t {
   kInt8G128W8A16,     // symmetric int8 (uint8b128), fp32 scale per 128 along K (Triton WNA16)
   kNvfp4W4A16,        // NVFP4 (e2m1, ue4m3 per 16, fp32 per-expert global scale), 16-bit activations (Marlin)
   kNvfp4W4A16Swizzled,  // the same checkpoint, block scales 128×4-swizzled on the device (b12x, A16)
+  kFp8Block128W8A8Ue8m0,  // DeepSeek-V3 FP8 blocks on DeepGEMM: weight and activation scales powers of two (UE8M0)
 };
 
 // The storage tensors a weight is made of.
@@ -99,6 +100,9 @@ enum class ActivationQuant : std::uint8_t {
   kNone,            // they stay in the model dtype (w·a16)
   kFp8TokenGroup,   // dynamic e4m3fn per token and `group` columns: per_token_group_quant_fp8 (the
                     // CUDA kernel, fp32 scales; quant/fp8.h Fp8GroupQuantizer::kCuda)
+  kFp8TokenGroupUe8m0,  // the same with scale_ue8m0: each scale rounded up to a power of two
+                        // (quant/fp8.h Fp8GroupQuantizer::kCudaUe8m0Bump); DeepGEMM's contiguous
+                        // layout then packs the whole permuted scale buffer into UE8M0 bytes
   kMxfp4QuarkEven,  // dynamic MXFP4 per 32 columns, amd-quark `qdq_mxfp4(x, "even")` (vLLM
                     // fused_moe/utils.py _mxfp4_quantize -> quant_dequant_mxfp4; quant/mxfp4.h
                     // Mxfp4Rounding::kQuarkEven)
