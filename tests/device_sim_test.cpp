@@ -804,20 +804,21 @@ std::vector<FaultCase> fault_cases() {
                    c.w13.scale_grid_offset = 64;
                    c.w2.scale_grid_offset = 64;
                  }});
+  // An unpadded case of `scheme` at H x I.
+  const auto unpadded = [&](WeightScheme scheme, std::int64_t h, std::int64_t i) {
+    Spec s = dense;
+    s.scheme = scheme;
+    s.hidden = h;
+    s.intermediate = i;
+    return s;
+  };
   f = {};
   f.swizzle_stride_from_logical_extents = true;  // B14: w2's 96 scale rows, 2 of 4 tile columns; experts 1-3
-  Spec b14 = dense;
-  b14.scheme = WeightScheme::kNvfp4W4A16Swizzled;
-  b14.hidden = 96;
-  b14.intermediate = 64;
-  out.push_back({"B14_swizzle_stride_from_logical_extents", f, b14, 96, 64});
+  out.push_back({"B14_swizzle_stride_from_logical_extents", f, unpadded(WeightScheme::kNvfp4W4A16Swizzled, 96, 64), 96, 64});
   f = {};
   f.activation_scale_padding_unwritten = true;  // B15: 5 tokens x 2 slots over 4 experts: padded blocks
-  Spec b15 = fp8;
-  b15.scheme = WeightScheme::kFp8Block128W8A8Ue8m0;
-  b15.hidden = 128;
-  b15.intermediate = 128;
-  out.push_back({"B15_activation_scale_padding_unwritten", f, b15, 128, 128});
+  out.push_back({"B15_activation_scale_padding_unwritten", f, unpadded(WeightScheme::kFp8Block128W8A8Ue8m0, 128, 128),
+                 128, 128});
   f = {};
   f.unwritten_slots_reduced = true;  // B18: token 0's first slot routed to another EP rank
   out.push_back({"B18_unwritten_slots_reduced", f, dense, 64, 96, [](PaddedCase& c) { c.topk_ids.at(0, 0) = -1; }});
