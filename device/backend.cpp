@@ -78,6 +78,12 @@ std::span<const KernelFaultInfo> kernel_faults() {
        "pair index (an illegal access, or a real pair's row computed twice; visible when a row's top-k ids repeat: "
        "NaN pad rows of a CUDA-graph batch)",
        &FaultSwitches::sort_keeps_first_duplicate},
+      {"marlin_scales_keyed_on_intermediate", "B17", "vllm-project/vllm PR #50196; sgl-project/sglang#36822",
+       "Marlin's weight preparation permutes w13's group scales with size_k = the per-partition intermediate size "
+       "instead of w13's K (H_pad): at I/tp <= group it picks the single-group permutation while the kernel, "
+       "seeing H_pad / group > 1 scale rows, reads the grouped one, so scales land in the wrong columns (Marlin "
+       "WNA16 rows; visible when I/tp <= 128 and H_pad >= 256)",
+       &FaultSwitches::marlin_scales_keyed_on_intermediate},
   };
   return faults;
 }

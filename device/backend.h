@@ -51,6 +51,7 @@ struct FaultSwitches {
   bool activation_scale_padding_unwritten = false;   // B15
   bool unwritten_slots_reduced = false;     // B18
   bool sort_keeps_first_duplicate = false;  // B20
+  bool marlin_scales_keyed_on_intermediate = false;  // B17
 
   bool any() const;  // some switch of kernel_faults() is on
 };

@@ -39,7 +39,7 @@ FaultInfo kernel_entry(std::string_view fault_name) {
   return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr};
 }
 
-std::array<FaultInfo, 20> make_catalog() {
+std::array<FaultInfo, 21> make_catalog() {
   using P = PaddingFaults;
   return {{
       kernel_entry("read_padded_scales"),
@@ -77,6 +77,7 @@ std::array<FaultInfo, 20> make_catalog() {
       kernel_entry("swizzle_stride_from_logical_extents"),
       kernel_entry("activation_scale_padding_unwritten"),
       kernel_entry("scale_tile_rank_local"),
+      kernel_entry("marlin_scales_keyed_on_intermediate"),
       {"expert_map_wraps_minus_one", "B18", "vllm-project/vllm PR #46408",
        "the global-to-local remap indexes the expert map with the dispatcher's -1 (a slot of another rank's "
        "expert), which wraps to the map's last entry: on the rank holding the last global expert the slot "
@@ -95,7 +96,7 @@ std::array<FaultInfo, 20> make_catalog() {
 }  // namespace
 
 std::span<const FaultInfo> fault_catalog() {
-  static const std::array<FaultInfo, 20> catalog = make_catalog();
+  static const std::array<FaultInfo, 21> catalog = make_catalog();
   return catalog;
 }
 

@@ -179,6 +179,8 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       {WeightScheme::kMxfp6E2m3W6A16, "MXFP6 values dequantize exactly (fp6 x 2^k), so quantization adds no error"},
       {WeightScheme::kInt4G128W4A16, wna16_reason},
       {WeightScheme::kInt8G128W8A16, wna16_reason},
+      {WeightScheme::kInt4G128W4A16Marlin, wna16_reason},
+      {WeightScheme::kInt8G128W8A16Marlin, wna16_reason},
       {WeightScheme::kNvfp4W4A16, nvfp4_reason},
       {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_reason},
   };

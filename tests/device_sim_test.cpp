@@ -256,6 +256,23 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
       c.w13.scales = Tensor<float>({e, 2 * cdiv(ip, 128), cdiv(hp, 128)}, 0.0f);
       c.w2.scales = Tensor<float>({e, cdiv(hp, 128), cdiv(ip, 128)}, 0.0f);
       break;
+    case WeightScheme::kMxfp8W8A16:
+    case WeightScheme::kMxfp6E3m2W6A16:
+    case WeightScheme::kMxfp6E2m3W6A16:
+    case WeightScheme::kInt4G128W4A16:
+    case WeightScheme::kInt8G128W8A16:  // fused table-driven rows: every component by the shape rule
+      for (const reference::quant::ComponentSpec& comp : reference::quant::spec(s.scheme).components) {
+        const auto w13 = reference::quant::stacked_shape(comp, e, 2, ip, hp);
+        const auto w2 = reference::quant::stacked_shape(comp, e, 1, hp, ip);
+        if (reference::quant::holds_floats(comp.component)) {
+          c.w13.floats(comp.component) = Tensor<float>(w13, 0.0f);
+          c.w2.floats(comp.component) = Tensor<float>(w2, 0.0f);
+        } else {
+          c.w13.bytes(comp.component) = Tensor<std::uint8_t>(w13, 0);
+          c.w2.bytes(comp.component) = Tensor<std::uint8_t>(w2, 0);
+        }
+      }
+      break;
     default:  // NVFP4: codes, plain ue4m3 scales (swizzled below), one weight_scale_2 per part
       c.w13.codes = Tensor<std::uint8_t>({e, 2 * ip, hp / 2}, 0);
       c.w2.codes = Tensor<std::uint8_t>({e, hp, ip / 2}, 0);
@@ -286,6 +303,24 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
       for (std::int64_t r = 0; r < h; ++r) {
         for (std::int64_t k = 0; k < i / 2; ++k) c.w2.codes.at(x, r, k) = dn.blocks[static_cast<std::size_t>(r * i / 2 + k)];
         for (std::int64_t k = 0; k < i / 32; ++k) c.w2.scale_bytes.at(x, r, k) = dn.scales[static_cast<std::size_t>(r * i / 32 + k)];
+      }
+    } else if (reference::quant::spec(s.scheme).gate_up == reference::quant::GateUpParts::kFused) {  // MXFP8, MXFP6, WNA16
+      const auto& gu = std::get<reference::moe::SchemeWeight>(ex.gate_up.parts[0]);
+      const auto& dn = std::get<reference::moe::SchemeWeight>(ex.down.parts[0]);
+      for (const reference::quant::ComponentSpec& comp : reference::quant::spec(s.scheme).components) {
+        const auto copy = [&](auto& to, const auto& from, std::int64_t rows, std::int64_t cols, bool w13) {
+          const std::int64_t n = comp.stored_cols(cols);
+          for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t k = 0; k < n; ++k)
+              to.at(x, w13 ? padded_w13_row(c.layout, r, i, ip) : r, k) = from[static_cast<std::size_t>(r * n + k)];
+        };
+        if (reference::quant::holds_floats(comp.component)) {
+          copy(c.w13.floats(comp.component), gu.storage.floats(comp.component), 2 * i, h, true);
+          copy(c.w2.floats(comp.component), dn.storage.floats(comp.component), h, i, false);
+        } else {
+          copy(c.w13.bytes(comp.component), gu.storage.bytes(comp.component), 2 * i, h, true);
+          copy(c.w2.bytes(comp.component), dn.storage.bytes(comp.component), h, i, false);
+        }
       }
     } else if (reference::quant::storage_scheme(s.scheme) != WeightScheme::kFp8Block128W8A16) {  // NVFP4: gate, up
       for (std::int64_t half = 0; half < 2; ++half) {
@@ -820,6 +855,10 @@ std::vector<FaultCase> fault_cases() {
   out.push_back({"B15_activation_scale_padding_unwritten", f, unpadded(WeightScheme::kFp8Block128W8A8Ue8m0, 128, 128),
                  128, 128});
   f = {};
+  f.marlin_scales_keyed_on_intermediate = true;  // B17: I = 128 = group, H = 256: two scale rows
+  out.push_back({"B17_marlin_scales_keyed_on_intermediate", f, unpadded(WeightScheme::kInt4G128W4A16Marlin, 256, 128),
+                 256, 128});
+  f = {};
   f.unwritten_slots_reduced = true;  // B18: token 0's first slot routed to another EP rank
   out.push_back({"B18_unwritten_slots_reduced", f, dense, 64, 96, [](PaddedCase& c) { c.topk_ids.at(0, 0) = -1; }});
   f = {};
@@ -827,6 +866,29 @@ std::vector<FaultCase> fault_cases() {
   out.push_back({"B20_sort_keeps_first_duplicate", f, dense, 64, 96,
                  [](PaddedCase& c) { c.topk_ids.at(0, 1) = c.topk_ids.at(0, 0); }});
   return out;
+}
+
+// Marlin's scale permutation keyed on the GEMM's K is undone by the kernel's read: a Marlin row
+// gives the Triton WNA16 row's output bit for bit on the same storage, at I below, at and above the
+// group and with one or several scale rows along K.
+TEST(SimMarlin, PreparedScalesReadBackAsTheCheckpoints) {
+  const device::Backend& sim = *device::find_backend("sim");
+  for (const auto& [triton, marlin] : {std::pair{WeightScheme::kInt4G128W4A16, WeightScheme::kInt4G128W4A16Marlin},
+                                       std::pair{WeightScheme::kInt8G128W8A16, WeightScheme::kInt8G128W8A16Marlin}})
+    for (const auto& [h, i] : {std::pair<std::int64_t, std::int64_t>{128, 128}, {256, 128}, {512, 256}, {384, 384}}) {
+      Spec s;
+      s.scheme = triton;
+      s.hidden = h;
+      s.intermediate = i;
+      SCOPED_TRACE(describe(s));
+      const Built b = build(s);
+      PaddedCase c = make_padded(s, b.block, b.hidden, b.golden.routing, h, i);
+      const std::vector<float> expected = run_sliced(sim, c);
+      c.scheme = marlin;
+      const Diff d = diff(run_sliced(sim, c), expected, s.dtype);
+      EXPECT_EQ(d.differing, 0u) << "max " << d.max_ulp << " ulp";
+      EXPECT_GT(d.norm, 0.0);
+    }
 }
 
 TEST(SimFaultCatalog, EveryKernelFaultHasAnExposingCase) {

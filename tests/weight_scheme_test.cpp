@@ -36,7 +36,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
   EXPECT_EQ(rq::weight_scheme_names(),
             "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16, "
             "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
-            "fp8_block128_w8a8_ue8m0");
+            "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -94,10 +94,13 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   EXPECT_EQ(rq::scheme_for("fp8_block", "TRITON"), &rq::spec(rq::WeightScheme::kFp8Block128W8A8));
   EXPECT_EQ(rq::scheme_for("mxfp8", "MARLIN"), &rq::spec(rq::WeightScheme::kMxfp8W8A16));
   EXPECT_EQ(rq::scheme_for("mxfp8", "DEEPGEMM"), nullptr);  // W8A8: not this row
-  // WNA16 is bound where fused_moe_kernel_gptq_awq runs it (TritonWNA16Experts), not on Marlin.
+  // WNA16 on fused_moe_kernel_gptq_awq (TritonWNA16Experts), and on Marlin with its repack.
   EXPECT_EQ(rq::scheme_for("int4_wna16", "TRITON"), &rq::spec(rq::WeightScheme::kInt4G128W4A16));
   EXPECT_EQ(rq::scheme_for("int8_wna16", "TRITON"), &rq::spec(rq::WeightScheme::kInt8G128W8A16));
-  EXPECT_EQ(rq::scheme_for("int4_wna16", "MARLIN"), nullptr);
+  EXPECT_EQ(rq::scheme_for("int4_wna16", "MARLIN"), &rq::spec(rq::WeightScheme::kInt4G128W4A16Marlin));
+  EXPECT_EQ(rq::scheme_for("int8_wna16", "MARLIN"), &rq::spec(rq::WeightScheme::kInt8G128W8A16Marlin));
+  EXPECT_EQ(rq::spec(rq::WeightScheme::kInt4G128W4A16Marlin).repack, rq::WeightRepack::kMarlin);
+  EXPECT_EQ(rq::scheme_for("int4_wna16", "BATCHED_MARLIN"), nullptr);
 }
 
 // The shape rule gives the checkpoints' shapes: gpt-oss-120b MXFP4 (H = I = 2880) and DeepSeek-V3

@@ -12,6 +12,7 @@
 #include "reference/formats/codecs.h"
 #include "reference/moe/activation.h"
 #include "reference/padding/poison.h"
+#include "reference/quant/marlin.h"
 #include "reference/quant/swizzle.h"
 #include "reference/quant/wna16.h"
 
@@ -223,6 +224,8 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kNvfp4W4A16, nvfp4_row},
     {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_row},
     {WeightScheme::kFp8Block128W8A8Ue8m0, fp8_codes_row},
+    {WeightScheme::kInt4G128W4A16Marlin, wna16_row},
+    {WeightScheme::kInt8G128W8A16Marlin, wna16_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -240,7 +243,8 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
   v.rows = rows;
   v.cols = cols;
   // WNA16's b_zp_num: 2^(bits - 1), used when the row stores no zero points.
-  if (scheme.dequantize_rows == rq::wna16_dequantize_rows) v.symmetric_zero_point = 1 << (rq::wna16_scheme(scheme).bits - 1);
+  if (rq::spec(rq::storage_scheme(scheme.scheme)).dequantize_rows == rq::wna16_dequantize_rows)
+    v.symmetric_zero_point = 1 << (rq::wna16_scheme(scheme).bits - 1);
   w.for_each(scheme, [&](const rq::ComponentSpec& c, const auto& t) {
     using T = typename std::decay_t<decltype(t.data)>::value_type;
     const std::int64_t per_expert = t.dim(1) * t.dim(2);
@@ -386,6 +390,23 @@ void end_pad_rows(Tensor<T>& t, std::int64_t i, std::int64_t ip, T fill) {
     }
 }
 
+// Marlin's preparation of one projection's group scales [E, N, K/g] (IntWeight orientation) and the
+// kernel's read of them (quant::WeightRepack::kMarlin): per expert, transposed to GPTQ's [K/g, N],
+// permuted as marlin_permute_scales(size_k) lays them out, then un-permuted with the layout that
+// the table's K/g rows make the kernel read. The codes' tile repack is a bijection that the kernel
+// undoes whatever the shape (quant/marlin.h, checked against the CUDA kernels), so the sim reads
+// them in checkpoint layout. size_k is the GEMM's K, unless fault B17 passes another.
+void marlin_scale_round_trip(Tensor<float>& scales, std::int64_t size_k, std::int64_t group) {
+  const std::int64_t e = scales.dim(0), n = scales.dim(1), groups = scales.dim(2);
+  for (std::int64_t x = 0; x < e; ++x) {
+    Eigen::Map<rq::RowMatrixXf> s(scales.data.data() + x * n * groups, n, groups);
+    const rq::RowMatrixXf gptq = s.transpose();
+    const rq::RowMatrixXf kernel = rq::marlin_unpermute_scales(rq::marlin_permute_scales(gptq, size_k, n, group),
+                                                               rq::marlin_kernel_scale_layout(groups));
+    s = kernel.transpose();
+  }
+}
+
 }  // namespace
 
 SimBackend::SimBackend(TileConfig tiles) : tiles_(std::move(tiles)) {
@@ -442,7 +463,19 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     });
     end_pad_rows(end_padded.w13_bias, i, ip, 0.0f);
   }
-  const PaddedCase& c = b12 ? end_padded : input;
+  const PaddedCase* prepared_from = b12 ? &end_padded : &input;
+  // The layer's weight preparation after loading (quant::WeightRepack), on a copy.
+  PaddedCase prepared;
+  if (scheme.repack == rq::WeightRepack::kMarlin) {
+    prepared = *prepared_from;
+    const std::int64_t group = scheme.find(rq::Component::kScales)->packing.elements;
+    // Fault B17: w13's size_k is the per-partition intermediate size (upstream's
+    // layer.intermediate_size_per_partition), not w13's K = H_pad.
+    marlin_scale_round_trip(prepared.w13.scales, f.marlin_scales_keyed_on_intermediate ? i : hp, group);
+    marlin_scale_round_trip(prepared.w2.scales, ip, group);
+    prepared_from = &prepared;
+  }
+  const PaddedCase& c = *prepared_from;
   if (tokens == 0) return;
 
   const AlignedBlocks ab = moe_align_block_size(c.topk_ids, experts, tiles_.block_m, seed, f.sort_keeps_first_duplicate);

@@ -122,6 +122,16 @@ constexpr MethodBinding kMxfp6Methods[] = {{"quark_w_mxfp6"}};
 constexpr std::string_view kWna16TritonBackends[] = {"TRITON"};
 constexpr MethodBinding kInt4Wna16Methods[] = {{"int4_wna16", kWna16TritonBackends}};
 constexpr MethodBinding kInt8Wna16Methods[] = {{"int8_wna16", kWna16TritonBackends}};
+// Marlin MoE for the same checkpoints (MarlinExperts; oracle/int_wna16.py prepare_moe_wna16_marlin
+// @ 7ca49fbe): the padded weights repacked and their scales permuted after loading
+// (WeightRepack::kMarlin), then a W4A16 / W8A16 kernel that dequantizes (q - 8) · s and (q - 128) · s
+// in the 16-bit dtype. The in-kernel product of a small integer and a 16-bit scale is exact in
+// fp32, so the sim's tile (fp32 product, one rounding to the model dtype) gives Marlin's values;
+// Marlin's own K order is not modelled (the sim's order-preserving sum stands in). BATCHED_MARLIN
+// (the batched activation format) stays unbound.
+constexpr std::string_view kWna16MarlinBackends[] = {"MARLIN"};
+constexpr MethodBinding kInt4Wna16MarlinMethods[] = {{"int4_wna16", kWna16MarlinBackends}};
+constexpr MethodBinding kInt8Wna16MarlinMethods[] = {{"int8_wna16", kWna16MarlinBackends}};
 
 // NVFP4 weight-only (activations in the model dtype). The numerics are those of the weight path of
 // vLLM's Triton NVFP4 emulation kernel (nvfp4_emulation_moe.py:180-235 @ 7ca49fbe): per element
@@ -140,7 +150,7 @@ constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBack
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 13> kSchemes = {{
+const std::array<SchemeSpec, 15> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -208,6 +218,17 @@ const std::array<SchemeSpec, 13> kSchemes = {{
      "the contiguous layout of block-aligned rows, whose whole scale buffer DeepGEMM packs into UE8M0",
      kFp8BlockComponents, kFp8WeightBlock, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kFp8TokenGroup128Ue8m0,
      kFp8BlockW8A8Ue8m0Methods, nullptr, nullptr, WeightScheme::kFp8Block128W8A16},
+    {WeightScheme::kInt4G128W4A16Marlin, "int4_g128_w4a16_marlin",
+     "the int4_g128_w4a16 checkpoint on Marlin: I tile-padded to lcm(64, 128), the codes tile-repacked and the "
+     "scales permuted after loading (marlin_permute_scales with the GEMM's K), un-permuted by the kernel's read; "
+     "dequantized in-tile as (q - 8) * scale in the model dtype",
+     kInt4G128Components, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt4Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt4G128W4A16, WeightRepack::kMarlin},
+    {WeightScheme::kInt8G128W8A16Marlin, "int8_g128_w8a16_marlin",
+     "the int8_g128_w8a16 checkpoint on Marlin, prepared as int4_g128_w4a16_marlin; dequantized in-tile as "
+     "(q - 128) * scale in the model dtype",
+     kInt8G128Components, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt8Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt8G128W8A16, WeightRepack::kMarlin},
 }};
 
 }  // namespace
@@ -236,6 +257,7 @@ std::string_view name(ScaleLayout layout) {
   }
   return "unknown";
 }
+std::string_view name(WeightRepack repack) { return repack == WeightRepack::kMarlin ? "marlin" : "none"; }
 std::string_view name(ActivationQuant quant) {
   switch (quant) {
     case ActivationQuant::kNone: return "none";

@@ -35,6 +35,8 @@ enum class WeightScheme : std::uint8_t {
   kNvfp4W4A16,        // NVFP4 (e2m1, ue4m3 per 16, fp32 per-expert global scale), 16-bit activations (Marlin)
   kNvfp4W4A16Swizzled,  // the same checkpoint, block scales 128×4-swizzled on the device (b12x, A16)
   kFp8Block128W8A8Ue8m0,  // DeepSeek-V3 FP8 blocks on DeepGEMM: weight and activation scales powers of two (UE8M0)
+  kInt4G128W4A16Marlin,   // the int4_g128_w4a16 checkpoint prepared for Marlin (tile-padded, scales permuted)
+  kInt8G128W8A16Marlin,   // the int8_g128_w8a16 checkpoint prepared for Marlin
 };
 
 // The storage tensors a weight is made of.
@@ -108,6 +110,19 @@ enum class ActivationQuant : std::uint8_t {
                     // Mxfp4Rounding::kQuarkEven)
 };
 std::string_view name(ActivationQuant quant);
+
+// What the layer does to the padded weights after loading, before the kernel reads them.
+enum class WeightRepack : std::uint8_t {
+  kNone,
+  // vLLM's Marlin preparation (quant/marlin.h; oracle/int_wna16.py @ 7ca49fbe): the codes
+  // tile-repacked, each expert's scales transposed to GPTQ's [K/g, N] and permuted by
+  // marlin_permute_scales(size_k); the kernel un-permutes them with the layout that the scale
+  // table's height selects (marlin_kernel_scale_layout). The two agree only when size_k is the
+  // GEMM's K (spec/bugs.md B17). Needs N % 64 == 0: the MARLIN ruleset rows pad I to lcm(64, group),
+  // and the rows' whole groups of 128 give it anyway.
+  kMarlin,
+};
+std::string_view name(WeightRepack repack);
 
 struct ActivationSpec {
   ActivationQuant quant = ActivationQuant::kNone;
@@ -183,6 +198,7 @@ struct SchemeSpec {
   // with them (activation quantization): that row's scheme. moe::scheme_of a part names the
   // storage row; storage_scheme() maps a case's scheme to it.
   std::optional<WeightScheme> shares_storage_with = std::nullopt;
+  WeightRepack repack = WeightRepack::kNone;
 
   const ComponentSpec* find(Component component) const;  // nullptr if the scheme has none
   const ComponentSpec& elements() const { return components.front(); }
