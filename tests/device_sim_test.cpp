@@ -120,7 +120,7 @@ TEST(DeviceRegistry, ListsSimBackends) {
 }
 
 TEST(DeviceRegistry, KernelFaultsByName) {
-  ASSERT_EQ(device::kernel_faults().size(), 11u);
+  ASSERT_EQ(device::kernel_faults().size(), 12u);
   for (const auto& f : device::kernel_faults()) {
     SCOPED_TRACE(std::string(f.name));
     device::FaultSwitches s;

@@ -3,12 +3,14 @@
 // pieces they stand on — comparison, generators, case construction, the quarantine ledger and
 // counterexample persistence — each with a test that shows it can fail.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
 #include <bit>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -468,6 +470,60 @@ TEST(Persist, RoundTripIsIdentical) {
   }
   EXPECT_EQ(count_files(dir.path()), moecheck::reference::quant::weight_schemes().size());
   EXPECT_EQ(pr::replay_regressions({dir.path()}).fixtures, static_cast<int>(moecheck::reference::quant::weight_schemes().size()));
+}
+
+// Replaces a root attribute of an HDF5 file with an int64 or a fixed-length string (h5py's
+// numpy.bytes_), through the raw C API: values moecheck's writer never produces.
+void set_root_attribute(const fs::path& path, const char* key, const std::int64_t* number, const char* text) {
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0) << path;
+  if (H5Aexists_by_name(file, "/", key, H5P_DEFAULT) > 0) H5Adelete_by_name(file, "/", key, H5P_DEFAULT);
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t type = number ? H5Tcopy(H5T_STD_I64LE) : H5Tcopy(H5T_C_S1);
+  if (!number) H5Tset_size(type, std::strlen(text) + 1);
+  const hid_t attribute = H5Acreate_by_name(file, "/", key, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  EXPECT_GE(attribute, 0) << key;
+  EXPECT_GE(number ? H5Awrite(attribute, H5T_NATIVE_INT64, number) : H5Awrite(attribute, type, text), 0) << key;
+  H5Aclose(attribute);
+  H5Tclose(type);
+  H5Sclose(space);
+  H5Fclose(file);
+}
+
+// A case fixture's token padding (batch_rows, pad_row_fill: spec/bugs.md B20's CUDA-graph batch)
+// is checked on reading: a bad value is refused with the file and the attribute named, what was
+// expected and what was found; every fill name reads back, from an h5py-style fixed-length string too.
+TEST(Persist, CaseFixtureReaderNamesABadTokenPaddingAttribute) {
+  moecheck_test::TempDir dir("moecheck_properties_");
+  pg::CaseSpec s = padded_spec();
+  s.target.batch_rows = s.tokens + 3;
+  s.target.pad_row_fill = pd::PadRowFill::kInf;
+  const pr::MoeCase c = pg::build_case(s);
+  const fs::path path = pr::write_counterexample({c, pr::kP1PaddingInvariance, "T/N", "", ""}, dir.path());
+  ASSERT_EQ(pr::read_case_fixture(path).c.target.batch_rows, s.tokens + 3);
+  const auto error_of = [&path]() -> std::string {
+    try {
+      pr::read_case_fixture(path);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  };
+  for (const auto& [fill, expected] : {std::pair{"nan", pd::PadRowFill::kNaN}, std::pair{"inf", pd::PadRowFill::kInf},
+                                       std::pair{"zero", pd::PadRowFill::kZero}}) {
+    set_root_attribute(path, "pad_row_fill", nullptr, fill);
+    EXPECT_EQ(pr::read_case_fixture(path).c.target.pad_row_fill, expected) << fill;
+  }
+  set_root_attribute(path, "pad_row_fill", nullptr, "ones");
+  std::string e = error_of();
+  EXPECT_NE(e.find(path.string()), std::string::npos) << e;
+  EXPECT_NE(e.find("attribute pad_row_fill: expected nan, inf or zero, found 'ones'"), std::string::npos) << e;
+  set_root_attribute(path, "pad_row_fill", nullptr, "nan");
+  const std::int64_t negative = -3;
+  set_root_attribute(path, "batch_rows", &negative, nullptr);
+  e = error_of();
+  EXPECT_NE(e.find(path.string()), std::string::npos) << e;
+  EXPECT_NE(e.find("attribute batch_rows: expected >= 0, found -3"), std::string::npos) << e;
 }
 
 // The committed counterexamples read back into cases whose content hash is their file name: the
