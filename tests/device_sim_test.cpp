@@ -273,13 +273,19 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
         }
       }
       break;
-    default:  // NVFP4: codes, plain ue4m3 scales (swizzled below), one weight_scale_2 per part
-      c.w13.codes = Tensor<std::uint8_t>({e, 2 * ip, hp / 2}, 0);
-      c.w2.codes = Tensor<std::uint8_t>({e, hp, ip / 2}, 0);
-      c.w13.scale_bytes = Tensor<std::uint8_t>({e, 2 * ip, hp / 16}, 0);
-      c.w2.scale_bytes = Tensor<std::uint8_t>({e, hp, ip / 16}, 0);
-      c.w13.scales = Tensor<float>({e, 2, 1}, 0.0f);
-      c.w2.scales = Tensor<float>({e, 1, 1}, 0.0f);
+    default:  // separate gate / up rows (NVFP4, FP8 per-tensor): every component by the shape rule, plain
+              // (NVFP4's swizzled scales are laid out below); a per-part scalar is [E, parts, 1]
+      for (const reference::quant::ComponentSpec& comp : reference::quant::spec(s.scheme).components) {
+        const auto w13 = reference::quant::stacked_shape(comp, e, 2, ip, hp);
+        const auto w2 = reference::quant::stacked_shape(comp, e, 1, hp, ip);
+        if (reference::quant::holds_floats(comp.component)) {
+          c.w13.floats(comp.component) = Tensor<float>(w13, 0.0f);
+          c.w2.floats(comp.component) = Tensor<float>(w2, 0.0f);
+        } else {
+          c.w13.bytes(comp.component) = Tensor<std::uint8_t>(w13, 0);
+          c.w2.bytes(comp.component) = Tensor<std::uint8_t>(w2, 0);
+        }
+      }
       break;
   }
   for (std::int64_t x = 0; x < e; ++x) {
@@ -322,24 +328,32 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
           copy(c.w2.bytes(comp.component), dn.storage.bytes(comp.component), h, i, false);
         }
       }
-    } else if (reference::quant::storage_scheme(s.scheme) != WeightScheme::kFp8Block128W8A16) {  // NVFP4: gate, up
-      for (std::int64_t half = 0; half < 2; ++half) {
-        const auto& part = std::get<reference::moe::SchemeWeight>(ex.gate_up.parts[static_cast<std::size_t>(half)]);
-        for (std::int64_t r = 0; r < i; ++r) {
-          for (std::int64_t k = 0; k < h / 2; ++k)
-            c.w13.codes.at(x, half * ip + r, k) = part.storage.codes[static_cast<std::size_t>(r * h / 2 + k)];
-          for (std::int64_t k = 0; k < h / 16; ++k)
-            c.w13.scale_bytes.at(x, half * ip + r, k) = part.storage.scale_bytes[static_cast<std::size_t>(r * h / 16 + k)];
+    } else if (reference::quant::storage_scheme(s.scheme) != WeightScheme::kFp8Block128W8A16) {  // gate, up apart
+      for (const reference::quant::ComponentSpec& comp : reference::quant::spec(s.scheme).components) {
+        // Rows [0, rows) of a part's component into stored row `first + r` of expert x; a per-part
+        // scalar is one stored row of one value.
+        const auto copy = [&](auto& to, const auto& from, std::int64_t first, std::int64_t rows, std::int64_t cols) {
+          const std::int64_t n = comp.stored_cols(cols), stored = comp.stored_rows(rows);
+          for (std::int64_t r = 0; r < stored; ++r)
+            for (std::int64_t k = 0; k < n; ++k) to.at(x, first + r, k) = from[static_cast<std::size_t>(r * n + k)];
+        };
+        const auto part_of = [&](const reference::moe::StackedWeight& w, std::size_t p) -> const auto& {
+          return std::get<reference::moe::SchemeWeight>(w.parts[p]).storage;
+        };
+        for (std::int64_t half = 0; half < 2; ++half) {
+          const auto& part = part_of(ex.gate_up, static_cast<std::size_t>(half));
+          const std::int64_t first = comp.per_part ? half : half * ip;
+          if (reference::quant::holds_floats(comp.component))
+            copy(c.w13.floats(comp.component), part.floats(comp.component), first, i, h);
+          else
+            copy(c.w13.bytes(comp.component), part.bytes(comp.component), first, i, h);
         }
-        c.w13.scales.at(x, half, 0) = part.storage.scales.at(0);
+        const auto& down = part_of(ex.down, 0);
+        if (reference::quant::holds_floats(comp.component))
+          copy(c.w2.floats(comp.component), down.floats(comp.component), 0, h, i);
+        else
+          copy(c.w2.bytes(comp.component), down.bytes(comp.component), 0, h, i);
       }
-      const auto& dn = std::get<reference::moe::SchemeWeight>(ex.down.parts[0]);
-      for (std::int64_t r = 0; r < h; ++r) {
-        for (std::int64_t k = 0; k < i / 2; ++k) c.w2.codes.at(x, r, k) = dn.storage.codes[static_cast<std::size_t>(r * i / 2 + k)];
-        for (std::int64_t k = 0; k < i / 16; ++k)
-          c.w2.scale_bytes.at(x, r, k) = dn.storage.scale_bytes[static_cast<std::size_t>(r * i / 16 + k)];
-      }
-      c.w2.scales.at(x, 0, 0) = dn.storage.scales.at(0);
     } else {
       for (std::int64_t half = 0; half < 2; ++half) {
         const auto& part = std::get<reference::quant::Fp8BlockWeight>(ex.gate_up.parts[static_cast<std::size_t>(half)]);
@@ -521,7 +535,8 @@ std::vector<GoldenCase> golden_cases() {
   // fp32 model, k ≤ 2: the sim's fp32 order is the golden's Accumulate::kFp32 order, and a
   // two-slot moe_sum equals the golden's ascending-expert index_add (+ is commutative): bitwise.
   for (const WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16,
-                                    WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled})
+                                    WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled,
+                                    WeightScheme::kFp8PerTensorW8A16})
     for (const GateUpLayout layout : {GateUpLayout::kConcatenated, GateUpLayout::kInterleaved}) {
       // FP8 blocks and NVFP4 come with per-half parts (vLLM), which the golden's interleaved single
       // part cannot express.
@@ -623,7 +638,8 @@ std::vector<Spec> invariance_cases() {
   std::vector<Spec> out;
   std::uint32_t seed = 100;
   for (const WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16,
-                                    WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled})
+                                    WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled,
+                                    WeightScheme::kFp8PerTensorW8A16})
     for (const Dtype dtype : {Dtype::kF32, Dtype::kBf16}) {
       Spec s;
       s.scheme = scheme;

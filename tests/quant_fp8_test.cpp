@@ -42,7 +42,7 @@ RowMatrixXf row(std::initializer_list<float> v) {
 }
 
 // Expects std::invalid_argument whose message contains every fragment.
-}  // namespace
+
 
 // ---- §3.1 static per-tensor -------------------------------------------------------------------
 
@@ -493,3 +493,46 @@ TEST(Fnuz, BlockWeightNormalization) {
   EXPECT_EQ(n.scale_inv[0], 1.0f);
   EXPECT_EQ(q::dequantize(n), q::dequantize(w));
 }
+
+// ---- the per-tensor weight row (scheme.h fp8_per_tensor_w8a16) ------------------------------------
+
+// A generated part's scale is the bf16 value at or just above amax / 448 (so Marlin's cast of it to
+// a 16-bit model dtype is exact and no element saturates), its codes are static_scaled_fp8_quant's
+// with that scale, and the row's dequantization is code · scale in fp32.
+TEST(Fp8PerTensorWeight, BfloatScaleAtOrAboveAmaxOver448AndExactDequantization) {
+  const q::SchemeSpec& row = q::spec(q::WeightScheme::kFp8PerTensorW8A16);
+  for (const float magnitude : {1e-3f, 0.37f, 3.0f, 900.0f}) {
+    SCOPED_TRACE(magnitude);
+    const RowMatrixXf x = random_matrix(7, 48, magnitude, 11);
+    const q::SchemeStorage s = row.quantize(row, x);
+    ASSERT_EQ(s.scales.size(), 1u);
+    ASSERT_EQ(s.codes.size(), 7u * 48u);
+    const float scale = s.scales[0], amax = x.cwiseAbs().maxCoeff();
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(scale) & 0xFFFFu, 0u) << scale;  // a bf16 value
+    EXPECT_GE(scale, amax / 448.0f);
+    EXPECT_LT(fmt::bf16_value(static_cast<std::uint16_t>((std::bit_cast<std::uint32_t>(scale) >> 16) - 1)),
+              amax / 448.0f);  // the smallest such bf16
+    const q::Fp8Quantized expected = q::quantize(x, q::Fp8PerTensorStatic{scale, Format::kE4m3fn});
+    EXPECT_EQ(std::vector<std::uint8_t>(expected.codes.data(), expected.codes.data() + expected.codes.size()), s.codes);
+    std::vector<float> rows(static_cast<std::size_t>(3 * 48));
+    row.dequantize_rows(row, s, 7, 48, 2, 5, rows.data());
+    const float* e4m3 = fmt::decode_table(Format::kE4m3fn);
+    for (std::int64_t r = 2; r < 5; ++r)
+      for (std::int64_t c = 0; c < 48; ++c) {
+        const float v = rows[static_cast<std::size_t>((r - 2) * 48 + c)];
+        EXPECT_EQ(v, e4m3[s.codes[static_cast<std::size_t>(r * 48 + c)]] * scale);
+        EXPECT_LE(std::fabs(v), 448.0f * scale);
+        EXPECT_NEAR(v, x(r, c), std::fabs(x(r, c)) / 16 + 448.0f * scale * 0x1p-9f) << r << " " << c;
+      }
+  }
+  const q::SchemeStorage zero = row.quantize(row, RowMatrixXf::Zero(2, 32));
+  EXPECT_EQ(zero.scales, std::vector<float>{1.0f});
+  EXPECT_EQ(zero.codes, std::vector<std::uint8_t>(64, 0));
+  q::SchemeStorage two = zero;
+  two.scales.push_back(2.0f);
+  std::vector<float> out(64);
+  expect_invalid([&] { row.dequantize_rows(row, two, 2, 32, 0, 2, out.data()); }, {"fp8_per_tensor_w8a16", "weight_scale", "1 value per part", "found 2"});
+  expect_invalid([&] { row.dequantize_rows(row, zero, 2, 32, 1, 3, out.data()); }, {"rows [1, 3)", "outside [0, 2)"});
+}
+
+}  // namespace

@@ -36,7 +36,8 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
   EXPECT_EQ(rq::weight_scheme_names(),
             "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16, "
             "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
-            "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin");
+            "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
+            "fp8_per_tensor_w8a16");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -62,6 +63,9 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
         EXPECT_EQ(scale->packing.units, 1) << method;
         EXPECT_EQ(s.size_multiple % scale->packing.elements, 0) << method;
         EXPECT_EQ(m->weight_bits, s.elements().packing == rq::kFp4Bytes ? 4 : 8) << method;
+      } else if (scale && scale->per_part && m->scale == pd::ScaleKind::kPerTensor) {
+        // One fp32 scale per expert and part: nothing along K, no block.
+        EXPECT_EQ(m->scale_block, 0) << method;
       } else if (scale) {
         EXPECT_EQ(m->scale_block, scale->packing.elements) << method;
       } else
@@ -101,6 +105,8 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   EXPECT_EQ(rq::scheme_for("int8_wna16", "MARLIN"), &rq::spec(rq::WeightScheme::kInt8G128W8A16Marlin));
   EXPECT_EQ(rq::spec(rq::WeightScheme::kInt4G128W4A16Marlin).repack, rq::WeightRepack::kMarlin);
   EXPECT_EQ(rq::scheme_for("int4_wna16", "BATCHED_MARLIN"), nullptr);
+  EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "MARLIN"), &rq::spec(rq::WeightScheme::kFp8PerTensorW8A16));
+  EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "TRITON"), nullptr);  // W8A8: no row yet
 }
 
 // The shape rule gives the checkpoints' shapes: gpt-oss-120b MXFP4 (H = I = 2880) and DeepSeek-V3

@@ -205,6 +205,15 @@ void nvfp4_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
   });
 }
 
+// Per-tensor FP8 on Marlin (prepare_fp8_moe_layer_for_marlin @ 7ca49fbe): e4m3 · the part's scale,
+// cast to the compute dtype (the generated scales are bf16 values, so Marlin's cast of the scale to
+// the model dtype changes nothing; the product is exact in fp32).
+void fp8_tensor_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  const std::uint8_t* r = w.codes + n * w.code_stride;
+  const float s = w.part_scale(n);
+  for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = round_dtype(w.dtype, w.decode[r[k]] * s);
+}
+
 // The schemes the sim runs, each with its tile function.
 struct SimScheme {
   WeightScheme scheme;
@@ -226,6 +235,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kFp8Block128W8A8Ue8m0, fp8_codes_row},
     {WeightScheme::kInt4G128W4A16Marlin, wna16_row},
     {WeightScheme::kInt8G128W8A16Marlin, wna16_row},
+    {WeightScheme::kFp8PerTensorW8A16, fp8_tensor_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)

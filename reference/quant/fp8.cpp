@@ -1,11 +1,13 @@
 #include "reference/quant/fp8.h"
 
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include "reference/formats/codecs.h"
 #include "reference/formats/rcp_approx.h"
 #include "reference/quant/detail.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::reference::quant {
 
@@ -240,6 +242,40 @@ Fp8Quantized requantize_w13_to_max_scale(const Fp8Quantized& w1, const Fp8Quanti
       }
     row0 += w->codes.rows();
   }
+  return out;
+}
+
+void fp8_tensor_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
+                                std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out) {
+  if (row_begin < 0 || row_end > rows || row_begin > row_end)
+    throw std::invalid_argument(std::string(scheme.name) + ": rows [" + std::to_string(row_begin) + ", " +
+                                std::to_string(row_end) + ") outside [0, " + std::to_string(rows) + ")");
+  if (storage.scales.size() != 1)
+    throw std::invalid_argument(std::string(scheme.name) + ": weight_scale: expected 1 value per part, found " +
+                                std::to_string(storage.scales.size()));
+  if (storage.codes.size() != static_cast<std::size_t>(rows * cols))
+    throw std::invalid_argument(std::string(scheme.name) + ": codes: expected " + std::to_string(rows * cols) +
+                                " bytes, found " + std::to_string(storage.codes.size()));
+  const float scale = storage.scales.front();
+  const float* e4m3 = fmt::decode_table(fmt::Format::kE4m3fn);
+  for (std::int64_t i = row_begin * cols; i < row_end * cols; ++i) *out++ = e4m3[storage.codes[static_cast<std::size_t>(i)]] * scale;
+}
+
+SchemeStorage quantize_fp8_tensor_weight(const SchemeSpec&, MatrixView values) {
+  float amax = 0.0f;
+  for (Eigen::Index r = 0; r < values.rows(); ++r)
+    for (Eigen::Index c = 0; c < values.cols(); ++c) amax = std::fmax(amax, std::fabs(values(r, c)));
+  float scale = 1.0f;
+  if (amax > 0.0f) {
+    // amax / 448, then up to the next bf16 value: the largest element still maps inside ±448.
+    const float s = amax / 448.0f;
+    const std::uint16_t b = fmt::bf16_rne(s);
+    scale = fmt::bf16_value(b) >= s ? fmt::bf16_value(b) : fmt::bf16_value(static_cast<std::uint16_t>(b + 1));
+  }
+  const Fp8Quantized q = quantize(values, Fp8PerTensorStatic{scale, fmt::Format::kE4m3fn});
+  SchemeStorage out;
+  out.codes.assign(q.codes.data(), q.codes.data() + q.codes.size());
+  out.scales = {scale};
   return out;
 }
 

@@ -70,6 +70,13 @@ constexpr ComponentSpec kNvfp4Components[] = {
     {Component::kScaleBytes, Format::kUe4m3, kNvfp4ScaleBytes, 1, false, "_weight_scale"},
     {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale_2", true},
 };
+// vLLM's per-tensor FP8 MoE checkpoint (Fp8MoEMethod.create_weights @ 7ca49fbe): `weight` e4m3fn
+// [N, K] and `weight_scale` fp32, one per part — w13_weight_scale [E, 2] (gate, up), w2_weight_scale
+// [E] — held as a per-part scalar as NVFP4's weight_scale_2 is (sharded by experts, never by rows).
+constexpr ComponentSpec kFp8TensorComponents[] = {
+    {Component::kCodes, Format::kE4m3fn, kUnpacked, 1, false, "_weight"},
+    {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale", true},
+};
 // clang-format on
 
 constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
@@ -132,6 +139,13 @@ constexpr MethodBinding kInt8Wna16Methods[] = {{"int8_wna16", kWna16TritonBacken
 constexpr std::string_view kWna16MarlinBackends[] = {"MARLIN"};
 constexpr MethodBinding kInt4Wna16MarlinMethods[] = {{"int4_wna16", kWna16MarlinBackends}};
 constexpr MethodBinding kInt8Wna16MarlinMethods[] = {{"int8_wna16", kWna16MarlinBackends}};
+// fp8_per_tensor on Marlin (prepare_fp8_moe_layer_for_marlin, marlin_utils_fp8.py:241-368 @ 7ca49fbe):
+// the [E, 2] w13 scales become per-channel ones, each half keeping its own scale, cast to the model
+// dtype and exponent-biased (a power of two, exact); the kernel dequantizes e4m3 · scale in the
+// 16-bit dtype and the activations stay 16-bit. The other backends run it W8A8 with per-tensor
+// activation scales, a row not written yet.
+constexpr std::string_view kFp8TensorMarlinBackends[] = {"MARLIN"};
+constexpr MethodBinding kFp8TensorW8A16Methods[] = {{"fp8_per_tensor", kFp8TensorMarlinBackends}};
 
 // NVFP4 weight-only (activations in the model dtype). The numerics are those of the weight path of
 // vLLM's Triton NVFP4 emulation kernel (nvfp4_emulation_moe.py:180-235 @ 7ca49fbe): per element
@@ -150,7 +164,7 @@ constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBack
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 15> kSchemes = {{
+const std::array<SchemeSpec, 16> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -229,6 +243,12 @@ const std::array<SchemeSpec, 15> kSchemes = {{
      "(q - 128) * scale in the model dtype",
      kInt8G128Components, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kInt8Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt8G128W8A16, WeightRepack::kMarlin},
+    {WeightScheme::kFp8PerTensorW8A16, "fp8_per_tensor_w8a16",
+     "FP8 per-tensor (Fp8MoEMethod): e4m3fn codes one per byte, one fp32 weight_scale per expert and part (gate, "
+     "up apart); dequantized in-tile as e4m3 * scale, cast to the model dtype; activations stay in the model dtype "
+     "(Marlin W8A16)",
+     kFp8TensorComponents, 1, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kFp8TensorW8A16Methods, fp8_tensor_dequantize_rows, quantize_fp8_tensor_weight},
 }};
 
 }  // namespace
