@@ -310,11 +310,15 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
         for (std::int64_t k = 0; k < i / 2; ++k) c.w2.codes.at(x, r, k) = dn.blocks[static_cast<std::size_t>(r * i / 2 + k)];
         for (std::int64_t k = 0; k < i / 32; ++k) c.w2.scale_bytes.at(x, r, k) = dn.scales[static_cast<std::size_t>(r * i / 32 + k)];
       }
-    } else if (reference::quant::spec(s.scheme).gate_up == reference::quant::GateUpParts::kFused) {  // MXFP8, MXFP6, WNA16
+    } else if (reference::quant::spec(s.scheme).gate_up == reference::quant::GateUpParts::kFused) {  // MXFP8, MXFP6, WNA16, FP8 per-tensor
       const auto& gu = std::get<reference::moe::SchemeWeight>(ex.gate_up.parts[0]);
       const auto& dn = std::get<reference::moe::SchemeWeight>(ex.down.parts[0]);
       for (const reference::quant::ComponentSpec& comp : reference::quant::spec(s.scheme).components) {
         const auto copy = [&](auto& to, const auto& from, std::int64_t rows, std::int64_t cols, bool w13) {
+          if (comp.per_part) {  // one scalar per projection (FP8 per-tensor)
+            to.at(x, 0, 0) = from.at(0);
+            return;
+          }
           const std::int64_t n = comp.stored_cols(cols);
           for (std::int64_t r = 0; r < rows; ++r)
             for (std::int64_t k = 0; k < n; ++k)

@@ -61,6 +61,7 @@ struct WeightView {
   // Per-part scalars (quant::ComponentSpec::per_part: NVFP4 weight_scale_2): one per half of w13
   // (gate, up), one for w2.
   const float* part_scales = nullptr;
+  std::int64_t part_count = 0;  // 2 for w13's separate halves, 1 for a per-projection scalar or w2
   // Row → (half, index in half) for w13's per-half scale grid; half_rows = 0 for w2.
   std::int64_t half_rows = 0;
   // A 2-D grid of a shard off the block grid (PaddedWeight::scale_grid_offset, B16): w13's rows
@@ -95,7 +96,7 @@ struct WeightView {
   }
   // The per-part scalar of row n: its half's (w13) or the projection's (w2).
   float part_scale(std::int64_t n) const {
-    if (half_rows == 0) return part_scales[0];
+    if (half_rows == 0 || part_count == 1) return part_scales[0];
     return part_scales[interleaved ? n % 2 : n / half_rows];
   }
   // The end of the scale block along K that holds element k (in [k0, k0 + count) coordinates).
@@ -205,7 +206,7 @@ void nvfp4_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
   });
 }
 
-// Per-tensor FP8 on Marlin (prepare_fp8_moe_layer_for_marlin @ 7ca49fbe): e4m3 · the part's scale,
+// Per-tensor FP8 on Marlin (prepare_fp8_moe_layer_for_marlin @ 7ca49fbe): e4m3 · the projection's scale,
 // cast to the compute dtype (the generated scales are bf16 values, so Marlin's cast of the scale to
 // the model dtype changes nothing; the product is exact in fp32).
 void fp8_tensor_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
@@ -279,7 +280,10 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
       return;
     }
     if (c.per_part) {
-      if constexpr (std::is_same_v<T, float>) v.part_scales = base;
+      if constexpr (std::is_same_v<T, float>) {
+        v.part_scales = base;
+        v.part_count = t.dim(1);
+      }
       return;
     }
     if constexpr (std::is_same_v<T, float>)

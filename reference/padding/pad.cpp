@@ -1,5 +1,7 @@
 #include "reference/padding/pad.h"
 
+#include <algorithm>
+
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -70,11 +72,13 @@ Tensor<T> place(const Tensor<T>& src, std::int64_t rows2, std::int64_t cols2, co
   for (std::int64_t e = 0; e < experts; ++e) {
     for (std::int64_t r2 = 0; r2 < rows2; ++r2) {
       const std::int64_t r = source_of[static_cast<std::size_t>(r2)];
+      T* to = dst.data.data() + (e * rows2 + r2) * cols2;
       std::int64_t c = 0;
-      if (r >= 0)
-        for (; c < cols; ++c) dst.at(e, r2, c) = src.at(e, r, c);
-      if (fill)
-        for (; c < cols2; ++c) dst.at(e, r2, c) = *fill;
+      if (r >= 0) {
+        std::copy_n(src.data.data() + (e * rows + r) * cols, cols, to);
+        c = cols;
+      }
+      if (fill) std::fill(to + c, to + cols2, *fill);
     }
   }
   return dst;

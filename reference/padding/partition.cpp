@@ -173,9 +173,11 @@ Tensor<T> shard_w13(const Partition& p, int rank, const Tensor<T>& full, W13Layo
   const std::vector<std::int64_t> rows = w13_source_rows(p, r, layout, gated);
   const std::int64_t c = full.dim(2);
   Tensor<T> out = poisoned<T>({r.experts(), std::int64_t(rows.size()), c}, kDefaultPoisonSeed ^ 0x5331);
+  const std::int64_t n = std::int64_t(rows.size()), full_rows = full.dim(1);
   for (std::int64_t e = 0; e < r.experts(); ++e)
-    for (std::size_t i = 0; i < rows.size(); ++i)
-      for (std::int64_t k = 0; k < c; ++k) out.at(e, std::int64_t(i), k) = full.at(r.expert_begin + e, rows[i], k);
+    for (std::int64_t i = 0; i < n; ++i)
+      std::copy_n(full.data.data() + ((r.expert_begin + e) * full_rows + rows[static_cast<std::size_t>(i)]) * c, c,
+                  out.data.data() + (e * n + i) * c);
   return out;
 }
 
@@ -187,9 +189,11 @@ Tensor<T> shard_w2(const Partition& p, int rank, const Tensor<T>& full, Packing 
                                 "], found " + to_string(full.shape));
   const std::int64_t begin = packing.storage(r.real_begin), width = packing.storage(r.real_rows());
   Tensor<T> out = poisoned<T>({r.experts(), full.dim(1), width}, kDefaultPoisonSeed ^ 0x5332);
+  const std::int64_t rows = full.dim(1), full_width = full.dim(2);
   for (std::int64_t e = 0; e < r.experts(); ++e)
-    for (std::int64_t i = 0; i < full.dim(1); ++i)
-      for (std::int64_t k = 0; k < width; ++k) out.at(e, i, k) = full.at(r.expert_begin + e, i, begin + k);
+    for (std::int64_t i = 0; i < rows; ++i)
+      std::copy_n(full.data.data() + ((r.expert_begin + e) * rows + i) * full_width + begin, width,
+                  out.data.data() + (e * rows + i) * width);
   return out;
 }
 

@@ -122,11 +122,11 @@ Fp8Quantized requantize_w13_to_max_scale(const Fp8Quantized& w1, const Fp8Quanti
 // ---- the weight-scheme table's per-tensor FP8 row (scheme.h fp8_per_tensor_w8a16) -----------------
 struct SchemeSpec;
 struct SchemeStorage;
-// W[n, k] = fp32(e4m3fn(code)) · weight_scale, one scale per part (gate, up, down: the checkpoint's
-// w13_weight_scale [E, 2] and w2_weight_scale [E]), for rows [row_begin, row_end).
+// W[n, k] = fp32(e4m3fn(code)) · weight_scale, one scale per projection (w13 whole, w2), for rows
+// [row_begin, row_end).
 void fp8_tensor_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
                                 std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out);
-// A per-tensor FP8 checkpoint of one part: weight_scale = amax / 448 rounded up to a bf16 value (1 for
+// A per-tensor FP8 projection (w13 whole, or w2): weight_scale = amax / 448 rounded up to a bf16 value (1 for
 // an all-zero part), codes by static_scaled_fp8_quant with it (§3.1). The bf16 scale is a choice of
 // the generator, not of any quantizer: Marlin casts the scales to the model dtype
 // (prepare_fp8_moe_layer_for_marlin), which is then exact, so the row's numerics need no reading of

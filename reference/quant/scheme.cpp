@@ -70,12 +70,19 @@ constexpr ComponentSpec kNvfp4Components[] = {
     {Component::kScaleBytes, Format::kUe4m3, kNvfp4ScaleBytes, 1, false, "_weight_scale"},
     {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale_2", true},
 };
-// vLLM's per-tensor FP8 MoE checkpoint (Fp8MoEMethod.create_weights @ 7ca49fbe): `weight` e4m3fn
-// [N, K] and `weight_scale` fp32, one per part — w13_weight_scale [E, 2] (gate, up), w2_weight_scale
-// [E] — held as a per-part scalar as NVFP4's weight_scale_2 is (sharded by experts, never by rows).
+// vLLM's per-tensor FP8 MoE weights as the kernels receive them (Fp8MoEMethod @ 7ca49fbe): `weight`
+// e4m3fn [N, K] and one fp32 `weight_scale` per expert and projection. A checkpoint holds one scale
+// per shard (w13_weight_scale [E, 2]: w1, w3); process_weights_after_loading requantizes both
+// halves to their max (process_fp8_weight_tensor_strategy_moe, fp8_utils.py:1408-1436) before any
+// backend sees them, leaving [E]. The row stores that form: a fused w13 with one scale
+// (per_projection): the checkpoint whose two shard scales are equal, for which the requant returns
+// each code whose product q·s lies in fp16's normal range (fp16(q·s)/s is within 2^-11 of q, inside
+// e4m3's half step; a product in fp16's subnormal range could move a code, not modelled). Checkpoints
+// whose shard scales differ are not generated: their requant is lossy. Sharded by experts, never by
+// rows, as NVFP4's weight_scale_2 is.
 constexpr ComponentSpec kFp8TensorComponents[] = {
     {Component::kCodes, Format::kE4m3fn, kUnpacked, 1, false, "_weight"},
-    {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale", true},
+    {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale", true, true},
 };
 // clang-format on
 
@@ -140,7 +147,7 @@ constexpr std::string_view kWna16MarlinBackends[] = {"MARLIN"};
 constexpr MethodBinding kInt4Wna16MarlinMethods[] = {{"int4_wna16", kWna16MarlinBackends}};
 constexpr MethodBinding kInt8Wna16MarlinMethods[] = {{"int8_wna16", kWna16MarlinBackends}};
 // fp8_per_tensor on Marlin (prepare_fp8_moe_layer_for_marlin, marlin_utils_fp8.py:241-368 @ 7ca49fbe):
-// the [E, 2] w13 scales become per-channel ones, each half keeping its own scale, cast to the model
+// the one scale per expert and projection is repeated into per-channel scales, cast to the model
 // dtype and exponent-biased (a power of two, exact); the kernel dequantizes e4m3 · scale in the
 // 16-bit dtype and the activations stay 16-bit. The other backends run it W8A8 with per-tensor
 // activation scales, a row not written yet.
@@ -244,10 +251,10 @@ const std::array<SchemeSpec, 16> kSchemes = {{
      kInt8G128Components, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kInt8Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt8G128W8A16, WeightRepack::kMarlin},
     {WeightScheme::kFp8PerTensorW8A16, "fp8_per_tensor_w8a16",
-     "FP8 per-tensor (Fp8MoEMethod): e4m3fn codes one per byte, one fp32 weight_scale per expert and part (gate, "
-     "up apart); dequantized in-tile as e4m3 * scale, cast to the model dtype; activations stay in the model dtype "
-     "(Marlin W8A16)",
-     kFp8TensorComponents, 1, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     "FP8 per-tensor (Fp8MoEMethod): e4m3fn codes one per byte, one fp32 weight_scale per expert and projection "
+     "(w13's halves requantized to one at load); dequantized in-tile as e4m3 * scale, cast to the model dtype; "
+     "activations stay in the model dtype (Marlin W8A16)",
+     kFp8TensorComponents, 1, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kFp8TensorW8A16Methods, fp8_tensor_dequantize_rows, quantize_fp8_tensor_weight},
 }};
 
@@ -391,6 +398,7 @@ const SchemeSpec* scheme_for(std::string_view method, std::string_view backend) 
 
 std::vector<std::int64_t> stacked_shape(const ComponentSpec& c, std::int64_t experts, std::int64_t parts,
                                         std::int64_t part_rows, std::int64_t cols) {
+  if (c.per_part && c.per_projection) return {experts, 1, 1};
   return {experts, parts * c.stored_rows(part_rows), c.stored_cols(cols)};
 }
 

@@ -72,6 +72,10 @@ struct ComponentSpec {
   // stored [1, 1] per part; a TP shard keeps it whole, an EP rank takes its experts' (padding
   // partition.h shard_expert_scalars), and padding never changes it.
   bool per_part = false;
+  // With per_part: one fp32 for the whole projection, w13's gate and up included ([E, 1, 1] for
+  // w13 as for w2): the per-tensor FP8 w13_weight_scale after vLLM's requantization of both halves
+  // to one scale (process_fp8_weight_tensor_strategy_moe).
+  bool per_projection = false;
 
   // Stored rows of n matrix rows, and stored units of k matrix columns; std::invalid_argument
   // when whole groups are required and n or k is not a whole number of them.
