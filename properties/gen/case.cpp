@@ -1,6 +1,7 @@
 #include "properties/gen/case.h"
 
 #include <algorithm>
+#include <iterator>
 #include <cmath>
 #include <map>
 #include <tuple>
@@ -161,6 +162,30 @@ const std::vector<PadTarget>& valid_targets(WeightScheme scheme, moe::Family fam
     }
   }
   return cache.emplace(key, std::move(out)).first->second;
+}
+
+const std::vector<UnboundTargets>& unbound_targets() {
+  static const std::vector<UnboundTargets> out = [] {
+    std::vector<UnboundTargets> v;
+    for (const std::string& rs_name : fixtures::ruleset_names()) {
+      const pd::Ruleset& rs = shipped_ruleset(rs_name);
+      for (const pd::MethodRules& rules : rs.methods)
+        for (const pd::BackendChoice& choice : rules.backends) {
+          const std::string& method = rules.name;
+          if (reference::quant::scheme_for(method, choice.name)) continue;
+          auto it = std::find_if(v.begin(), v.end(), [&](const UnboundTargets& u) { return u.method == method; });
+          if (it == v.end()) {
+            const reference::quant::UnboundReason* why = reference::quant::unbound_reason(method);
+            v.push_back({method, {}, why ? std::string(why->why) : std::string()});
+            it = std::prev(v.end());
+          }
+          if (std::find(it->backends.begin(), it->backends.end(), choice.name) == it->backends.end())
+            it->backends.push_back(choice.name);
+        }
+    }
+    return v;
+  }();
+  return out;
 }
 
 namespace {

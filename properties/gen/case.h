@@ -69,4 +69,14 @@ const std::vector<PadTarget>& valid_targets(device::WeightScheme scheme, referen
 
 rc::Gen<CaseSpec> case_spec(CaseOptions options = {});
 
+// The (method, backend) pairs of the shipped rulesets that no row of the weight-scheme table binds,
+// so that no case is ever generated for them: per method, its backends in the rulesets' order and
+// the table's reason (quant::unbound_reason; empty `why` if the table gives none, which a test forbids).
+struct UnboundTargets {
+  std::string method;
+  std::vector<std::string> backends;
+  std::string why;
+};
+const std::vector<UnboundTargets>& unbound_targets();
+
 }  // namespace moecheck::properties::gen

@@ -258,7 +258,38 @@ const std::array<SchemeSpec, 16> kSchemes = {{
      kFp8TensorW8A16Methods, fp8_tensor_dequantize_rows, quantize_fp8_tensor_weight},
 }};
 
+// clang-format off
+constexpr UnboundReason kUnboundReasons[] = {
+    {"fp8_per_tensor", "these run W8A8 with static or dynamic per-tensor activation scales, not a row yet (only "
+                       "Marlin's W8A16 is); DEFAULT is the older rulesets' name for the Triton path"},
+    {"fp8_per_block_online", "an online method: the layer quantizes bf16 checkpoint weights to 128x128 FP8 blocks at "
+                             "load (Fp8PerBlockOnlineMoEMethod); that load-time quantizer is not a row yet"},
+    {"mxfp4_online", "an online method: the layer quantizes bf16 checkpoint weights to MXFP4 at load "
+                     "(Mxfp4OnlineMoEMethod); that load-time quantizer is not a row yet"},
+    {"mxfp8", "these quantize the activations to MXFP8 (W8A8), not a row yet; only the W8A16 paths (MARLIN, "
+              "EMULATION) are"},
+    {"quark_w_mxfp4_a_mxfp4", "AITER's CK W4A4 kernel (AITER_MXFP4_MXFP4, CK), XPU and CPU run their own numerics "
+                              "and NONE is the older rulesets' no-kernel choice; only EMULATION's quant-dequantize is "
+                              "a row"},
+    {"nvfp4", "these quantize the activations to NVFP4 with per-expert input global scales (W4A4), not a row yet "
+              "(DEFAULT is the older rulesets' name); only the W4A16 paths (MARLIN, B12X) are"},
+    {"int4_wna16", "kernels or roundings of their own, not modelled: the batched format, MXINT4, the CPU, XPU and "
+                   "HUMMING kernels, EMULATION's dequantization to bf16 at load; DEFAULT (the older rulesets') stands "
+                   "for Marlin or Triton by checkpoint config"},
+    {"int8_wna16", "kernels or roundings of their own, not modelled: the batched format, the XPU and HUMMING kernels, "
+                   "EMULATION's dequantization to bf16 at load; DEFAULT (the older rulesets') stands for Marlin or "
+                   "Triton by checkpoint config"},
+};
+// clang-format on
+
 }  // namespace
+
+std::span<const UnboundReason> unbound_reasons() { return kUnboundReasons; }
+const UnboundReason* unbound_reason(std::string_view method) {
+  for (const UnboundReason& r : kUnboundReasons)
+    if (r.method == method) return &r;
+  return nullptr;
+}
 
 std::string_view name(Component component) {
   switch (component) {

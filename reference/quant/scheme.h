@@ -221,6 +221,16 @@ std::string weight_scheme_names();  // comma-separated, for error messages
 // methods and backends no scheme row carries yet.
 const SchemeSpec* scheme_for(std::string_view method, std::string_view backend);
 
+// Why the backends of a registry method that no row binds have no generated case (one entry per
+// method; the whole method when no row binds it at all). Kept beside the rows: a new row narrows
+// its method's entry. properties::gen::unbound_targets lists the backends themselves.
+struct UnboundReason {
+  std::string_view method;
+  std::string_view why;
+};
+std::span<const UnboundReason> unbound_reasons();
+const UnboundReason* unbound_reason(std::string_view method);  // nullptr if the method has no entry
+
 // The shape rule: a projection of `experts` experts made of `parts` stacked parts of `part_rows`
 // matrix rows each, over K = `cols`: [E, parts · stored_rows(part_rows), stored_cols(cols)]. w13 is
 // two parts of I (gate, up: a 2-D scale grid per half), w2 one part of H. device::validate checks

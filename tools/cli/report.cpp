@@ -1,11 +1,13 @@
 #include "tools/cli/report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
+#include "properties/gen/case.h"
 #include "properties/properties.h"
 #include "tools/cli/common.h"
 
@@ -234,6 +236,18 @@ std::string summary_table(const pr::SuiteResult& suite) {
                   c.backend.c_str(), static_cast<long long>(c.cases), static_cast<long long>(c.skipped),
                   result_text(c).c_str(), ulp_text(c).c_str());
     os << line;
+  }
+  return os.str();
+}
+
+std::string unbound_table(const std::vector<std::string>& methods) {
+  std::ostringstream os;
+  for (const pr::gen::UnboundTargets& u : pr::gen::unbound_targets()) {
+    if (!methods.empty() && std::find(methods.begin(), methods.end(), u.method) == methods.end()) continue;
+    if (os.tellp() == 0) os << "not generated (no row of the weight-scheme table binds them):\n";
+    std::string backends;
+    for (const std::string& b : u.backends) backends += (backends.empty() ? "" : ", ") + b;
+    os << "  " << u.method << " on " << backends << ": " << (u.why.empty() ? "(no reason given)" : u.why) << "\n";
   }
   return os.str();
 }

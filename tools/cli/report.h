@@ -27,6 +27,10 @@ struct CheckReport {
 
 // The summary table: one row per (property, method, backend): cases, skipped, result, max ULP.
 std::string summary_table(const properties::SuiteResult& suite);
+// The registry methods and kernel backends of the shipped rulesets that no row of the weight-scheme
+// table binds, so no case is generated for them, each with the table's reason
+// (properties::gen::unbound_targets); `methods` restricts it (empty: all).
+std::string unbound_table(const std::vector<std::string>& methods);
 
 // Writes DIR/summary.json, DIR/junit.xml and DIR/report.md (each to a temporary name, then renamed),
 // creating DIR. std::runtime_error naming the file on an I/O error.
