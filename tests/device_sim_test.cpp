@@ -256,25 +256,9 @@ PaddedCase make_padded(const Spec& s, const reference::moe::MoeBlock& b, const R
       c.w13.scales = Tensor<float>({e, 2 * cdiv(ip, 128), cdiv(hp, 128)}, 0.0f);
       c.w2.scales = Tensor<float>({e, cdiv(hp, 128), cdiv(ip, 128)}, 0.0f);
       break;
-    case WeightScheme::kMxfp8W8A16:
-    case WeightScheme::kMxfp6E3m2W6A16:
-    case WeightScheme::kMxfp6E2m3W6A16:
-    case WeightScheme::kInt4G128W4A16:
-    case WeightScheme::kInt8G128W8A16:  // fused table-driven rows: every component by the shape rule
-      for (const reference::quant::ComponentSpec& comp : reference::quant::spec(s.scheme).components) {
-        const auto w13 = reference::quant::stacked_shape(comp, e, 2, ip, hp);
-        const auto w2 = reference::quant::stacked_shape(comp, e, 1, hp, ip);
-        if (reference::quant::holds_floats(comp.component)) {
-          c.w13.floats(comp.component) = Tensor<float>(w13, 0.0f);
-          c.w2.floats(comp.component) = Tensor<float>(w2, 0.0f);
-        } else {
-          c.w13.bytes(comp.component) = Tensor<std::uint8_t>(w13, 0);
-          c.w2.bytes(comp.component) = Tensor<std::uint8_t>(w2, 0);
-        }
-      }
-      break;
-    default:  // separate gate / up rows (NVFP4, FP8 per-tensor): every component by the shape rule, plain
-              // (NVFP4's swizzled scales are laid out below); a per-part scalar is [E, parts, 1]
+    default:  // every table-driven row (MXFP8, MXFP6, WNA16, NVFP4, FP8 per-tensor): each component by the
+              // shape rule, plain (NVFP4's swizzled scales are laid out below); a per-part scalar is
+              // [E, parts, 1], a per-projection one [E, 1, 1]
       for (const reference::quant::ComponentSpec& comp : reference::quant::spec(s.scheme).components) {
         const auto w13 = reference::quant::stacked_shape(comp, e, 2, ip, hp);
         const auto w2 = reference::quant::stacked_shape(comp, e, 1, hp, ip);

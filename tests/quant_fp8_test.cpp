@@ -531,8 +531,8 @@ TEST(Fp8PerTensorWeight, BfloatScaleAtOrAboveAmaxOver448AndExactDequantization) 
   q::SchemeStorage two = zero;
   two.scales.push_back(2.0f);
   std::vector<float> out(64);
-  expect_invalid([&] { row.dequantize_rows(row, two, 2, 32, 0, 2, out.data()); }, {"fp8_per_tensor_w8a16", "weight_scale", "1 value per part", "found 2"});
-  expect_invalid([&] { row.dequantize_rows(row, zero, 2, 32, 1, 3, out.data()); }, {"rows [1, 3)", "outside [0, 2)"});
+  expect_invalid([&] { row.dequantize_rows(row, two, 2, 32, 0, 2, out.data()); }, {"fp8_per_tensor_w8a16", "weight_scale", "1 value per projection", "found 2"});
+  expect_invalid([&] { row.dequantize_rows(row, zero, 2, 32, 1, 3, out.data()); }, {"fp8_per_tensor_w8a16 dequantize_rows range", "rows = 2", "[1, 3)"});
 }
 
 }  // namespace

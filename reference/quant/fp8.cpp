@@ -247,11 +247,9 @@ Fp8Quantized requantize_w13_to_max_scale(const Fp8Quantized& w1, const Fp8Quanti
 
 void fp8_tensor_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
                                 std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out) {
-  if (row_begin < 0 || row_end > rows || row_begin > row_end)
-    throw std::invalid_argument(std::string(scheme.name) + ": rows [" + std::to_string(row_begin) + ", " +
-                                std::to_string(row_end) + ") outside [0, " + std::to_string(rows) + ")");
+  detail::check_row_range(std::string(scheme.name), row_begin, row_end, rows, out);
   if (storage.scales.size() != 1)
-    throw std::invalid_argument(std::string(scheme.name) + ": weight_scale: expected 1 value per part, found " +
+    throw std::invalid_argument(std::string(scheme.name) + ": weight_scale: expected 1 value per projection, found " +
                                 std::to_string(storage.scales.size()));
   if (storage.codes.size() != static_cast<std::size_t>(rows * cols))
     throw std::invalid_argument(std::string(scheme.name) + ": codes: expected " + std::to_string(rows * cols) +
