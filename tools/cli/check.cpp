@@ -126,6 +126,7 @@ int run_check(const CheckOptions& o) {
                 static_cast<long long>(rp.verdicts), rp.failures.size());
   for (const std::string& f : rp.failures) std::printf("  REPLAY FAILURE %s\n", f.c_str());
   std::printf("\n%s\n", summary_table(report.suite).c_str());
+  report.methods = so.methods;
   if (const std::string unbound = unbound_table(so.methods); !unbound.empty())
     std::printf("%s\n", unbound.c_str());
   for (const properties::PropertyRun& run : report.suite.runs) {

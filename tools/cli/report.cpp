@@ -87,6 +87,14 @@ std::string counterexample_size(const pr::Counterexample& x) {
   return os.str();
 }
 
+// The unbound (method, backend) pairs that a report with this --method filter lists.
+std::vector<const pr::gen::UnboundTargets*> unbound_of(const std::vector<std::string>& methods) {
+  std::vector<const pr::gen::UnboundTargets*> out;
+  for (const pr::gen::UnboundTargets& u : pr::gen::unbound_targets())
+    if (methods.empty() || std::find(methods.begin(), methods.end(), u.method) != methods.end()) out.push_back(&u);
+  return out;
+}
+
 nlohmann::json to_json(const CheckReport& r) {
   nlohmann::json j;
   j["tool"] = "moecheck check";
@@ -127,6 +135,10 @@ nlohmann::json to_json(const CheckReport& r) {
     runs.push_back(std::move(x));
   }
   j["properties"] = std::move(runs);
+  nlohmann::json unbound = nlohmann::json::array();
+  for (const pr::gen::UnboundTargets* u : unbound_of(r.methods))
+    unbound.push_back({{"method", u->method}, {"backends", u->backends}, {"why", u->why}});
+  j["not_generated"] = std::move(unbound);
   nlohmann::json cells = nlohmann::json::array();
   for (const pr::CellResult& c : r.suite.cells)
     cells.push_back({{"property", c.property},
@@ -210,6 +222,14 @@ std::string to_markdown(const CheckReport& r) {
   for (const pr::CellResult& c : r.suite.cells)
     os << "| " << c.property << " | " << c.method << " | " << c.backend << " | " << c.cases << " | " << c.skipped
        << " | " << result_text(c) << " | " << ulp_text(c) << " |\n";
+  if (const auto unbound = unbound_of(r.methods); !unbound.empty()) {
+    os << "\nNot generated (no row of the weight-scheme table binds them):\n\n";
+    for (const pr::gen::UnboundTargets* u : unbound) {
+      std::string backends;
+      for (const std::string& b : u->backends) backends += (backends.empty() ? "" : ", ") + b;
+      os << "- " << u->method << " on " << backends << ": " << md_escape(u->why) << "\n";
+    }
+  }
   for (const pr::PropertyRun& run : r.suite.runs) {
     if (run.ok) continue;
     os << "\n## " << run.property << " failed after " << run.cases_to_failure << " cases\n\n";
@@ -242,12 +262,11 @@ std::string summary_table(const pr::SuiteResult& suite) {
 
 std::string unbound_table(const std::vector<std::string>& methods) {
   std::ostringstream os;
-  for (const pr::gen::UnboundTargets& u : pr::gen::unbound_targets()) {
-    if (!methods.empty() && std::find(methods.begin(), methods.end(), u.method) == methods.end()) continue;
+  for (const pr::gen::UnboundTargets* u : unbound_of(methods)) {
     if (os.tellp() == 0) os << "not generated (no row of the weight-scheme table binds them):\n";
     std::string backends;
-    for (const std::string& b : u.backends) backends += (backends.empty() ? "" : ", ") + b;
-    os << "  " << u.method << " on " << backends << ": " << (u.why.empty() ? "(no reason given)" : u.why) << "\n";
+    for (const std::string& b : u->backends) backends += (backends.empty() ? "" : ", ") + b;
+    os << "  " << u->method << " on " << backends << ": " << (u->why.empty() ? "(no reason given)" : u->why) << "\n";
   }
   return os.str();
 }

@@ -22,6 +22,7 @@ struct CheckReport {
   std::string command;  // the command line, for the record
   CodecSummary codecs;
   properties::SuiteResult suite;
+  std::vector<std::string> methods;  // --method (empty: all): which unbound pairs the report lists
   bool ok() const { return codecs.ok && suite.ok(); }
 };
 
