@@ -184,7 +184,7 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       {WeightScheme::kNvfp4W4A16, nvfp4_reason},
       {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_reason},
       {WeightScheme::kFp8PerTensorW8A16,
-       "e4m3 x fp32 per-part scale products are exact in fp32 (the generated scales are bf16 values: Marlin's cast "
+       "e4m3 x fp32 per-projection scale products are exact in fp32 (the generated scales are bf16 values: Marlin's cast "
        "of the scale to the model dtype is exact), so quantization adds no error"},
   };
   static const std::vector<GoldenTolerance> table = [] {

@@ -127,7 +127,7 @@ struct SchemeStorage;
 void fp8_tensor_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
                                 std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out);
 // A per-tensor FP8 projection (w13 whole, or w2): weight_scale = amax / 448 rounded up to a bf16 value (1 for
-// an all-zero part), codes by static_scaled_fp8_quant with it (§3.1). The bf16 scale is a choice of
+// an all-zero projection), codes by static_scaled_fp8_quant with it (§3.1). The bf16 scale is a choice of
 // the generator, not of any quantizer: Marlin casts the scales to the model dtype
 // (prepare_fp8_moe_layer_for_marlin), which is then exact, so the row's numerics need no reading of
 // that cast.

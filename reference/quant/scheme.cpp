@@ -315,7 +315,6 @@ std::string_view name(ScaleLayout layout) {
   }
   return "unknown";
 }
-std::string_view name(WeightRepack repack) { return repack == WeightRepack::kMarlin ? "marlin" : "none"; }
 std::string_view name(ActivationQuant quant) {
   switch (quant) {
     case ActivationQuant::kNone: return "none";

@@ -37,7 +37,7 @@ enum class WeightScheme : std::uint8_t {
   kFp8Block128W8A8Ue8m0,  // DeepSeek-V3 FP8 blocks on DeepGEMM: weight and activation scales powers of two (UE8M0)
   kInt4G128W4A16Marlin,   // the int4_g128_w4a16 checkpoint prepared for Marlin (tile-padded, scales permuted)
   kInt8G128W8A16Marlin,   // the int8_g128_w8a16 checkpoint prepared for Marlin
-  kFp8PerTensorW8A16,     // FP8 e4m3fn with one fp32 scale per part (Fp8MoEMethod per-tensor), 16-bit activations (Marlin)
+  kFp8PerTensorW8A16,     // FP8 e4m3fn with one fp32 scale per expert and projection (Fp8MoEMethod per-tensor), 16-bit activations (Marlin)
 };
 
 // The storage tensors a weight is made of.
@@ -127,7 +127,6 @@ enum class WeightRepack : std::uint8_t {
   // and the rows' whole groups of 128 give it anyway.
   kMarlin,
 };
-std::string_view name(WeightRepack repack);
 
 struct ActivationSpec {
   ActivationQuant quant = ActivationQuant::kNone;
