@@ -9,6 +9,7 @@
 #include "reference/padding/pad.h"
 #include "reference/padding/partition.h"
 #include "reference/padding/poison.h"
+#include "reference/quant/marlin.h"
 #include "reference/quant/scheme.h"
 #include "reference/quant/swizzle.h"
 
@@ -102,31 +103,35 @@ pd::Plan unpadded_plan(const pd::Plan& plan) {
   return p;
 }
 
-std::string unsupported_reason(const pd::Plan& plan) {
+std::string unsupported_reason(const pd::Plan& plan, rq::WeightScheme scheme_id) {
   if (!plan.ok()) return "invalid plan: " + *plan.error;
-  if (const rq::SchemeSpec* scheme = rq::scheme_for(plan.method, plan.backend)) {
-    // A rank's shard of the checkpoint must itself be storable: whole packing groups and scale
-    // blocks along K (vLLM refuses the layer otherwise).
-    if (const std::string why = rq::size_problem(*scheme, plan.hidden, plan.intermediate_per_partition); !why.empty())
-      return "the shard per partition: " + why;
-    const bool global_grid = plan.generic_loader.block_scales == pd::GenericLoader::BlockScales::kGlobalGrid;
-    for (const rq::ComponentSpec& c : scheme->components) {
-      if (c.row_block == 1) continue;
-      // A 2-D scale grid (FP8 blocks): padding it is not modelled, and a shard must start on a block
-      // unless the ruleset loads scale tiles in global coordinates (B16).
-      if (plan.hidden_is_padded() || plan.intermediate_is_padded())
-        return "padding a " + std::to_string(c.row_block) + "-row " + std::string(rq::name(c.component)) + " grid (" +
-               std::string(scheme->name) + ") is not modelled (no shipped rule pads it)";
-      const pd::Partition part = pd::partition(plan);
-      if (!part.ok()) return "partition: " + *part.error;
-      const std::string why = pd::block_grid_misalignment(part, c.row_block);
-      if (why.empty()) continue;
-      if (!global_grid) return std::string(scheme->name) + " " + std::string(rq::name(c.component)) + ": " + why;
-      // W8A8 scales each K tile by one weight block and one activation group: a shard whose
-      // blocks sit off its activation groups would need tiles split at both (not modelled).
-      if (scheme->activation.quantized())
-        return std::string(scheme->name) + ": an off-grid shard (" + why + ") under W8A8 is not modelled";
-    }
+  const rq::SchemeSpec& scheme = rq::spec(scheme_id);
+  // A rank's shard of the checkpoint must itself be storable: whole packing groups and scale
+  // blocks along K (vLLM refuses the layer otherwise).
+  if (const std::string why = rq::size_problem(scheme, plan.hidden, plan.intermediate_per_partition); !why.empty())
+    return "the shard per partition: " + why;
+  // A repack's kernel shape rule: vLLM would select another backend.
+  if (scheme.repack == rq::WeightRepack::kMarlin)
+    if (const std::string why = rq::marlin_moe_shape_problem(plan.hidden_padded, plan.intermediate_per_partition_padded);
+        !why.empty())
+      return why;
+  const bool global_grid = plan.generic_loader.block_scales == pd::GenericLoader::BlockScales::kGlobalGrid;
+  for (const rq::ComponentSpec& c : scheme.components) {
+    if (c.row_block == 1) continue;
+    // A 2-D scale grid (FP8 blocks): padding it is not modelled, and a shard must start on a block
+    // unless the ruleset loads scale tiles in global coordinates (B16).
+    if (plan.hidden_is_padded() || plan.intermediate_is_padded())
+      return "padding a " + std::to_string(c.row_block) + "-row " + std::string(rq::name(c.component)) + " grid (" +
+             std::string(scheme.name) + ") is not modelled (no shipped rule pads it)";
+    const pd::Partition part = pd::partition(plan);
+    if (!part.ok()) return "partition: " + *part.error;
+    const std::string why = pd::block_grid_misalignment(part, c.row_block);
+    if (why.empty()) continue;
+    if (!global_grid) return std::string(scheme.name) + " " + std::string(rq::name(c.component)) + ": " + why;
+    // W8A8 scales each K tile by one weight block and one activation group: a shard whose
+    // blocks sit off its activation groups would need tiles split at both (not modelled).
+    if (scheme.activation.quantized())
+      return std::string(scheme.name) + ": an off-grid shard (" + why + ") under W8A8 is not modelled";
   }
   if (plan.skip_forward_padding &&
       pd::round_up(plan.hidden, plan.kernel_activation_alignment) != plan.hidden_padded)
@@ -137,7 +142,7 @@ std::string unsupported_reason(const pd::Plan& plan) {
 
 device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
                                     const PaddingFaults& faults) {
-  if (const std::string why = unsupported_reason(plan); !why.empty())
+  if (const std::string why = unsupported_reason(plan, c.scheme); !why.empty())
     throw std::invalid_argument("make_padded_case: " + describe(c) + ": " + why);
   const moe::MoeBlock& b = c.block;
   if (c.hidden_states.cols() != b.hidden)

@@ -47,16 +47,17 @@ reference::padding::Plan layer_plan(const MoeCase& c, const reference::padding::
 // functions then copy without adding a region, so both runs go through the same code.
 reference::padding::Plan unpadded_plan(const reference::padding::Plan& plan);
 
-// Why `plan` cannot be expressed as a device::PaddedCase (empty: it can). Today: an invalid plan,
-// or a kernel activation width (skip_forward_padding) other than H_pad.
-std::string unsupported_reason(const reference::padding::Plan& plan);
+// Why `plan` cannot be expressed as a device::PaddedCase of a case stored as `scheme` (empty: it
+// can): an invalid plan, a shard the scheme cannot store, a scale grid that would need padding or
+// splitting, or a kernel activation width (skip_forward_padding) other than H_pad.
+std::string unsupported_reason(const reference::padding::Plan& plan, reference::quant::WeightScheme scheme);
 
 // The padded case for `plan` (from plan_for or unpadded_plan): the target rank's shard of every
 // weight, padded by reference::padding, activations padded as the kernel receives them, routing
 // computed on the logical hidden states. `seed` seeds the poison of every padded buffer. With
 // expert parallelism the top-k ids are the rank's local ids, -1 for experts of other ranks (vLLM's
 // expert_map). `faults` switches the padding-path bugs B7, B8, B9, B11 (faults.h) on.
-// std::invalid_argument when unsupported_reason(plan) is not empty.
+// std::invalid_argument when unsupported_reason(plan, c.scheme) is not empty.
 device::PaddedCase make_padded_case(const MoeCase& c, const reference::padding::Plan& plan,
                                     std::uint64_t seed = poison_seed(),
                                     const PaddingFaults& faults = {});

@@ -181,6 +181,10 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       {WeightScheme::kInt8G128W8A16, wna16_reason},
       {WeightScheme::kInt4G128W4A16Marlin, wna16_reason},
       {WeightScheme::kInt8G128W8A16Marlin, wna16_reason},
+      {WeightScheme::kInt4G128ZpW4A16, wna16_reason},
+      {WeightScheme::kInt8G128ZpW8A16, wna16_reason},
+      {WeightScheme::kInt4G32W4A16, wna16_reason},
+      {WeightScheme::kInt4G32W4A16Marlin, wna16_reason},
       {WeightScheme::kNvfp4W4A16, nvfp4_reason},
       {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_reason},
       {WeightScheme::kFp8PerTensorW8A16,
@@ -517,7 +521,7 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
         ct.target.tp = tp;
         ct.target.ep = ep;
         const pd::Plan plan = layer_plan(ct, shipped_ruleset(ct.target.ruleset), faults.padding);
-        if (!unsupported_reason(plan).empty() || !pd::partition(plan).ok()) continue;
+        if (!unsupported_reason(plan, ct.scheme).empty() || !pd::partition(plan).ok()) continue;
         if (ep && c.block.num_experts() < tp) continue;
         ++applied;
         std::vector<std::vector<float>> partials;

@@ -90,7 +90,7 @@ std::optional<pr::MoeCase> quarantined_case(const pr::QuarantineEntry& entry) {
               if (!pd::backend_runs_on(bc, p)) continue;
               c.target = pr::PadTarget{rs, method, bc.name, std::string(p.name), 1, 0};
               const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(rs));
-              if (pr::unsupported_reason(plan).empty() && pr::quarantined(plan, "*") == &entry) return c;
+              if (pr::unsupported_reason(plan, c.scheme).empty() && pr::quarantined(plan, "*") == &entry) return c;
             }
         }
     }
@@ -196,7 +196,7 @@ RC_GTEST_PROP(Generators, CasesAreValidAndPaddable, ()) {
   const pr::MoeCase c = pg::build_case(spec);
   moe::validate(c.block);
   const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
-  RC_ASSERT(pr::unsupported_reason(plan).empty());
+  RC_ASSERT(pr::unsupported_reason(plan, c.scheme).empty());
   RC_ASSERT(pr::quarantined(plan, "*") == nullptr);
   RC_ASSERT(pr::scheme_of(c.block) == moecheck::reference::quant::storage_scheme(spec.scheme));
   RC_CLASSIFY(plan.hidden_is_padded() || plan.intermediate_is_padded(), "padded");

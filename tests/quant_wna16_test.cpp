@@ -11,6 +11,7 @@
 
 #include "reference/formats.h"
 #include "reference/quant.h"
+#include "reference/quant/marlin.h"
 #include "tests/quant_test_support.h"
 
 namespace fmt = moecheck::reference::formats;
@@ -254,37 +255,28 @@ TEST(Wna16, SchemeRowsQuantizeAndDequantizeAsTheCodec) {
   EXPECT_THROW((void)q::wna16_scheme(q::spec(q::WeightScheme::kMxfp8W8A16)), std::logic_error);
 }
 
-// A row with zero points (not yet in the table; see reference/quant/README.md): int4 zero points
-// packed along N as pack_wna16 stores them ([N/2, K/g], low nibble = even n), int8 one per byte.
+// The zero-point rows of the table: zero points held one per byte, [N, K/g], int4 as int8 (the
+// kernel layout packs int4 ones along N; scheme.cpp says why the rows need not).
 TEST(Wna16, SchemeRowDequantizationReadsZeroPoints) {
-  static constexpr q::ComponentSpec kInt4Zp[] = {
-      {q::Component::kCodes, std::nullopt, q::kFp4Bytes, 1, false, "_qweight"},
-      {q::Component::kScales, std::nullopt, q::Packing{32, 1}, 1, false, "_scales"},
-      {q::Component::kZeroPoints, std::nullopt, q::Packing{32, 1}, 2, false, "_qzeros"},
-  };
-  static constexpr q::ComponentSpec kInt8Zp[] = {
-      {q::Component::kCodes, std::nullopt, q::kUnpacked, 1, false, "_qweight"},
-      {q::Component::kScales, std::nullopt, q::Packing{32, 1}, 1, false, "_scales"},
-      {q::Component::kZeroPoints, std::nullopt, q::Packing{32, 1}, 1, false, "_qzeros"},
-  };
-  for (const bool int4 : {true, false}) {
-    q::SchemeSpec s{};
-    s.name = int4 ? "test_int4_g32_zp" : "test_int8_g32_zp";
-    s.components = int4 ? std::span<const q::ComponentSpec>(kInt4Zp) : std::span<const q::ComponentSpec>(kInt8Zp);
-    s.zero_points = true;
+  for (const q::WeightScheme id : {q::WeightScheme::kInt4G128ZpW4A16, q::WeightScheme::kInt8G128ZpW8A16}) {
+    const q::SchemeSpec& s = q::spec(id);
     const q::Wna16Scheme w = q::wna16_scheme(s);
-    ASSERT_TRUE(w.zero_points);
-    ASSERT_EQ(w.group_size, 32);
-    const std::int64_t n = 4, k = 64;
-    const RowMatrixXf x = random_matrix(n, k, 1.0f, int4 ? 5 : 6);
+    ASSERT_TRUE(w.zero_points) << s.name;
+    ASSERT_EQ(w.group_size, 128) << s.name;
+    const std::int64_t n = 4, k = 256;
+    const RowMatrixXf x = random_matrix(n, k, 1.0f, id == q::WeightScheme::kInt4G128ZpW4A16 ? 5 : 6);
     const q::SchemeStorage st = q::quantize_wna16_weight(s, x);
-    EXPECT_EQ(st.zero_points.size(), static_cast<std::size_t>((int4 ? n / 2 : n) * k / 32)) << s.name;
+    EXPECT_EQ(st.zero_points.size(), static_cast<std::size_t>(n * k / 128)) << s.name;
     const q::IntWeight iw = q::quantize(x, w);
     RowMatrixXf all(n, k);
     q::wna16_dequantize_rows(s, st, n, k, 0, n, all.data());
     EXPECT_EQ(all, q::dequantize(iw, q::Wna16Compute::kFp32)) << s.name;
     RowMatrixXf odd(1, k);
-    q::wna16_dequantize_rows(s, st, n, k, 3, 4, odd.data());  // row 3: the high nibble of byte row 1
+    q::wna16_dequantize_rows(s, st, n, k, 3, 4, odd.data());
     EXPECT_EQ(odd, all.middleRows(3, 1)) << s.name;
   }
+  EXPECT_EQ(q::wna16_scheme(q::spec(q::WeightScheme::kInt4G32W4A16)).group_size, 32);
+  EXPECT_EQ(q::marlin_moe_shape_problem(128, 64), "");
+  EXPECT_NE(q::marlin_moe_shape_problem(96, 64).find("H % 128"), std::string::npos);
+  EXPECT_NE(q::marlin_moe_shape_problem(128, 32).find("I % 64"), std::string::npos);
 }

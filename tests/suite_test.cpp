@@ -257,7 +257,7 @@ TEST(TensorParallel, RanksSumToTheWholeAndARankOnlyBugBreaksIt) {
     const pd::Plan whole = pr::plan_for(tp2, pr::shipped_ruleset(t.ruleset));
     tp2.target.tp = 2;
     const pd::Plan ranks = pr::plan_for(tp2, pr::shipped_ruleset(t.ruleset));
-    if (whole.intermediate_per_partition_padded == 256 && pr::unsupported_reason(ranks).empty() &&
+    if (whole.intermediate_per_partition_padded == 256 && pr::unsupported_reason(ranks, tp2.scheme).empty() &&
         ranks.intermediate_per_partition_padded % 256 != 0) {
       c.target = t;
       found = true;
@@ -434,11 +434,11 @@ TEST(Fp8Block, UnpaddedTargetsPassP1P2P5AndShardOnBlockBoundaries) {
     return pg::build_case(s);
   }();
   odd.target.tp = 2;
-  const std::string why = pr::unsupported_reason(pr::plan_for(odd, pr::shipped_ruleset(odd.target.ruleset)));
+  const std::string why = pr::unsupported_reason(pr::plan_for(odd, pr::shipped_ruleset(odd.target.ruleset)), odd.scheme);
   EXPECT_NE(why.find("not a multiple of the weight block (block_n 128)"), std::string::npos) << why;
   odd.scheme = WeightScheme::kFp8Block128W8A8;
   odd.target = pr::PadTarget{"vllm-38043", "fp8_block", "DEFAULT", "cuda:sm90", 2, 0};
-  const std::string w8a8 = pr::unsupported_reason(pr::plan_for(odd, pr::shipped_ruleset(odd.target.ruleset)));
+  const std::string w8a8 = pr::unsupported_reason(pr::plan_for(odd, pr::shipped_ruleset(odd.target.ruleset)), odd.scheme);
   EXPECT_NE(w8a8.find("fp8_block128_w8a8 needs H and I multiples of 128; found H 256, I 96"), std::string::npos) << w8a8;
 }
 

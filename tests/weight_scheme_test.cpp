@@ -31,19 +31,21 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
     // The element component comes first: values or codes, never a scale.
     EXPECT_FALSE(rq::is_scale(s.elements().component)) << s.name;
     EXPECT_EQ(s.quantized(), s.scale_layout != rq::ScaleLayout::kNone) << s.name;
+    EXPECT_EQ(s.zero_points, s.find(rq::Component::kZeroPoints) != nullptr) << s.name;
   }
   EXPECT_FALSE(rq::parse_weight_scheme("mxfp5").has_value());
   EXPECT_EQ(rq::weight_scheme_names(),
             "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16, "
             "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
             "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
-            "fp8_per_tensor_w8a16");
+            "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
 // the row says: the packing of the element codes and the scale block. Each bound backend is a
-// registry backend; a (method, backend) pair is bound by one row, unless the rows differ only in
-// the element format, which the checkpoint's dtype tells apart (quark_w_mxfp6: e3m2 or e2m3).
+// registry backend; a (method, backend) pair is bound by one row, unless the rows are checkpoint
+// variants that the checkpoint's config tells apart: the element format (quark_w_mxfp6: e3m2 or
+// e2m3), the group size or zero points (WNA16's group_size and sym / zero_point).
 TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   std::map<std::pair<std::string_view, std::string_view>, const rq::SchemeSpec*> bound;
   for (const rq::SchemeSpec& s : rq::weight_schemes())
@@ -81,8 +83,13 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
         const auto [it, fresh] = bound.emplace(std::pair{method, b}, &s);
         if (!fresh) {
           const rq::SchemeSpec& other = *it->second;
-          EXPECT_NE(other.elements().format, s.elements().format) << method << " " << b << " in " << other.name
-                                                                  << " and " << s.name;
+          const auto group = [](const rq::SchemeSpec& x) {
+            const rq::ComponentSpec* c = x.find(rq::Component::kScales);
+            return c ? c->packing.elements : 0;
+          };
+          EXPECT_TRUE(other.elements().format != s.elements().format || group(other) != group(s) ||
+                      other.zero_points != s.zero_points)
+              << method << " " << b << " in " << other.name << " and " << s.name;
           EXPECT_EQ(other.elements().packing, s.elements().packing) << method;
         }
         if (b != "*" && fresh) {

@@ -48,7 +48,7 @@ struct WeightView {
   const std::uint8_t* scale_bytes = nullptr;  // kScaleBytes
   const float* scales = nullptr;              // kScales
   // WNA16 (kScales as group scales): the zero point without a kZeroPoints component (8 / 128), or
-  // the zero points themselves, int4 packed two rows per byte, int8 one per byte (zp_stride per row).
+  // the zero points themselves, one per byte (zp_stride per row).
   int symmetric_zero_point = 0;
   const std::uint8_t* zero_points = nullptr;  // kZeroPoints
   std::int64_t zp_stride = 0;
@@ -176,7 +176,8 @@ void mx_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int
 
 // fused_moe_kernel_gptq_awq (fused_moe.py @ 7ca49fbe): b = ((fp32(q) - fp32(zp)) · fp32(scale))
 // .to(compute_type), int4 codes two per byte (low nibble = even k), int8 one per byte; zp is the
-// group's zero point (int4 `(b_zp >> (offs_bn % 2) * 4) & 0xF`), or b_zp_num 8 / 128 without one.
+// group's zero point (the kernel unpacks int4 ones, `(b_zp >> (offs_bn % 2) * 4) & 0xF`, from the
+// layout that the rows hold one per byte), or b_zp_num 8 / 128 without one.
 void wna16_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
   const std::uint8_t* r = w.codes + n * w.code_stride;
   for_scale_runs(w, n, k0, count, [&](std::int64_t k, std::int64_t end, std::int64_t i) {
@@ -184,8 +185,7 @@ void wna16_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
     if (w.zero_points) {
       // Zero points share the scales' row (fault B1 included) and group.
       const std::int64_t row = w.scale_row(n), group = k / w.scale_k_block;
-      zp = w.code_packing == rq::kFp4Bytes ? (w.zero_points[(row / 2) * w.zp_stride + group] >> (4 * (row % 2))) & 0x0F
-                                           : w.zero_points[row * w.zp_stride + group];
+      zp = w.zero_points[row * w.zp_stride + group];  // one per byte (the rows' storage, scheme.cpp)
     }
     const float s = w.scales[i], z = static_cast<float>(zp);
     for (; k < end; ++k)
@@ -237,6 +237,10 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kInt4G128W4A16Marlin, wna16_row},
     {WeightScheme::kInt8G128W8A16Marlin, wna16_row},
     {WeightScheme::kFp8PerTensorW8A16, fp8_tensor_row},
+    {WeightScheme::kInt4G128ZpW4A16, wna16_row},
+    {WeightScheme::kInt8G128ZpW8A16, wna16_row},
+    {WeightScheme::kInt4G32W4A16, wna16_row},
+    {WeightScheme::kInt4G32W4A16Marlin, wna16_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -254,7 +258,7 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
   v.rows = rows;
   v.cols = cols;
   // WNA16's b_zp_num: 2^(bits - 1), used when the row stores no zero points.
-  if (rq::spec(rq::storage_scheme(scheme.scheme)).dequantize_rows == rq::wna16_dequantize_rows)
+  if (rq::is_wna16(scheme))
     v.symmetric_zero_point = 1 << (rq::wna16_scheme(scheme).bits - 1);
   w.for_each(scheme, [&](const rq::ComponentSpec& c, const auto& t) {
     using T = typename std::decay_t<decltype(t.data)>::value_type;

@@ -155,7 +155,7 @@ const std::vector<PadTarget>& valid_targets(WeightScheme scheme, moe::Family fam
           if (!pd::backend_runs_on(choice, platform)) continue;
           probe.target = PadTarget{rs_name, method, choice.name, std::string(platform.name), 1, 0};
           const pd::Plan plan = plan_for(probe, rs);
-          if (!unsupported_reason(plan).empty() || quarantined(plan, "*")) continue;
+          if (!unsupported_reason(plan, scheme).empty() || quarantined(plan, "*")) continue;
           if (require_padding && !plan.hidden_is_padded() && !plan.intermediate_is_padded()) continue;
           out.push_back(probe.target);
         }

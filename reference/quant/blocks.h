@@ -18,6 +18,9 @@ inline constexpr std::int64_t kFp8WeightBlock = 128;
 // GPTQ / AWQ / compressed-tensors WNA16 `group_size: 128`: one scale (and zero point) per 128
 // elements along K, the common checkpoint setting (TritonWNA16Experts takes any group).
 inline constexpr std::int64_t kWna16Group128 = 128;
+// `group_size: 32`, the finest group the fused-MoE WNA16 paths take (MoeWNA16Method halves a group
+// down to 32 at most; vLLM keys int4 group 32 apart as kInt4Static32GroupScale).
+inline constexpr std::int64_t kWna16Group32 = 32;
 
 // ceil(a / b) for a >= 0, b > 0; std::invalid_argument otherwise.
 constexpr std::int64_t cdiv(std::int64_t a, std::int64_t b) {

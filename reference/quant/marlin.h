@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "reference/quant/common.h"
 #include "reference/quant/wna16.h"
@@ -139,6 +140,10 @@ enum class MarlinMoeShard : std::uint8_t {
   kW13Half,  // gate or up of one expert: [I, H], rows padded (each half separately, OW:505-513)
   kW2,       // down of one expert: [H, I], columns (K) padded
 };
+// Why Marlin MoE cannot run a layer of hidden size H and (tile-padded) intermediate size I_pad per
+// partition: H % 128 != 0 or I_pad % 64 != 0 (MU:337-338, 376-379); empty if it can. vLLM then
+// selects another backend, so no Marlin case of that shape exists.
+std::string marlin_moe_shape_problem(std::int64_t hidden, std::int64_t intermediate_padded);
 // group_size: the checkpoint's, -1 channelwise (channelwise and a single group of K differ for w2).
 IntWeight marlin_moe_pad_intermediate(const IntWeight& shard, MarlinMoeShard which, std::int64_t group_size,
                                       std::int64_t intermediate_padded);

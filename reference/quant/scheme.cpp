@@ -62,6 +62,27 @@ constexpr ComponentSpec kInt8G128Components[] = {
     {Component::kCodes, std::nullopt, kUnpacked, 1, false, "_qweight"},
     {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales"},
 };
+// The same with zero points (MoeWNA16Method with has_zp: AWQ, or GPTQ sym=false): one uint8 zero point
+// per scale, the codes plain unsigned (uint4 / uint8), dequantized as (q - zp) · scale. Held one
+// per byte [N, K/g]; the kernel layout packs int4 ones two per byte along N (w13_qzeros [E, 2I/2,
+// H/g], low nibble = even n; pack_wna16), a bijection on the even row counts that whole groups
+// give, so padding, sharding and the gate/up interleave move whole rows of them.
+constexpr ComponentSpec kInt4G128ZpComponents[] = {
+    {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales"},
+    {Component::kZeroPoints, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_zeros"},
+};
+constexpr ComponentSpec kInt8G128ZpComponents[] = {
+    {Component::kCodes, std::nullopt, kUnpacked, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales"},
+    {Component::kZeroPoints, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_zeros"},
+};
+// int4 with group 32 (a checkpoint's `group_size: 32`; MoeWNA16 also reaches it by halving 128 for
+// a shard whose I is not a multiple of it, not modelled: the generators draw whole groups).
+constexpr ComponentSpec kInt4G32Components[] = {
+    {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, Packing{kWna16Group32, 1}, 1, false, "_scales"},
+};
 // ModelOpt NVFP4 per expert and projection (numerics.md §3.10, §4; modelopt.py @ 7ca49fbe): `weight`
 // uint8 [N, K/2] (e2m1, low nibble = even k), `weight_scale` e4m3 [N, K/16] (ue4m3: sign 0), and
 // `weight_scale_2` fp32, one per projection part (vLLM's w13_weight_scale_2 [E, 2], w2's [E]).
@@ -143,6 +164,8 @@ constexpr MethodBinding kInt8Wna16Methods[] = {{"int8_wna16", kWna16TritonBacken
 // fp32, so the sim's tile (fp32 product, one rounding to the model dtype) gives Marlin's values;
 // Marlin's own K order is not modelled (the sim's order-preserving sum stands in). BATCHED_MARLIN
 // (the batched activation format) stays unbound.
+// The zero-point rows are not bound here: Marlin's preparation of zero points (marlin_zero_points,
+// awq_to_marlin_zero_points) is not run by the sim.
 constexpr std::string_view kWna16MarlinBackends[] = {"MARLIN"};
 constexpr MethodBinding kInt4Wna16MarlinMethods[] = {{"int4_wna16", kWna16MarlinBackends}};
 constexpr MethodBinding kInt8Wna16MarlinMethods[] = {{"int8_wna16", kWna16MarlinBackends}};
@@ -171,7 +194,7 @@ constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBack
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 16> kSchemes = {{
+const std::array<SchemeSpec, 20> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -256,6 +279,29 @@ const std::array<SchemeSpec, 16> kSchemes = {{
      "activations stay in the model dtype (Marlin W8A16)",
      kFp8TensorComponents, 1, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kFp8TensorW8A16Methods, fp8_tensor_dequantize_rows, quantize_fp8_tensor_weight},
+    {WeightScheme::kInt4G128ZpW4A16, "int4_g128_zp_w4a16",
+     "asymmetric int4 (AWQ-style: uint4 codes, one uint8 zero point and one scale per 128 along K), two codes per "
+     "byte (low nibble = even k), dequantized in-tile as (fp32(q) - fp32(zp)) * scale, cast to the model dtype; "
+     "activations stay in the model dtype (Triton fused_moe_kernel_gptq_awq with has_zp)",
+     kInt4G128ZpComponents, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, true, kModelDtypeActivations,
+     kInt4Wna16Methods, wna16_dequantize_rows, quantize_wna16_weight},
+    {WeightScheme::kInt8G128ZpW8A16, "int8_g128_zp_w8a16",
+     "asymmetric int8 (uint8 codes, one uint8 zero point and one scale per 128 along K), dequantized in-tile as "
+     "(fp32(q) - fp32(zp)) * scale, cast to the model dtype; activations stay in the model dtype (Triton "
+     "fused_moe_kernel_gptq_awq with has_zp)",
+     kInt8G128ZpComponents, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, true, kModelDtypeActivations,
+     kInt8Wna16Methods, wna16_dequantize_rows, quantize_wna16_weight},
+    {WeightScheme::kInt4G32W4A16, "int4_g32_w4a16",
+     "symmetric int4 (uint4b8) as int4_g128_w4a16 with one scale per 32 along K (group_size 32); dequantized in-tile "
+     "as (fp32(q) - 8) * scale, cast to the model dtype (Triton fused_moe_kernel_gptq_awq)",
+     kInt4G32Components, kWna16Group32, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt4Wna16Methods, wna16_dequantize_rows, quantize_wna16_weight},
+    {WeightScheme::kInt4G32W4A16Marlin, "int4_g32_w4a16_marlin",
+     "the int4_g32_w4a16 checkpoint on Marlin: I tile-padded to lcm(64, 32) = 64, the codes tile-repacked and the "
+     "scales permuted after loading (marlin_permute_scales with the GEMM's K); dequantized in-tile as (q - 8) * scale "
+     "in the model dtype",
+     kInt4G32Components, kWna16Group32, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt4Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt4G32W4A16, WeightRepack::kMarlin},
 }};
 
 // clang-format off

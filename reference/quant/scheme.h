@@ -38,6 +38,10 @@ enum class WeightScheme : std::uint8_t {
   kInt4G128W4A16Marlin,   // the int4_g128_w4a16 checkpoint prepared for Marlin (tile-padded, scales permuted)
   kInt8G128W8A16Marlin,   // the int8_g128_w8a16 checkpoint prepared for Marlin
   kFp8PerTensorW8A16,     // FP8 e4m3fn with one fp32 scale per expert and projection (Fp8MoEMethod per-tensor), 16-bit activations (Marlin)
+  kInt4G128ZpW4A16,       // AWQ-style asymmetric int4 (uint4 codes, a zero point and a scale per 128 along K; Triton WNA16)
+  kInt8G128ZpW8A16,       // asymmetric int8 (uint8 codes, a zero point and a scale per 128 along K; Triton WNA16)
+  kInt4G32W4A16,          // symmetric int4 with one scale per 32 along K (MoeWNA16's kInt4Static32GroupScale; Triton WNA16)
+  kInt4G32W4A16Marlin,    // the int4_g32_w4a16 checkpoint prepared for Marlin (I tile-padded to lcm(64, 32) = 64)
 };
 
 // The storage tensors a weight is made of.

@@ -321,6 +321,10 @@ IntWeight unpack_awq(const AwqCheckpoint& c) {
   return w;
 }
 
+bool is_wna16(const SchemeSpec& scheme) {
+  return spec(storage_scheme(scheme.scheme)).dequantize_rows == wna16_dequantize_rows;
+}
+
 Wna16Scheme wna16_scheme(const SchemeSpec& scheme) {
   const ComponentSpec* scales = scheme.find(Component::kScales);
   const Packing codes = scheme.elements().packing;
@@ -352,16 +356,11 @@ void wna16_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storag
     for (std::int64_t g = 0; g < groups; ++g) w.scales(n, g) = storage.scales[static_cast<std::size_t>((row_begin + n) * groups + g)];
   }
   if (q.zero_points) {
-    // int4 zero points are packed along N (pack_wna16: [N/2, K/g], low nibble = even n); int8 ones
-    // are one per byte [N, K/g].
+    // The row's zero points are one per byte, [N, K/g], for int4 as for int8 (scheme.cpp).
     RowMatrixXu8 z(w.rows, groups);
     for (std::int64_t n = 0; n < w.rows; ++n)
-      for (std::int64_t g = 0; g < groups; ++g) {
-        const std::int64_t r = row_begin + n;
-        z(n, g) = q.bits == 8 ? storage.zero_points[static_cast<std::size_t>(r * groups + g)]
-                              : std::uint8_t((storage.zero_points[static_cast<std::size_t>((r / 2) * groups + g)] >>
-                                              (4 * (r % 2))) & 0x0F);
-      }
+      for (std::int64_t g = 0; g < groups; ++g)
+        z(n, g) = storage.zero_points[static_cast<std::size_t>((row_begin + n) * groups + g)];
     w.zeros = z;
   }
   const RowMatrixXf v = dequantize(w, Wna16Compute::kFp32);
@@ -369,11 +368,13 @@ void wna16_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storag
 }
 
 SchemeStorage quantize_wna16_weight(const SchemeSpec& scheme, MatrixView values) {
-  const Wna16Packed p = pack_wna16(quantize(values, wna16_scheme(scheme)));
+  const IntWeight w = quantize(values, wna16_scheme(scheme));
+  const Wna16Packed p = pack_wna16(w);
   SchemeStorage s;
   s.codes.assign(p.weight.data(), p.weight.data() + p.weight.size());
   s.scales.assign(p.scales.data(), p.scales.data() + p.scales.size());
-  if (p.zeros) s.zero_points.assign(p.zeros->data(), p.zeros->data() + p.zeros->size());
+  // Zero points one per byte, [N, K/g] (the row's storage; pack_wna16 packs int4 ones along N).
+  if (w.zeros) s.zero_points.assign(w.zeros->data(), w.zeros->data() + w.zeros->size());
   return s;
 }
 

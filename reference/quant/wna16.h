@@ -91,6 +91,8 @@ IntWeight unpack_awq(const AwqCheckpoint& c);
 // ---- the weight-scheme table's WNA16 rows (scheme.h) ---------------------------------------------
 // A row's codes are int4 (kFp4Bytes, two per byte along K) or int8 (kUnpacked); its kScales
 // component's packing gives the group size; a kZeroPoints component, if any, the zero points.
+// Whether a row (or the row whose storage it shares) is a WNA16 row.
+bool is_wna16(const SchemeSpec& scheme);
 Wna16Scheme wna16_scheme(const SchemeSpec& scheme);  // std::logic_error for a row that is not WNA16
 // Rows [row_begin, row_end) of a [rows, cols] matrix stored as the row says, dequantized by
 // dequantize(IntWeight, kFp32): (fp32(q) - fp32(zp)) · scale, one fp32 product per element.
