@@ -127,8 +127,8 @@ enum class WeightRepack : std::uint8_t {
   // tile-repacked, each expert's scales transposed to GPTQ's [K/g, N] and permuted by
   // marlin_permute_scales(size_k); the kernel un-permutes them with the layout that the scale
   // table's height selects (marlin_kernel_scale_layout). The two agree only when size_k is the
-  // GEMM's K (spec/bugs.md B17). Needs N % 64 == 0: the MARLIN ruleset rows pad I to lcm(64, group),
-  // and the rows' whole groups of 128 give it anyway.
+  // GEMM's K (spec/bugs.md B17). Needs H % 128 == 0 and a padded I % 64 == 0: cases without them
+  // are not generated (marlin.h marlin_moe_shape_problem; vLLM picks another backend).
   kMarlin,
 };
 
