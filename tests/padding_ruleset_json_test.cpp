@@ -67,7 +67,7 @@ const char* kTiny2 = R"({
                                 {"name": "AITER", "platforms": ["rocm"]}],
                    "backend_selection": "s",
                    "fill": {"weight": "uninitialized", "scale": "uninitialized", "bias": "zero"},
-                   "post_load_fill": {"weight": "zero", "scale": "0x00", "bias": "zero"},
+                   "post_load_fill": {"weight": "zero", "scale": "zero", "bias": "zero"},
                    "rules": [{"when": {"moe_tp": [1], "eplb": true}, "note": "tp 1 with eplb"}],
                    "post_load": [{"when": {"backend": "MARLIN", "act_order": true},
                                   "require": [{"intermediate_multiple_of": {"lcm": [64, "group_size"]}, "error": "strict"}]},
@@ -396,6 +396,11 @@ const std::vector<BadCase> kBad = {
 const std::vector<BadCase> kBad2 = {
     {"MxfpSelectionInSchema2", [](Json& j) { j["mxfp4_backend_selection"] = Json::object(); }, "/mxfp4_backend_selection",
      "one of the fields schema, name", "the unknown field \"mxfp4_backend_selection\""},
+    // WNA16 group scales are fp16/bf16 tensors: a byte fill (meaningful for E8M0 / E4M3 scale bytes)
+    // was once written for them, and only P6's TP 4 Marlin tile padding reached it.
+    {"ByteFillOnFloatScales", [](Json& j) { j["methods"]["int4_wna16"]["post_load_fill"]["scale"] = "0x00"; },
+     "/methods/int4_wna16/post_load_fill/scale", "\"zero\" or \"uninitialized\" (the scales of int4_wna16 are floats",
+     "\"0x00\" (a string)"},
     {"SelectionUnknown", [](Json& j) { j["methods"]["int4_wna16"]["backend_selection"] = "wna"; },
      "/methods/int4_wna16/backend_selection", "the name of a selection in /selections (s)", "\"wna\" (a string)"},
     {"SelectionPicksForeignBackend", [](Json& j) { j["methods"]["int4_wna16"]["backends"].erase(2); },
