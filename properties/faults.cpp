@@ -33,10 +33,10 @@ bool in_padding_path(FaultSite site) { return site != FaultSite::kKernel; }
 namespace {
 
 // One catalog entry for a kernel fault, taken from device::kernel_faults() (its single source).
-FaultInfo kernel_entry(std::string_view fault_name) {
+FaultInfo kernel_entry(std::string_view fault_name, FaultScope scope = FaultScope::kAnyCase) {
   const device::KernelFaultInfo* k = device::find_kernel_fault(fault_name);
   if (!k) throw std::logic_error("fault_catalog: no kernel fault '" + std::string(fault_name) + "'");
-  return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr};
+  return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr, scope};
 }
 
 std::array<FaultInfo, 21> make_catalog() {
@@ -76,19 +76,19 @@ std::array<FaultInfo, 21> make_catalog() {
        FaultSite::kPlan, nullptr, &P::mxfp4_rule_on_other_formats},
       kernel_entry("swizzle_stride_from_logical_extents"),
       kernel_entry("activation_scale_padding_unwritten"),
-      kernel_entry("scale_tile_rank_local"),
+      kernel_entry("scale_tile_rank_local", FaultScope::kShardedCase),  // scale_grid_offset is 0 at TP 1
       kernel_entry("marlin_scales_keyed_on_intermediate"),
       {"expert_map_wraps_minus_one", "B18", "vllm-project/vllm PR #46408",
        "the global-to-local remap indexes the expert map with the dispatcher's -1 (a slot of another rank's "
        "expert), which wraps to the map's last entry: on the rank holding the last global expert the slot "
        "becomes that local expert (visible under EP on the last rank when a token routes to another rank)",
-       FaultSite::kExpertMap, nullptr, &P::expert_map_wraps_minus_one},
-      kernel_entry("unwritten_slots_reduced"),
+       FaultSite::kExpertMap, nullptr, &P::expert_map_wraps_minus_one, FaultScope::kShardedCase},
+      kernel_entry("unwritten_slots_reduced", FaultScope::kShardedCase),  // -1 slots come from EP only
       {"expert_scales_by_local_id", "B19", "sgl-project/sglang PR #23531, PR #13162",
        "an EP rank loads its experts' per-expert scalars (NVFP4 weight_scale_2) by local id, entries [0, e) of "
        "the checkpoint's global vector, instead of by global id [expert_begin, expert_end) (visible under EP on a "
        "rank with expert offset > 0 when the experts' global scales differ)",
-       FaultSite::kExpertScales, nullptr, &P::expert_scales_by_local_id},
+       FaultSite::kExpertScales, nullptr, &P::expert_scales_by_local_id, FaultScope::kShardedCase},
       kernel_entry("sort_keeps_first_duplicate"),
   }};
 }

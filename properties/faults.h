@@ -61,6 +61,17 @@ enum class FaultSite : std::uint8_t {
 std::string_view name(FaultSite site);
 bool in_padding_path(FaultSite site);   // every site but kKernel
 
+// Which generated cases a fault can act on. Every case the generators draw is TP 1 without EP
+// (properties/gen/case.h, valid_targets): a fault in the rank-sharding path (a scale grid offset, the
+// -1 ids of other ranks' slots, a rank's expert offset) is inert on it by construction, and only P6,
+// which re-runs each case on TP and EP ranks, can see it. The selftest runs such a fault against the
+// properties that shard (shards_cases) alone; FaultScope.ShardedFaultsAreInertOnUnshardedCases
+// checks the claim on every scheme.
+enum class FaultScope : std::uint8_t {
+  kAnyCase,
+  kShardedCase,
+};
+
 struct FaultInfo {
   std::string_view name;         // "uninit_pad_weights"
   std::string_view bug;          // "B9"
@@ -70,6 +81,7 @@ struct FaultInfo {
   // The switch: a device::FaultSwitches member (kKernel) or a PaddingFaults member (the seams).
   bool device::FaultSwitches::*kernel_flag = nullptr;
   bool PaddingFaults::*padding_flag = nullptr;
+  FaultScope scope = FaultScope::kAnyCase;
 };
 
 // Turns `fault` on in `faults`.

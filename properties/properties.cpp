@@ -21,6 +21,8 @@ const std::vector<std::string>& property_names() {
   return names;
 }
 
+bool shards_cases(const std::string& property) { return resolve_property(property) == kP6TensorParallel; }
+
 std::string resolve_property(const std::string& property) {
   for (const std::string& n : property_names())
     if (property == n || property == n.substr(0, 2)) return n;

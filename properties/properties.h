@@ -22,6 +22,9 @@ inline constexpr const char* kP4Routing = "P4_routing";
 inline constexpr const char* kP5Metamorphic = "P5_metamorphic";
 inline constexpr const char* kP6TensorParallel = "P6_tensor_parallel";
 const std::vector<std::string>& property_names();  // P1 ... P6
+// Whether the property runs its cases on TP / EP ranks (P6 only): the others check the unsharded
+// layer, so a fault that acts only on a rank's shard cannot show in them (faults.h, FaultScope).
+bool shards_cases(const std::string& property);
 // "P1_padding_invariance" or its short form "P1" -> the full name; std::invalid_argument otherwise.
 std::string resolve_property(const std::string& name);
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -20,6 +21,7 @@
 #include "properties/properties.h"
 #include "properties/suite.h"
 #include "reference/padding/partition.h"
+#include "reference/quant/scheme.h"
 #include "tests/temp_dir.h"
 
 namespace {
@@ -99,6 +101,45 @@ TEST(FaultCatalog, OneFaultPerBugOfTheSpec) {
         "B18", "B19", "B20"})
     EXPECT_TRUE(bugs.count(b)) << "bugs.md " << b << " has no fault";
   EXPECT_EQ(bugs.size(), 20u);
+}
+
+// The selftest runs the faults of FaultScope::kShardedCase against P6 alone, on the claim that they
+// are inert on the TP 1, no-EP cases that P1 to P5 draw. Checked per scheme at H = I = 256 (every
+// scheme has a target there): with each such fault on, the padded and the unpadded layer give the
+// same bits as without it, and P4 (the routing and the expert map) passes. That they act on sharded
+// cases is the selftest's check (cli_selftest) and the SimFault tests'.
+TEST(FaultScope, ShardedFaultsAreInertOnUnshardedCases) {
+  std::vector<const pr::FaultInfo*> sharded;
+  for (const pr::FaultInfo& f : pr::fault_catalog())
+    if (f.scope == pr::FaultScope::kShardedCase) sharded.push_back(&f);
+  ASSERT_EQ(sharded.size(), 4u);  // B16 scale_tile_rank_local, both B18 faults, B19
+  EXPECT_TRUE(pr::shards_cases("P6"));
+  for (const char* p : {"P1", "P2", "P3", "P4", "P5"}) EXPECT_FALSE(pr::shards_cases(p)) << p;
+  const auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  int schemes = 0;
+  for (const moecheck::reference::quant::SchemeSpec& spec : moecheck::reference::quant::weight_schemes()) {
+    if (pg::valid_targets(spec.scheme, moe::Family::kMixtral, 256, 256, 4, 2, false).empty()) continue;
+    ++schemes;
+    const pr::MoeCase c = exposing_case(spec.scheme, 256, 256, 5, [](const pd::Plan&) { return true; });
+    const pd::Plan padded = pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset));
+    const pd::Plan unpadded = pr::unpadded_plan(padded);
+    const auto run = [&](const pr::Faults& f, const pd::Plan& plan) {
+      moecheck::device::PaddedCase p = pr::make_padded_case(c, plan, pr::poison_seed(), f.padding);
+      p.faults = f.kernel;
+      return pr::run_layer(c, sim(), p, pr::poison_seed(), f.padding);
+    };
+    const std::vector<float> clean = run({}, padded), clean_unpadded = run({}, unpadded);
+    for (const pr::FaultInfo* f : sharded) {
+      const pr::Faults on = pr::parse_faults(f->name);
+      EXPECT_TRUE(same_bits(run(on, padded), clean)) << f->name << " acts on " << pr::describe(c);
+      EXPECT_TRUE(same_bits(run(on, unpadded), clean_unpadded)) << f->name << " acts on " << pr::describe(c);
+      const pr::Verdict v = pr::check_routing(c, on);
+      EXPECT_TRUE(v.ok) << f->name << ": " << v.message;
+    }
+  }
+  EXPECT_EQ(schemes, static_cast<int>(moecheck::reference::quant::weight_schemes().size()));
 }
 
 TEST(FaultCatalog, ParsesListsAndRejectsUnknownNames) {

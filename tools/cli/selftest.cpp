@@ -2,6 +2,7 @@
 // then once per catalogued fault (properties/faults.h, one per bug class of spec/bugs.md); per fault
 // it reports whether a property caught it, which, after how many generated cases, and the size of
 // the shrunk counterexample. Exit status 1 if the baseline fails or any fault escapes.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -36,6 +37,16 @@ void print_catalog() {
                 static_cast<int>(f.description.size()), f.description.data());
 }
 
+// The properties a fault can show in: all of them, or for a fault that acts only on a rank's shard
+// (FaultScope::kShardedCase) those that run cases on TP / EP ranks. The unsharded properties would
+// spend their whole budget on cases where it is inert by construction.
+std::vector<std::string> properties_for(const pr::FaultInfo& f) {
+  std::vector<std::string> out;
+  for (const std::string& p : pr::property_names())
+    if (f.scope == pr::FaultScope::kAnyCase || pr::shards_cases(p)) out.push_back(p);
+  return out;
+}
+
 pr::SuiteOptions suite_options(const SelftestOptions& o, std::uint64_t seed) {
   pr::SuiteOptions so;
   so.cases = o.cases;
@@ -46,8 +57,8 @@ pr::SuiteOptions suite_options(const SelftestOptions& o, std::uint64_t seed) {
 }
 
 // Every fault against every property on its own: which properties catch which bug, and after how
-// many generated cases ("-": not within the budget). Informational: exit status 0 unless a fault
-// escapes every property.
+// many generated cases ("-": not within the budget; "n/a": a sharded-only fault against a property
+// that never shards). Informational: exit status 0 unless a fault escapes every property.
 int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<const pr::FaultInfo*>& faults) {
   std::printf("%-34s %-4s", "fault", "bug");
   for (const std::string& p : pr::property_names()) std::printf(" %6s", p.substr(0, 2).c_str());
@@ -57,7 +68,12 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
     std::printf("%-34.*s %-4.*s", static_cast<int>(f->name.size()), f->name.data(), static_cast<int>(f->bug.size()),
                 f->bug.data());
     bool any = false;
+    const std::vector<std::string> scope = properties_for(*f);
     for (const std::string& p : pr::property_names()) {
+      if (std::find(scope.begin(), scope.end(), p) == scope.end()) {
+        std::printf(" %6s", "n/a");
+        continue;
+      }
       pr::SuiteOptions so = suite_options(o, seed);
       so.persist_to.reset();
       so.properties = {p};
@@ -75,7 +91,9 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
     std::printf("\n");
     escaped += any ? 0 : 1;
   }
-  std::printf("\nentries: generated cases until the property failed; -: passed all %d cases\n", o.cases);
+  std::printf("\nentries: generated cases until the property failed; -: passed all %d cases; n/a: the fault acts "
+              "on a rank's shard only and the property checks TP 1 without EP\n",
+              o.cases);
   std::printf("%s: %zu faults, %d escaped every property\n", escaped == 0 ? "PASS" : "FAIL", faults.size(), escaped);
   return escaped == 0 ? 0 : 1;
 }
@@ -123,10 +141,12 @@ int run_selftest(const SelftestOptions& o) {
   std::printf("%-34s %-4s %-13s %-9s %-22s %6s  %-22s %s\n", "fault", "bug", "site", "detected", "property",
               "cases", "shrunk to (T E H I)", "seconds");
   std::fflush(stdout);
-  int escaped = 0, beyond_target = 0;
+  int escaped = 0, beyond_target = 0, sharded_only = 0;
   for (const pr::FaultInfo* f : faults) {
     pr::SuiteOptions so = suite_options(o, seed);
     so.faults = pr::parse_faults(f->name);
+    so.properties = properties_for(*f);
+    if (f->scope == pr::FaultScope::kShardedCase) ++sharded_only;
     so.stop_at_first_failure = true;
     const pr::SuiteResult r = pr::run_suite(so);
     const pr::PropertyRun* caught = nullptr;
@@ -150,15 +170,21 @@ int run_selftest(const SelftestOptions& o) {
       }
     }
     if (!caught) ++escaped;
+    const std::string property = (caught ? caught->property : std::string("-")) +
+                                 (f->scope == pr::FaultScope::kShardedCase ? " +" : "");
     std::printf("%-34.*s %-4.*s %-13.*s %-9s %-22s %6lld  %-22s %.1f\n", static_cast<int>(f->name.size()),
                 f->name.data(), static_cast<int>(f->bug.size()), f->bug.data(),
                 static_cast<int>(pr::name(f->site).size()), pr::name(f->site).data(), caught ? "yes" : "NO",
-                caught ? caught->property.c_str() : "-", static_cast<long long>(cases), size.c_str(), r.seconds);
+                property.c_str(), static_cast<long long>(cases), size.c_str(), r.seconds);
     if (caught && caught->counterexample)
       std::printf("    %s\n", caught->counterexample->message.substr(0, 300).c_str());
     if (caught && !caught->fixture.empty()) std::printf("    fixture: %s\n", caught->fixture.c_str());
     std::fflush(stdout);
   }
+  if (sharded_only > 0)
+    std::printf("\n+ acts on a rank's shard only: run against the properties that shard (P6), since P1 to P5 "
+                "check TP 1 without EP, where it is inert (%d faults)\n",
+                sharded_only);
   if (beyond_target > 0)
     std::printf("\n* shrunk counterexample beyond the target of <= 4 tokens and <= 2 experts (%d faults)\n",
                 beyond_target);
