@@ -11,13 +11,13 @@ namespace moecheck::device {
 namespace rq = reference::quant;
 
 reference::padding::Tensor<float>& PaddedWeight::floats(rq::Component c) {
-  return c == rq::Component::kValues ? values : scales;
+  return c == rq::Component::kValues ? values : c == rq::Component::kInputScales ? input_scales : scales;
 }
 reference::padding::Tensor<std::uint8_t>& PaddedWeight::bytes(rq::Component c) {
   return c == rq::Component::kCodes ? codes : c == rq::Component::kZeroPoints ? zero_points : scale_bytes;
 }
 const reference::padding::Tensor<float>& PaddedWeight::floats(rq::Component c) const {
-  return c == rq::Component::kValues ? values : scales;
+  return c == rq::Component::kValues ? values : c == rq::Component::kInputScales ? input_scales : scales;
 }
 const reference::padding::Tensor<std::uint8_t>& PaddedWeight::bytes(rq::Component c) const {
   return c == rq::Component::kCodes ? codes : c == rq::Component::kZeroPoints ? zero_points : scale_bytes;

@@ -205,6 +205,19 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
     t.push_back({WeightScheme::kFp8Block128W8A8Ue8m0, Dtype::kF32, 1.0 / (1 << 5), w8a8_reason + " (UE8M0 scales alike)"});
     t.push_back({WeightScheme::kFp8Block128W8A8Ue8m0, Dtype::kBf16, 1.0 / (1 << 5),
                  w8a8_reason + " (UE8M0 scales alike); and " + bf16_reason});
+    // Per-tensor static W8A8: the same codes on both sides (one quantizer, the same static scale),
+    // GEMM2's input moving by an fp8 ulp where GEMM1's outputs straddle an e4m3 boundary, as for
+    // the blocks; the per-tensor sum is scaled once after the K loop (sim) rather than per tile.
+    static const std::string w8a8_static_reason =
+        "W8A8 with one static scale per GEMM input: as for the blocks, GEMM1's outputs reach the second "
+        "quantization through another accumulation order, and one that straddles an e4m3 boundary moves by an fp8 "
+        "step; but the step is the static scale's, the same absolute step for every element (about 2^-4 at the "
+        "generated GEMM2 inputs' magnitude), not one adapted to a 128-group's amax, so one flip weighs more in the "
+        "row (measured worst 0.021, 0.028, 0.030 of the row max over 300 fp8_per_tensor cases each, seeds 1-3, all "
+        "bf16; fp32 worst 4.1e-7 over 28 cases, no flip seen)";
+    t.push_back({WeightScheme::kFp8PerTensorW8A8Static, Dtype::kF32, 1.0 / (1 << 4), w8a8_static_reason});
+    t.push_back({WeightScheme::kFp8PerTensorW8A8Static, Dtype::kBf16, 1.0 / (1 << 4),
+                 w8a8_static_reason + "; and " + bf16_reason});
     t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kF32, 1.0 / (1 << 5), w4a4_reason});
     t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kBf16, 1.0 / (1 << 2),
                  w4a4_reason + "; in bf16 GEMM1's outputs differ by a bf16 ulp far more often than in fp32, so about 1 "
@@ -517,8 +530,13 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
     const TpTolerance& tol = tensor_parallel_tolerance(c.block.dtype);
     int applied = 0;
     bool ok = true;
+    // A static per-tensor activation scale is the max over the experts a rank holds (vLLM without
+    // EPLB's all-reduce): an EP rank quantizes with its own scale, which changes its outputs by
+    // design, so only the TP shards (every rank holds every expert's scale) are compared.
+    const bool ep_changes_numerics = reference::quant::spec(c.scheme).activation.reduced_over_local_experts();
     for (const bool ep : {false, true})
       for (const int tp : {2, 4}) {
+        if (ep && ep_changes_numerics) continue;
         MoeCase ct = c;
         ct.target.tp = tp;
         ct.target.ep = ep;
@@ -555,6 +573,9 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
       return;
     }
     v.ok = ok;
+    if (ep_changes_numerics)
+      os << "; EP not compared (each EP rank quantizes the activations with the max of its own experts' static "
+            "input scales)";
     os << " (" << tol.reason << "); case " << describe(c);
     v.message = os.str();
   });

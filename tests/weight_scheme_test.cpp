@@ -3,11 +3,16 @@
 // through their storage components.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "reference/moe/block.h"
+#include "reference/moe/forward.h"
 #include "reference/moe/weight.h"
 #include "reference/padding/registry.h"
 #include "reference/quant/scheme.h"
@@ -38,7 +43,8 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "dense, mxfp4_w4a16, fp8_block128_w8a16, mxfp8_w8a16, mxfp6_e3m2_w6a16, mxfp6_e2m3_w6a16, "
             "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
             "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
-            "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin");
+            "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
+            "fp8_per_tensor_w8a8_static");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -113,7 +119,8 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   EXPECT_EQ(rq::spec(rq::WeightScheme::kInt4G128W4A16Marlin).repack, rq::WeightRepack::kMarlin);
   EXPECT_EQ(rq::scheme_for("int4_wna16", "BATCHED_MARLIN"), nullptr);
   EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "MARLIN"), &rq::spec(rq::WeightScheme::kFp8PerTensorW8A16));
-  EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "TRITON"), nullptr);  // W8A8: no row yet
+  EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "TRITON"), &rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Static));
+  EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "FLASHINFER_CUTLASS"), nullptr);  // a kernel of its own
 }
 
 // The shape rule gives the checkpoints' shapes: gpt-oss-120b MXFP4 (H = I = 2880) and DeepSeek-V3
@@ -197,6 +204,90 @@ TEST(WeightSchemes, BlockStacksAreCheckedAgainstTheScheme) {
   mixed.experts[1].down.parts = {moe::quantize_weight(rq::WeightScheme::kDense, down)};
   EXPECT_THROW(moe::stacked_bytes(mixed, moe::Projection::kDown, *rq::spec(rq::WeightScheme::kFp8Block128W8A16).find(rq::Component::kCodes)),
                std::invalid_argument);
+}
+
+// fp8_per_tensor_w8a8_static: the checkpoint carries one input scale per expert and projection; the
+// layer quantizes each GEMM input with the max of them (static_scaled_fp8_quant: x · (1/s),
+// saturated at ±448), and the golden does so over all of its experts.
+TEST(WeightSchemes, StaticPerTensorActivationsUseTheLayersMaxInputScale) {
+  const rq::SchemeSpec& row = rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Static);
+  ASSERT_TRUE(row.activation.per_tensor());
+  ASSERT_TRUE(row.activation.reduced_over_local_experts());
+  const rq::ComponentSpec* input = row.find(rq::Component::kInputScales);
+  ASSERT_NE(input, nullptr);
+  EXPECT_TRUE(input->per_part && input->per_projection);
+  EXPECT_TRUE(rq::is_scale(rq::Component::kInputScales));
+  EXPECT_TRUE(rq::holds_floats(rq::Component::kInputScales));
+  EXPECT_EQ(rq::stacked_shape(*input, 6, 2, 64, 128), (Shape{6, 1, 1}));
+
+  // The quantizer's stand-in calibration: 2^-7 · (8 + j) / 8, four significant bits.
+  const rq::RowMatrixXf w = rq::RowMatrixXf::Constant(4, 32, 0.3f);
+  const rq::SchemeStorage st = row.quantize(row, w);
+  ASSERT_EQ(st.input_scales.size(), 1u);
+  EXPECT_GE(st.input_scales[0], 0x1p-7f);
+  EXPECT_LT(st.input_scales[0], 0x1p-6f);
+  EXPECT_EQ(std::fmod(st.input_scales[0] * 1024.0f, 1.0f), 0.0f);
+
+  // x · (1/s) with s = 2^-7 (inv = 128): 0.5 -> 64, 10 -> 1280 saturates at 448, -1/256 -> -0.5.
+  rq::RowMatrixXf x(2, 3);
+  x << 0.5f, 10.0f, -1.0f / 256, 0.0f, -10.0f, 0.25f;
+  const rq::QuantizedActivations q = rq::quantize_activations(row.activation, x, 0x1p-7f);
+  EXPECT_EQ(q.group, 3);
+  ASSERT_EQ(q.scales.rows(), 2);
+  ASSERT_EQ(q.scales.cols(), 1);
+  EXPECT_EQ(q.scales(0, 0), 0x1p-7f);
+  EXPECT_EQ(q.scales(1, 0), 0x1p-7f);
+  EXPECT_EQ(q.values(0, 0), 64.0f);
+  EXPECT_EQ(q.values(0, 1), 448.0f);
+  EXPECT_EQ(q.values(0, 2), -0.5f);
+  EXPECT_EQ(q.values(1, 1), -448.0f);
+  EXPECT_EQ(q.values(1, 2), 32.0f);
+  EXPECT_THROW(rq::quantize_activations(row.activation, x), std::invalid_argument);  // no scale given
+
+  // The reduction: the max; a scale a layer could not divide by is refused, naming the expert.
+  const std::vector<float> scales = {0.25f, 0.5f, 0.125f};
+  EXPECT_EQ(rq::reduce_input_scales(scales, "w13_input_scale"), 0.5f);
+  EXPECT_THROW(rq::reduce_input_scales({}, "w13_input_scale"), std::invalid_argument);
+  const std::vector<float> bad = {0.25f, std::numeric_limits<float>::quiet_NaN()};
+  try {
+    rq::reduce_input_scales(bad, "w2_input_scale");
+    ADD_FAILURE() << "a NaN input scale was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("w2_input_scale: input scale of expert 1"), std::string::npos) << e.what();
+  }
+
+  // The golden quantizes with the max over its experts: giving every expert that max changes nothing,
+  // giving every expert the smaller one does.
+  moe::MoeBlock b;
+  b.family = moe::Family::kMixtral;
+  b.dtype = moe::Dtype::kF32;
+  b.hidden = 32;
+  b.intermediate = 32;
+  b.semantics = moe::semantics(b.family);
+  b.semantics.router.top_k = 2;
+  rq::RowMatrixXf router(2, 32), gate_up(64, 32), down(32, 32);
+  for (Eigen::Index i = 0; i < router.size(); ++i) router.data()[i] = static_cast<float>((i * 7) % 11) / 16 - 0.3f;
+  for (Eigen::Index i = 0; i < gate_up.size(); ++i) gate_up.data()[i] = static_cast<float>((i * 5) % 13) / 32 - 0.2f;
+  for (Eigen::Index i = 0; i < down.size(); ++i) down.data()[i] = static_cast<float>((i * 3) % 17) / 32 - 0.25f;
+  b.router = moe::DenseWeight{2, 32, std::vector<float>(router.data(), router.data() + router.size())};
+  const auto with_input_scales = [&](float s13, float s2) {
+    moe::Expert e;
+    e.gate_up.parts = {moe::quantize_weight(row.scheme, gate_up)};
+    e.down.parts = {moe::quantize_weight(row.scheme, down)};
+    std::get<moe::SchemeWeight>(e.gate_up.parts[0]).storage.input_scales = {s13};
+    std::get<moe::SchemeWeight>(e.down.parts[0]).storage.input_scales = {s2};
+    return e;
+  };
+  rq::RowMatrixXf hidden(3, 32);
+  for (Eigen::Index i = 0; i < hidden.size(); ++i) hidden.data()[i] = static_cast<float>((i * 29) % 31) / 7.3f - 1.9f;  // off the fp8 grids
+  const auto output = [&](std::vector<moe::Expert> experts) {
+    b.experts = std::move(experts);
+    const moe::RowMatrix<float> h = hidden;
+    return moe::forward(b, h, moe::Accumulate::kFp64, row.activation).output;
+  };
+  const auto mixed = output({with_input_scales(0x1p-7f, 0x1p-5f), with_input_scales(0x1p-6f, 0x1p-8f)});
+  EXPECT_EQ(mixed, output({with_input_scales(0x1p-6f, 0x1p-5f), with_input_scales(0x1p-6f, 0x1p-5f)}));
+  EXPECT_NE(mixed, output({with_input_scales(0x1p-7f, 0x1p-8f), with_input_scales(0x1p-7f, 0x1p-8f)}));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -158,7 +159,8 @@ void fp8_block_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::in
 }
 
 // W8A8: the fp8 codes' values unscaled, as the tensor cores read them; the block scale multiplies
-// each K tile's dot product instead (k_tile_scale).
+// each K tile's dot product instead (k_tile_scale), or a per-tensor scale the whole sum (the
+// epilogue's acc · a_scale · b_scale).
 void fp8_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
   const std::uint8_t* r = w.codes + n * w.code_stride;
   for (std::int64_t k = k0; k < k0 + count; ++k) out[k - k0] = w.decode[r[k]];
@@ -241,6 +243,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kInt8G128ZpW8A16, wna16_row},
     {WeightScheme::kInt4G32W4A16, wna16_row},
     {WeightScheme::kInt4G32W4A16Marlin, wna16_row},
+    {WeightScheme::kFp8PerTensorW8A8Static, fp8_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -276,6 +279,8 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
       }
       return;
     }
+    // Static activation scales: the layer's, read by run() (not part of the B operand).
+    if (c.component == rq::Component::kInputScales) return;
     if (c.component == rq::Component::kZeroPoints) {
       if constexpr (std::is_same_v<T, std::uint8_t>) {
         v.zero_points = base;
@@ -538,10 +543,27 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
         rq::fake_quantize(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols));
     for (Eigen::Index i = 0; i < q.size(); ++i) data[i] = round_dtype(dtype, q.data()[i]);
   };
+  // Static per-tensor activations (fp8_per_tensor_w8a8_static): one scale per GEMM, the max of
+  // the input scales of the experts this layer holds (an EP rank: its own experts'), as
+  // process_fp8_input_tensor_strategy_moe reduces them after loading.
+  std::optional<float> a1_static, a2_static;
+  if (input_quant.quant == rq::ActivationQuant::kFp8PerTensorStatic) {
+    a1_static = rq::reduce_input_scales(c.w13.input_scales.data, "sim: w13_input_scale");
+    a2_static = rq::reduce_input_scales(c.w2.input_scales.data, "sim: w2_input_scale");
+  }
+  const auto quantize_static = [&](const float* data, std::int64_t rows, std::int64_t cols, std::optional<float> s) {
+    return rq::quantize_activations(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols), s);
+  };
+  // Per tensor, the weight's scale is one fp32 per expert and projection; the epilogue applies it.
+  const auto projection_scale = [&](const PaddedWeight& w, std::int32_t e) { return w.scales.data[static_cast<std::size_t>(e)]; };
+  const bool per_tensor = input_quant.per_tensor();
   std::vector<float> x_qdq;
   rq::QuantizedActivations qa1;
   AScales a1_scales;
-  if (input_quant.quantized() && input_quant.qdq) {
+  if (per_tensor) {
+    qa1 = c.weights_on_input ? quantize_static(a1.data(), pairs, hp, a1_static)
+                             : quantize_static(c.hidden_states_padded.data.data(), tokens, hp, a1_static);
+  } else if (input_quant.quantized() && input_quant.qdq) {
     if (c.weights_on_input) {
       qdq_rows(a1.data(), pairs, hp);
     } else {
@@ -604,13 +626,15 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   tiled_gemm(
       tiles_, ab, n1, hp, n1_tiles,
       [&](std::int32_t p) -> const float* {
-        if (a1_scales.q) return qa1.values.data() + (c.weights_on_input ? p : p / k) * hp;
+        if (qa1.group > 0) return qa1.values.data() + (c.weights_on_input ? p : p / k) * hp;
         if (!x_qdq.empty()) return x_qdq.data() + (p / k) * hp;
         return c.weights_on_input ? a1.data() + p * hp : c.hidden_states_padded.data.data() + (p / k) * hp;
       },
       w13_view,
       [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {
-        // Epilogue: acc *= dequant (activation) scale; acc += bias; cast to the compute dtype.
+        // Epilogue: per tensor, acc · a_scale · b_scale; acc *= dequant (activation) scale; acc +=
+        // bias; cast to the compute dtype.
+        if (per_tensor) acc = acc * *a1_static * projection_scale(c.w13, e);
         float v = acc * a_scale[static_cast<std::size_t>(e)];
         if (has_b13) v = v + c.w13_bias.at(e, n);
         cache1[static_cast<std::size_t>(p * n1 + n)] = round_dtype(dtype, v);
@@ -646,7 +670,9 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   }
   rq::QuantizedActivations qa2;
   AScales a2_scales;
-  if (input_quant.quantized() && input_quant.qdq) {
+  if (per_tensor) {
+    qa2 = quantize_static(cache2.data(), pairs, ip, a2_static);
+  } else if (input_quant.quantized() && input_quant.qdq) {
     qdq_rows(cache2.data(), pairs, ip);
   } else if (input_quant.quantized()) {
     qa2 = quantize_rows(cache2.data(), pairs, ip);
@@ -654,10 +680,10 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   }
   tiled_gemm(
       tiles_, ab, hp, ip, cdiv(hp, tiles_.block_n),
-      [&](std::int32_t p) -> const float* { return (a2_scales.q ? qa2.values.data() : cache2.data()) + p * ip; },
+      [&](std::int32_t p) -> const float* { return (qa2.group > 0 ? qa2.values.data() : cache2.data()) + p * ip; },
       w2_view,
       [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {
-        float v = acc;
+        float v = per_tensor ? acc * *a2_static * projection_scale(c.w2, e) : acc;
         if (has_b2) v = v + c.w2_bias.at(e, n);
         if (!c.weights_on_input) v = v * c.topk_weights.data[static_cast<std::size_t>(p)];  // MUL_ROUTED_WEIGHT
         cache3[static_cast<std::size_t>(p * hp + n)] = round_dtype(dtype, v);

@@ -1,9 +1,11 @@
 #include "reference/moe/forward.h"
 
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "reference/moe/linear.h"
@@ -40,27 +42,53 @@ RowMatrix<float> linear_rounded(const StackedWeight& weight, const std::vector<f
 // Each GEMM's input as the quantized kernel sees it: code · scale (quant/scheme.h fake_quantize),
 // back in the model dtype where the path quant-dequantizes (the emulations' `.to(A.dtype)`), or
 // unchanged for w·a16 schemes.
-RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowMatrix<float>& x, Dtype dtype) {
+// `static_scale`: the layer's input scale of this GEMM for the static quantizers (StaticScales).
+RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowMatrix<float>& x, Dtype dtype,
+                            std::optional<float> static_scale) {
   if (!input_quant.quantized()) return x;
-  RowMatrix<float> q = quant::fake_quantize(input_quant, x);
+  RowMatrix<float> q = quant::fake_quantize(input_quant, x, static_scale);
   if (input_quant.qdq)
     for (Eigen::Index i = 0; i < q.size(); ++i) q.data()[i] = round_to(dtype, q.data()[i]);
   return q;
 }
 
+// A static activation quantizer's one scale per GEMM (quant::ActivationQuant::kFp8PerTensorStatic):
+// the max of every expert's checkpoint scale for that GEMM (the layer holds all of them here).
+struct StaticScales {
+  std::optional<float> gemm1, gemm2;
+};
+StaticScales static_scales(const MoeBlock& block, const quant::ActivationSpec& input_quant) {
+  if (input_quant.quant != quant::ActivationQuant::kFp8PerTensorStatic) return {};
+  std::vector<float> w13, w2;
+  const auto input_scale = [](const StackedWeight& w, const char* what) {
+    const auto* q = std::get_if<SchemeWeight>(&w.parts.front());
+    if (!q || q->storage.input_scales.size() != 1)
+      throw std::invalid_argument(std::string("forward: static activation scales: ") + what +
+                                  ": expected one input scale per expert, found none");
+    return q->storage.input_scales.front();
+  };
+  for (const Expert& e : block.experts) {
+    w13.push_back(input_scale(e.gate_up, "w13_input_scale"));
+    w2.push_back(input_scale(e.down, "w2_input_scale"));
+  }
+  return {quant::reduce_input_scales(w13, "w13_input_scale"), quant::reduce_input_scales(w2, "w2_input_scale")};
+}
+
 RowMatrix<float> run_expert(const Expert& expert, const RowMatrix<float>& x, Activation activation, GateUpLayout layout,
                             Dtype dtype, Accumulate accumulate, Workspace& ws,
-                            const quant::ActivationSpec& input_quant = quant::kModelDtypeActivations) {
+                            const quant::ActivationSpec& input_quant = quant::kModelDtypeActivations,
+                            const StaticScales& scales = {}) {
   // W8A8 tensor cores read codes and apply the scales to the sums: the weight stays fp32; a
   // quant-dequantizing emulation runs a 16-bit GEMM on weights of the model dtype.
   const Dtype weight_dtype = input_quant.quantized() && !input_quant.qdq ? Dtype::kF32 : dtype;
   const RowMatrix<float> gate_up = linear_rounded(expert.gate_up, expert.gate_up_bias,
-                                                  gemm_input(input_quant, x, dtype), dtype, accumulate, ws, weight_dtype);
+                                                  gemm_input(input_quant, x, dtype, scales.gemm1), dtype, accumulate, ws,
+                                                  weight_dtype);
   RowMatrix<float> h(x.rows(), gate_up.cols() / 2);
   for (Eigen::Index t = 0; t < x.rows(); ++t)
     activate(activation, layout, dtype, {gate_up.row(t).data(), static_cast<std::size_t>(gate_up.cols())},
              {h.row(t).data(), static_cast<std::size_t>(h.cols())});
-  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h, dtype), dtype, accumulate, ws,
+  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h, dtype, scales.gemm2), dtype, accumulate, ws,
                         weight_dtype);
 }
 
@@ -134,6 +162,7 @@ MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumul
 
   MoeOutput out;
   Workspace ws;
+  const StaticScales scales = static_scales(block, input_quant);
   RouterOutput routed = route_rounded(block, x, accumulate);
   out.router_logits = std::move(routed.logits);
   out.routing = std::move(routed.routing);
@@ -156,7 +185,7 @@ MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumul
       for (std::int64_t h = 0; h < block.hidden; ++h) xe(i, h) = s.weights_on_input ? r(x(t, h) * w) : x(t, h);
     }
     const RowMatrix<float> ye = run_expert(block.experts[static_cast<std::size_t>(e)], xe, s.activation, s.layout,
-                                           dtype, accumulate, ws, input_quant);
+                                           dtype, accumulate, ws, input_quant, scales);
     for (std::size_t i = 0; i < members.size(); ++i) {
       const auto [t, j] = members[i];
       const double w = out.routing.weights(t, j);

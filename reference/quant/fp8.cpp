@@ -1,5 +1,6 @@
 #include "reference/quant/fp8.h"
 
+#include <bit>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -274,6 +275,13 @@ SchemeStorage quantize_fp8_tensor_weight(const SchemeSpec&, MatrixView values) {
   SchemeStorage out;
   out.codes.assign(q.codes.data(), q.codes.data() + q.codes.size());
   out.scales = {scale};
+  return out;
+}
+
+SchemeStorage quantize_fp8_tensor_static_weight(const SchemeSpec& scheme, MatrixView values) {
+  SchemeStorage out = quantize_fp8_tensor_weight(scheme, values);
+  const unsigned j = (std::bit_cast<std::uint32_t>(out.scales.front()) >> 16) & 7u;
+  out.input_scales = {std::ldexp(static_cast<float>(8 + j) / 8.0f, -7)};
   return out;
 }
 

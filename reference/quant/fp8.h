@@ -132,5 +132,12 @@ void fp8_tensor_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& s
 // (prepare_fp8_moe_layer_for_marlin), which is then exact, so the row's numerics need no reading of
 // that cast.
 SchemeStorage quantize_fp8_tensor_weight(const SchemeSpec& scheme, MatrixView values);
+// The same, plus a static input scale for the projection's GEMM input (fp8_per_tensor_w8a8_static). A
+// calibration stand-in, not a calibration: 2^-7 · (8 + j) / 8 with j the weight scale's three low
+// bf16 mantissa bits, so that experts differ (the layer takes their max) and every scale has 4
+// significant bits. 2^-7 · 448 = 3.5 is about the generated activations' range (normal, sd 1;
+// GEMM2's input of the same order): larger elements saturate at ±448, as a static scale does for
+// outliers, and the code · scale products stay exact in fp32.
+SchemeStorage quantize_fp8_tensor_static_weight(const SchemeSpec& scheme, MatrixView values);
 
 }  // namespace moecheck::reference::quant

@@ -1,6 +1,8 @@
 #include "reference/quant/scheme.h"
 
 #include <array>
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "reference/formats/codecs.h"
@@ -105,6 +107,14 @@ constexpr ComponentSpec kFp8TensorComponents[] = {
     {Component::kCodes, Format::kE4m3fn, kUnpacked, 1, false, "_weight"},
     {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale", true, true},
 };
+// The same checkpoint with static activation scales (activation_scheme "static"; Fp8MoEMethod
+// create_weights @ HollowMan6/vllm 2026-08-22: w13_input_scale and w2_input_scale fp32 [E], one per
+// expert and projection, the scale of GEMM1's input and of GEMM2's).
+constexpr ComponentSpec kFp8TensorStaticComponents[] = {
+    {Component::kCodes, Format::kE4m3fn, kUnpacked, 1, false, "_weight"},
+    {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale", true, true},
+    {Component::kInputScales, std::nullopt, kUnpacked, 1, false, "_input_scale", true, true},
+};
 // clang-format on
 
 constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
@@ -176,6 +186,16 @@ constexpr MethodBinding kInt8Wna16MarlinMethods[] = {{"int8_wna16", kWna16Marlin
 // activation scales, a row not written yet.
 constexpr std::string_view kFp8TensorMarlinBackends[] = {"MARLIN"};
 constexpr MethodBinding kFp8TensorW8A16Methods[] = {{"fp8_per_tensor", kFp8TensorMarlinBackends}};
+// fp8_per_tensor W8A8 on Triton (TritonExperts, fused_moe_kernel with use_fp8_w8a8, per-tensor
+// path; fused_moe.py @ HollowMan6/vllm 2026-08-22): each GEMM input quantized by
+// static_scaled_fp8_quant with the layer's one input scale (moe_kernel_quantize_input ->
+// _fp8_quantize -> ops.scaled_fp8_quant(A, A_scale)); the fp8 dot summed over all of K, then
+// `accumulator * a_scale * b_scale`, the bias, the router weight (GEMM2), one cast. The dynamic
+// checkpoints (no input scales: one amax over the whole batch, pad rows included) are not a row
+// yet. FlashInfer, AITER and XPU run kernels of their own.
+constexpr std::string_view kFp8TensorTritonBackends[] = {"TRITON", "DEFAULT"};
+constexpr MethodBinding kFp8TensorW8A8StaticMethods[] = {{"fp8_per_tensor", kFp8TensorTritonBackends}};
+constexpr ActivationSpec kFp8PerTensorStaticActivations{ActivationQuant::kFp8PerTensorStatic, 0};
 
 // NVFP4 weight-only (activations in the model dtype). The numerics are those of the weight path of
 // vLLM's Triton NVFP4 emulation kernel (nvfp4_emulation_moe.py:180-235 @ 7ca49fbe): per element
@@ -194,7 +214,7 @@ constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBack
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 20> kSchemes = {{
+const std::array<SchemeSpec, 21> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -302,12 +322,20 @@ const std::array<SchemeSpec, 20> kSchemes = {{
      "in the model dtype",
      kInt4G32Components, kWna16Group32, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kInt4Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt4G32W4A16, WeightRepack::kMarlin},
+    {WeightScheme::kFp8PerTensorW8A8Static, "fp8_per_tensor_w8a8_static",
+     "FP8 per-tensor weights as fp8_per_tensor_w8a16, plus the checkpoint's static input scales (one fp32 per expert "
+     "and projection); each GEMM input quantized to e4m3fn with the max of the layer's experts' input scales "
+     "(x * (1/s), saturated at 448); the fp8 dot summed over all of K, then * a_scale * b_scale, + bias, * router "
+     "weight, one cast (Triton fused_moe_kernel, per-tensor W8A8)",
+     kFp8TensorStaticComponents, 1, GateUpParts::kFused, ScaleLayout::kPlain, false, kFp8PerTensorStaticActivations,
+     kFp8TensorW8A8StaticMethods, fp8_tensor_dequantize_rows, quantize_fp8_tensor_static_weight},
 }};
 
 // clang-format off
 constexpr UnboundReason kUnboundReasons[] = {
-    {"fp8_per_tensor", "these run W8A8 with static or dynamic per-tensor activation scales, not a row yet (only "
-                       "Marlin's W8A16 is); DEFAULT is the older rulesets' name for the Triton path"},
+    {"fp8_per_tensor", "FlashInfer (CUTLASS, TRT-LLM), AITER and XPU run W8A8 kernels of their own, not modelled; "
+                       "MARLIN's W8A16 and Triton's static W8A8 are rows (Triton's dynamic per-tensor activations, "
+                       "one amax over the whole padded batch, are not yet)"},
     {"fp8_per_block_online", "an online method: the layer quantizes bf16 checkpoint weights to 128x128 FP8 blocks at "
                              "load (Fp8PerBlockOnlineMoEMethod); that load-time quantizer is not a row yet"},
     {"mxfp4_online", "an online method: the layer quantizes bf16 checkpoint weights to MXFP4 at load "
@@ -344,12 +372,16 @@ std::string_view name(Component component) {
     case Component::kScaleBytes: return "scale_bytes";
     case Component::kScales: return "scales";
     case Component::kZeroPoints: return "zero_points";
+    case Component::kInputScales: return "input_scales";
   }
   return "unknown";
 }
-bool holds_floats(Component component) { return component == Component::kValues || component == Component::kScales; }
+bool holds_floats(Component component) {
+  return component == Component::kValues || component == Component::kScales || component == Component::kInputScales;
+}
 bool is_scale(Component component) {
-  return component == Component::kScaleBytes || component == Component::kScales || component == Component::kZeroPoints;
+  return component == Component::kScaleBytes || component == Component::kScales || component == Component::kZeroPoints ||
+         component == Component::kInputScales;
 }
 
 std::string_view name(GateUpParts parts) { return parts == GateUpParts::kFused ? "fused" : "separate"; }
@@ -366,12 +398,38 @@ std::string_view name(ActivationQuant quant) {
     case ActivationQuant::kNone: return "none";
     case ActivationQuant::kFp8TokenGroup: return "fp8_token_group";
     case ActivationQuant::kFp8TokenGroupUe8m0: return "fp8_token_group_ue8m0";
+    case ActivationQuant::kFp8PerTensorStatic: return "fp8_per_tensor_static";
     case ActivationQuant::kMxfp4QuarkEven: return "mxfp4_quark_even";
   }
   return "unknown";
 }
 
-QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x) {
+float reduce_input_scales(std::span<const float> per_expert, std::string_view what) {
+  if (per_expert.empty()) throw std::invalid_argument(std::string(what) + ": no experts' input scales to reduce");
+  float m = per_expert.front();
+  for (std::size_t e = 0; e < per_expert.size(); ++e) {
+    const float s = per_expert[e];
+    if (!std::isfinite(s) || !(s > 0.0f))
+      throw std::invalid_argument(std::string(what) + ": input scale of expert " + std::to_string(e) +
+                                  ": expected a finite positive fp32, found " + std::to_string(s));
+    m = std::max(m, s);
+  }
+  return m;
+}
+
+QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale) {
+  if (spec.quant == ActivationQuant::kFp8PerTensorStatic) {
+    if (!static_scale)
+      throw std::invalid_argument("quantize_activations: fp8_per_tensor_static needs the layer's input scale");
+    const Fp8Quantized q = quantize(x, Fp8PerTensorStatic{*static_scale, formats::Format::kE4m3fn});
+    QuantizedActivations out;
+    out.group = x.cols();
+    out.values.resize(x.rows(), x.cols());
+    const float* decode = formats::decode_table(q.format);
+    for (Eigen::Index i = 0; i < x.size(); ++i) out.values.data()[i] = decode[q.codes.data()[i]];
+    out.scales = RowMatrixXf::Constant(x.rows(), 1, *static_scale);
+    return out;
+  }
   if (spec.quant == ActivationQuant::kMxfp4QuarkEven) {
     const Mxfp4Weight q = quantize(x, Mxfp4Rounding::kQuarkEven);
     QuantizedActivations out;
@@ -402,9 +460,9 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
   return out;
 }
 
-RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x) {
+RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale) {
   if (!spec.quantized()) return x;
-  const QuantizedActivations q = quantize_activations(spec, x);
+  const QuantizedActivations q = quantize_activations(spec, x, static_scale);
   RowMatrixXf out(x.rows(), x.cols());
   for (Eigen::Index r = 0; r < x.rows(); ++r)
     for (Eigen::Index c = 0; c < x.cols(); ++c) out(r, c) = q.values(r, c) * q.scales(r, c / q.group);
@@ -449,11 +507,15 @@ std::optional<WeightScheme> parse_weight_scheme(std::string_view text) {
 
 std::string weight_scheme_names() { return joined_names(kSchemes); }
 
-std::vector<float>& SchemeStorage::floats(Component c) { return c == Component::kValues ? values : scales; }
+std::vector<float>& SchemeStorage::floats(Component c) {
+  return c == Component::kValues ? values : c == Component::kInputScales ? input_scales : scales;
+}
 std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) {
   return c == Component::kCodes ? codes : c == Component::kZeroPoints ? zero_points : scale_bytes;
 }
-const std::vector<float>& SchemeStorage::floats(Component c) const { return c == Component::kValues ? values : scales; }
+const std::vector<float>& SchemeStorage::floats(Component c) const {
+  return c == Component::kValues ? values : c == Component::kInputScales ? input_scales : scales;
+}
 const std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) const {
   return c == Component::kCodes ? codes : c == Component::kZeroPoints ? zero_points : scale_bytes;
 }

@@ -42,6 +42,7 @@ enum class WeightScheme : std::uint8_t {
   kInt8G128ZpW8A16,       // asymmetric int8 (uint8 codes, a zero point and a scale per 128 along K; Triton WNA16)
   kInt4G32W4A16,          // symmetric int4 with one scale per 32 along K (MoeWNA16's kInt4Static32GroupScale; Triton WNA16)
   kInt4G32W4A16Marlin,    // the int4_g32_w4a16 checkpoint prepared for Marlin (I tile-padded to lcm(64, 32) = 64)
+  kFp8PerTensorW8A8Static,  // FP8 per-tensor weights, activations fp8 per tensor with the checkpoint's static input scales (Triton)
 };
 
 // The storage tensors a weight is made of.
@@ -51,11 +52,16 @@ enum class Component : std::uint8_t {
   kScaleBytes,  // one-byte scale codes (E8M0, ue4m3)
   kScales,      // fp32 dequantization multipliers (DeepSeek-V3 `weight_scale_inv`, WNA16 group scales)
   kZeroPoints,  // integer zero points, bytes (WNA16 `qzeros`); padded and poisoned as the scales are
+  // fp32 static activation scales of the checkpoint, one per expert and projection (FP8
+  // `w13_input_scale`, `w2_input_scale`): what the layer divides each GEMM's input by, not part of
+  // the weight's value; per_part, so padding never changes them and EP takes its experts'.
+  kInputScales,
 };
 inline constexpr Component kAllComponents[] = {Component::kValues, Component::kCodes, Component::kScaleBytes,
-                                               Component::kScales, Component::kZeroPoints};
-std::string_view name(Component component);  // "values", "codes", "scale_bytes", "scales", "zero_points"
-bool holds_floats(Component component);      // kValues, kScales; the others hold bytes
+                                               Component::kScales, Component::kZeroPoints, Component::kInputScales};
+// "values", "codes", "scale_bytes", "scales", "zero_points", "input_scales"
+std::string_view name(Component component);
+bool holds_floats(Component component);      // kValues, kScales, kInputScales; the others hold bytes
 // kScaleBytes, kScales and kZeroPoints: the tensors that travel with the scales (padding Role::kScale).
 bool is_scale(Component component);
 
@@ -114,6 +120,11 @@ enum class ActivationQuant : std::uint8_t {
   kFp8TokenGroupUe8m0,  // the same with scale_ue8m0: each scale rounded up to a power of two
                         // (quant/fp8.h Fp8GroupQuantizer::kCudaUe8m0Bump); DeepGEMM's contiguous
                         // layout then packs the whole permuted scale buffer into UE8M0 bytes
+  // static e4m3fn per tensor: one fp32 scale per GEMM input, the max of the checkpoint's
+  // per-expert input scales over the experts the layer holds (Fp8MoEMethod
+  // process_fp8_input_tensor_strategy_moe -> amax_for_moe_activation_quant, without EPLB's
+  // all-reduce), applied by static_scaled_fp8_quant (quant/fp8.h Fp8PerTensorStatic)
+  kFp8PerTensorStatic,
   kMxfp4QuarkEven,  // dynamic MXFP4 per 32 columns, amd-quark `qdq_mxfp4(x, "even")` (vLLM
                     // fused_moe/utils.py _mxfp4_quantize -> quant_dequant_mxfp4; quant/mxfp4.h
                     // Mxfp4Rounding::kQuarkEven)
@@ -140,6 +151,13 @@ struct ActivationSpec {
   // cores read the codes and each K tile's sum is scaled (W8A8).
   bool qdq = false;
   bool quantized() const { return quant != ActivationQuant::kNone; }
+  // One scale for the whole GEMM input (per tensor): the kernel sums the code products over all
+  // of K and scales the sum once, acc · a_scale · b_scale, after the K loop (fused_moe_kernel's
+  // per-tensor path), not per K tile.
+  bool per_tensor() const { return quant == ActivationQuant::kFp8PerTensorStatic; }
+  // The scale is reduced over the experts the layer holds: an EP rank quantizes with the max of
+  // its own experts' input scales, so EP changes the numerics by design (properties P6).
+  bool reduced_over_local_experts() const { return quant == ActivationQuant::kFp8PerTensorStatic; }
 };
 inline constexpr ActivationSpec kModelDtypeActivations{};
 
@@ -150,18 +168,26 @@ struct QuantizedActivations {
   RowMatrixXf scales;  // [rows, cols / group]
   std::int64_t group = 0;
 };
-QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x);
+// `static_scale`: the layer's input scale for the static quantizers (kFp8PerTensorStatic; its
+// scales are then [rows, 1], each that scale, and group = cols); std::invalid_argument if a static
+// quantizer lacks it.
+QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x,
+                                          std::optional<float> static_scale = std::nullopt);
 // What the golden model computes with: code · scale, one fp32 product per element (x unchanged
 // for kNone).
-RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x);
+RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale = std::nullopt);
+// The static input scale the layer uses for a GEMM from its experts' per-expert scales: their max
+// (torch's `.max()`); std::invalid_argument when there are none, or one is not finite and positive
+// (a checkpoint a layer could not quantize with).
+float reduce_input_scales(std::span<const float> per_expert, std::string_view what);
 
 // A part's storage: one row-major array per component of its scheme, in the component's stored
 // [rows, cols] (ComponentSpec). Arrays of components the scheme lacks stay empty.
 struct SchemeStorage {
-  std::vector<float> values, scales;
+  std::vector<float> values, scales, input_scales;
   std::vector<std::uint8_t> codes, scale_bytes, zero_points;
 
-  std::vector<float>& floats(Component component);  // kValues or kScales
+  std::vector<float>& floats(Component component);  // kValues, kScales or kInputScales
   std::vector<std::uint8_t>& bytes(Component component);  // kCodes, kScaleBytes or kZeroPoints
   const std::vector<float>& floats(Component component) const;
   const std::vector<std::uint8_t>& bytes(Component component) const;
