@@ -33,10 +33,11 @@ bool in_padding_path(FaultSite site) { return site != FaultSite::kKernel; }
 namespace {
 
 // One catalog entry for a kernel fault, taken from device::kernel_faults() (its single source).
-FaultInfo kernel_entry(std::string_view fault_name, FaultScope scope = FaultScope::kAnyCase) {
+FaultInfo kernel_entry(std::string_view fault_name, FaultScope scope = FaultScope::kAnyCase,
+                       std::string_view methods = "") {
   const device::KernelFaultInfo* k = device::find_kernel_fault(fault_name);
   if (!k) throw std::logic_error("fault_catalog: no kernel fault '" + std::string(fault_name) + "'");
-  return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr, scope};
+  return FaultInfo{k->name, k->bug, k->upstream, k->description, FaultSite::kKernel, k->flag, nullptr, scope, methods};
 }
 
 std::array<FaultInfo, 21> make_catalog() {
@@ -76,8 +77,9 @@ std::array<FaultInfo, 21> make_catalog() {
        FaultSite::kPlan, nullptr, &P::mxfp4_rule_on_other_formats},
       kernel_entry("swizzle_stride_from_logical_extents"),
       kernel_entry("activation_scale_padding_unwritten"),
-      kernel_entry("scale_tile_rank_local", FaultScope::kShardedCase),  // scale_grid_offset is 0 at TP 1
-      kernel_entry("marlin_scales_keyed_on_intermediate"),
+      // scale_grid_offset is 0 at TP 1; only block-FP8 grids have one.
+      kernel_entry("scale_tile_rank_local", FaultScope::kShardedCase, "fp8_block"),
+      kernel_entry("marlin_scales_keyed_on_intermediate", FaultScope::kAnyCase, "int4_wna16,int8_wna16"),
       {"expert_map_wraps_minus_one", "B18", "vllm-project/vllm PR #46408",
        "the global-to-local remap indexes the expert map with the dispatcher's -1 (a slot of another rank's "
        "expert), which wraps to the map's last entry: on the rank holding the last global expert the slot "
@@ -94,6 +96,17 @@ std::array<FaultInfo, 21> make_catalog() {
 }
 
 }  // namespace
+
+std::vector<std::string> fault_methods(const FaultInfo& fault) {
+  std::vector<std::string> out;
+  std::string_view rest = fault.methods;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    out.emplace_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return out;
+}
 
 std::span<const FaultInfo> fault_catalog() {
   static const std::array<FaultInfo, 21> catalog = make_catalog();

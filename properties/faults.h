@@ -82,7 +82,14 @@ struct FaultInfo {
   bool device::FaultSwitches::*kernel_flag = nullptr;
   bool PaddingFaults::*padding_flag = nullptr;
   FaultScope scope = FaultScope::kAnyCase;
+  // The padding-registry methods whose kernels hold the seam (comma-separated; empty: every
+  // method): B16 lives in block-FP8 scale grids, B17 in Marlin's WNA16 preparation. The selftest
+  // draws such a fault's cases from them only, rather than spending its budget on schemes where the
+  // fault is inert by construction.
+  std::string_view methods = "";
 };
+// FaultInfo::methods as a list (empty: every method).
+std::vector<std::string> fault_methods(const FaultInfo& fault);
 
 // Turns `fault` on in `faults`.
 void enable(const FaultInfo& fault, Faults& faults);

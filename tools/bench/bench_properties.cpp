@@ -6,8 +6,11 @@
 // each scheme of the table (sizes rounded up to what it stores, a target of a bound backend).
 // Targets (issues #5, #10): >= 50 small P1 cases per second, overall and for every scheme.
 // Exit status 1 if a target is missed or a case fails. Single thread, this machine.
+// `--scheme NAME` runs only the per-scheme P1 line of that row (for profiling one scheme).
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,7 +51,20 @@ Run run_cases(const std::string& property, const std::vector<pr::MoeCase>& cases
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  namespace rq = moecheck::reference::quant;
+  std::optional<rq::WeightScheme> only_scheme;
+  if (argc == 3 && std::strcmp(argv[1], "--scheme") == 0) {
+    only_scheme = rq::parse_weight_scheme(argv[2]);
+    if (!only_scheme) {
+      std::fprintf(stderr, "bench properties: --scheme: unknown weight scheme '%s'; valid: %s\n", argv[2],
+                   rq::weight_scheme_names().c_str());
+      return 2;
+    }
+  } else if (argc != 1) {
+    std::fprintf(stderr, "usage: bench_properties [--scheme NAME]\n");
+    return 2;
+  }
   const dv::Backend* sim = dv::find_backend("sim");
   if (!sim) {
     std::fprintf(stderr, "bench properties: no `sim` backend in this build\n");
@@ -58,7 +74,7 @@ int main() {
   // clock starts so that the rate counts the property, not the generator.
   constexpr int kSmall = 300;
   std::vector<pr::MoeCase> small;
-  for (int i = 0; i < kSmall; ++i) {
+  for (int i = 0; i < kSmall && !only_scheme; ++i) {
     const auto spec = pr::gen::case_spec()(rc::Random(rc::Random::Key{20261128u, std::uint64_t(i), 0, 0}), 50).value();
     small.push_back(pr::gen::build_case(spec));
   }
@@ -67,7 +83,7 @@ int main() {
   std::vector<pr::MoeCase> large;
   const auto& targets = pr::gen::valid_targets(dv::WeightScheme::kMxfp4W4A16, moecheck::reference::moe::Family::kGptOss,
                                                2880, 2880, 8, 4, /*require_padding=*/true);
-  if (!targets.empty()) {
+  if (!targets.empty() && !only_scheme) {
     for (int i = 0; i < 2; ++i) {
       pr::gen::CaseSpec spec;
       spec.family = moecheck::reference::moe::Family::kGptOss;
@@ -89,6 +105,7 @@ int main() {
               "cases/s", "target");
   bool ok = true;
   for (const std::string& property : pr::property_names()) {
+    if (only_scheme) break;
     const Run s = run_cases(property, small, *sim);
     const double rate = s.cases / s.seconds;
     const bool p1 = property == pr::kP1PaddingInvariance;
@@ -101,16 +118,16 @@ int main() {
     std::printf("%-22s %-40s %8d %8d %8d %10.3f %12.3f %s\n", "", "gpt-oss (H = I = 2880, MXFP4, E 8, k 4, T 4)",
                 l.cases, l.failed, l.skipped, l.seconds, l.cases / l.seconds, "-");
   }
-  if (large.empty()) std::printf("gpt-oss shapes: no padding target found in the shipped rulesets\n");
+  if (large.empty() && !only_scheme) std::printf("gpt-oss shapes: no padding target found in the shipped rulesets\n");
 
   // P1 per scheme: the small draws again, each moved to the scheme (H and I rounded up to its
   // size_multiple; a separately stored gate/up cannot be interleaved, so gpt-oss becomes Qwen3-MoE)
   // and given one of its bound targets (padded ones first), until 100 cases per scheme.
-  namespace rq = moecheck::reference::quant;
   namespace moe = moecheck::reference::moe;
   std::printf("\n%-22s %-40s %8s %8s %8s %10s %12s %s\n", "P1 per scheme", "scheme", "checked", "failed", "skipped",
               "seconds", "cases/s", "target");
   for (const rq::SchemeSpec& row : rq::weight_schemes()) {
+    if (only_scheme && row.scheme != *only_scheme) continue;
     std::vector<pr::MoeCase> cases;
     for (int i = 0; i < 4 * kSmall && cases.size() < 100; ++i) {
       auto spec = pr::gen::case_spec()(rc::Random(rc::Random::Key{20261202u, std::uint64_t(i), 0, 0}), 50).value();

@@ -78,6 +78,7 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
       so.persist_to.reset();
       so.properties = {p};
       so.faults = pr::parse_faults(f->name);
+      so.methods = pr::fault_methods(*f);
       const pr::SuiteResult r = pr::run_suite(so);
       const pr::PropertyRun& run = r.runs.front();
       if (run.ok) {
@@ -92,7 +93,8 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
     escaped += any ? 0 : 1;
   }
   std::printf("\nentries: generated cases until the property failed; -: passed all %d cases; n/a: the fault acts "
-              "on a rank's shard only and the property checks TP 1 without EP\n",
+              "on a rank's shard only and the property checks TP 1 without EP; the cases of B16 and B17 come from "
+              "the methods whose kernels hold their seam (fp8_block; int4_wna16, int8_wna16)\n",
               o.cases);
   std::printf("%s: %zu faults, %d escaped every property\n", escaped == 0 ? "PASS" : "FAIL", faults.size(), escaped);
   return escaped == 0 ? 0 : 1;
@@ -141,11 +143,13 @@ int run_selftest(const SelftestOptions& o) {
   std::printf("%-34s %-4s %-13s %-9s %-22s %6s  %-22s %s\n", "fault", "bug", "site", "detected", "property",
               "cases", "shrunk to (T E H I)", "seconds");
   std::fflush(stdout);
-  int escaped = 0, beyond_target = 0, sharded_only = 0;
+  int escaped = 0, beyond_target = 0, sharded_only = 0, method_scoped = 0;
   for (const pr::FaultInfo* f : faults) {
     pr::SuiteOptions so = suite_options(o, seed);
     so.faults = pr::parse_faults(f->name);
     so.properties = properties_for(*f);
+    so.methods = pr::fault_methods(*f);
+    if (!so.methods.empty()) ++method_scoped;
     if (f->scope == pr::FaultScope::kShardedCase) ++sharded_only;
     so.stop_at_first_failure = true;
     const pr::SuiteResult r = pr::run_suite(so);
@@ -185,6 +189,14 @@ int run_selftest(const SelftestOptions& o) {
     std::printf("\n+ acts on a rank's shard only: run against the properties that shard (P6), since P1 to P5 "
                 "check TP 1 without EP, where it is inert (%d faults)\n",
                 sharded_only);
+  if (method_scoped > 0) {
+    std::printf("\ncases drawn from the methods whose kernels hold the fault's seam only (%d faults):", method_scoped);
+    for (const pr::FaultInfo* f : faults)
+      if (!f->methods.empty())
+        std::printf(" %.*s (%.*s)", static_cast<int>(f->name.size()), f->name.data(),
+                    static_cast<int>(f->methods.size()), f->methods.data());
+    std::printf("\n");
+  }
   if (beyond_target > 0)
     std::printf("\n* shrunk counterexample beyond the target of <= 4 tokens and <= 2 experts (%d faults)\n",
                 beyond_target);
