@@ -18,6 +18,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <variant>
 
 #include "device/backend.h"
 #include "device/registry.h"
@@ -330,6 +331,40 @@ TEST(Properties, DISABLED_MeasureToleranceMargins) {
     for (const moecheck::device::Backend* b : moecheck::device::backends()) {
       for (const pr::Verdict& v : {pr::check_golden_agreement(c, *b), pr::check_tensor_parallel(c, *b)})
         if (!v.skipped) std::printf("MEASURE %s %s %s\n", v.property.c_str(), v.ok ? "ok" : "FAIL", v.message.c_str());
+    }
+  }
+}
+
+// fp8_per_tensor_w8a8_static: an EP rank quantizes with the max of its own experts' static input
+// scales (vLLM without EPLB), so P6 compares the TP shards only and says so; each EP rank's padded
+// case holds exactly its experts' scales, which the sim reduces.
+TEST(Properties, StaticW8A8ComparesTensorParallelShardsOnly) {
+  const pr::MoeCase c = pg::build_case(padded_spec(WeightScheme::kFp8PerTensorW8A8Static));
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  const pr::Verdict v = pr::check_tensor_parallel(c, *sim);
+  ASSERT_FALSE(v.skipped) << v.message;
+  EXPECT_TRUE(v.ok) << v.message;
+  EXPECT_NE(v.message.find("TP 2: "), std::string::npos) << v.message;
+  EXPECT_EQ(v.message.find("EP 2: "), std::string::npos) << v.message;
+  EXPECT_NE(v.message.find("EP not compared"), std::string::npos) << v.message;
+
+  const auto input_scale = [&](const moe::StackedWeight& w) {
+    return std::get<moe::SchemeWeight>(w.parts.front()).storage.input_scales.at(0);
+  };
+  pr::MoeCase ep = c;
+  ep.target.tp = 2;
+  ep.target.ep = true;
+  const pd::Plan plan = pr::layer_plan(ep, pr::shipped_ruleset(ep.target.ruleset));
+  for (int rank = 0; rank < 2; ++rank) {
+    ep.target.rank = rank;
+    const moecheck::device::PaddedCase p = pr::make_padded_case(ep, plan, pr::poison_seed());
+    const std::int64_t local = c.block.num_experts() / 2;
+    ASSERT_EQ(p.w13.input_scales.data.size(), static_cast<std::size_t>(local));
+    for (std::int64_t e = 0; e < local; ++e) {
+      const auto& expert = c.block.experts[static_cast<std::size_t>(rank * local + e)];
+      EXPECT_EQ(p.w13.input_scales.data[static_cast<std::size_t>(e)], input_scale(expert.gate_up)) << rank << " " << e;
+      EXPECT_EQ(p.w2.input_scales.data[static_cast<std::size_t>(e)], input_scale(expert.down)) << rank << " " << e;
     }
   }
 }
