@@ -404,6 +404,16 @@ std::string_view name(ActivationQuant quant) {
   return "unknown";
 }
 
+namespace {
+// The fp8 codes' values, unscaled, as the tensor cores read them.
+RowMatrixXf decoded_codes(const Fp8Quantized& q) {
+  RowMatrixXf out(q.codes.rows(), q.codes.cols());
+  const float* decode = formats::decode_table(q.format);
+  for (Eigen::Index i = 0; i < q.codes.size(); ++i) out.data()[i] = decode[q.codes.data()[i]];
+  return out;
+}
+}  // namespace
+
 float reduce_input_scales(std::span<const float> per_expert, std::string_view what) {
   if (per_expert.empty()) throw std::invalid_argument(std::string(what) + ": no experts' input scales to reduce");
   float m = per_expert.front();
@@ -422,13 +432,7 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
     if (!static_scale)
       throw std::invalid_argument("quantize_activations: fp8_per_tensor_static needs the layer's input scale");
     const Fp8Quantized q = quantize(x, Fp8PerTensorStatic{*static_scale, formats::Format::kE4m3fn});
-    QuantizedActivations out;
-    out.group = x.cols();
-    out.values.resize(x.rows(), x.cols());
-    const float* decode = formats::decode_table(q.format);
-    for (Eigen::Index i = 0; i < x.size(); ++i) out.values.data()[i] = decode[q.codes.data()[i]];
-    out.scales = RowMatrixXf::Constant(x.rows(), 1, *static_scale);
-    return out;
+    return {decoded_codes(q), RowMatrixXf::Constant(x.rows(), 1, *static_scale), x.cols()};
   }
   if (spec.quant == ActivationQuant::kMxfp4QuarkEven) {
     const Mxfp4Weight q = quantize(x, Mxfp4Rounding::kQuarkEven);
@@ -451,13 +455,7 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
   const Fp8GroupQuantizer quantizer =
       spec.quant == ActivationQuant::kFp8TokenGroupUe8m0 ? Fp8GroupQuantizer::kCudaUe8m0Bump : Fp8GroupQuantizer::kCuda;
   const Fp8Quantized q = quantize(x, Fp8PerTokenGroup{quantizer, spec.group});
-  QuantizedActivations out;
-  out.group = spec.group;
-  out.values.resize(x.rows(), x.cols());
-  const float* decode = formats::decode_table(q.format);
-  for (Eigen::Index i = 0; i < x.size(); ++i) out.values.data()[i] = decode[q.codes.data()[i]];
-  out.scales = q.scales;
-  return out;
+  return {decoded_codes(q), q.scales, spec.group};
 }
 
 RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale) {

@@ -47,6 +47,18 @@ std::vector<std::string> properties_for(const pr::FaultInfo& f) {
   return out;
 }
 
+// The faults whose cases come from some methods only (FaultInfo::methods), after `lead`; nothing
+// when there are none.
+void print_method_scopes(const std::vector<const pr::FaultInfo*>& faults, const char* lead) {
+  bool first = true;
+  for (const pr::FaultInfo* f : faults) {
+    if (f->methods.empty()) continue;
+    std::printf("%s %.*s (%.*s)", first ? lead : ",", static_cast<int>(f->name.size()), f->name.data(),
+                static_cast<int>(f->methods.size()), f->methods.data());
+    first = false;
+  }
+}
+
 pr::SuiteOptions suite_options(const SelftestOptions& o, std::uint64_t seed) {
   pr::SuiteOptions so;
   so.cases = o.cases;
@@ -93,9 +105,10 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
     escaped += any ? 0 : 1;
   }
   std::printf("\nentries: generated cases until the property failed; -: passed all %d cases; n/a: the fault acts "
-              "on a rank's shard only and the property checks TP 1 without EP; the cases of B16 and B17 come from "
-              "the methods whose kernels hold their seam (fp8_block; int4_wna16, int8_wna16)\n",
+              "on a rank's shard only and the property checks TP 1 without EP",
               o.cases);
+  print_method_scopes(faults, "; cases drawn only from the methods whose kernels hold the fault's seam:");
+  std::printf("\n");
   std::printf("%s: %zu faults, %d escaped every property\n", escaped == 0 ? "PASS" : "FAIL", faults.size(), escaped);
   return escaped == 0 ? 0 : 1;
 }
@@ -190,11 +203,8 @@ int run_selftest(const SelftestOptions& o) {
                 "check TP 1 without EP, where it is inert (%d faults)\n",
                 sharded_only);
   if (method_scoped > 0) {
-    std::printf("\ncases drawn from the methods whose kernels hold the fault's seam only (%d faults):", method_scoped);
-    for (const pr::FaultInfo* f : faults)
-      if (!f->methods.empty())
-        std::printf(" %.*s (%.*s)", static_cast<int>(f->name.size()), f->name.data(),
-                    static_cast<int>(f->methods.size()), f->methods.data());
+    std::printf("\n");
+    print_method_scopes(faults, "cases drawn only from the methods whose kernels hold the fault's seam:");
     std::printf("\n");
   }
   if (beyond_target > 0)
