@@ -218,6 +218,16 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
     t.push_back({WeightScheme::kFp8PerTensorW8A8Static, Dtype::kF32, 1.0 / (1 << 4), w8a8_static_reason});
     t.push_back({WeightScheme::kFp8PerTensorW8A8Static, Dtype::kBf16, 1.0 / (1 << 4),
                  w8a8_static_reason + "; and " + bf16_reason});
+    // Per-tensor dynamic W8A8: the same kernel; each scale is the amax of the GEMM's whole input
+    // (the same on both sides for GEMM1; GEMM2's amax may itself differ by the accumulation order).
+    static const std::string w8a8_dynamic_reason =
+        "W8A8 with one dynamic scale per GEMM input (amax/448 of the whole input): as for the static scales, an "
+        "element of GEMM2's input that straddles an e4m3 boundary moves by an fp8 step of the tensor's scale, and "
+        "GEMM2's scale itself follows the largest intermediate, which differs by the accumulation order (measured "
+        "worst 0.037 of the row max over 114 bf16 cases, 5.2e-5 over 134 fp32 cases, where a flip was seen)";
+    t.push_back({WeightScheme::kFp8PerTensorW8A8Dynamic, Dtype::kF32, 1.0 / (1 << 4), w8a8_dynamic_reason});
+    t.push_back({WeightScheme::kFp8PerTensorW8A8Dynamic, Dtype::kBf16, 1.0 / (1 << 4),
+                 w8a8_dynamic_reason + "; and " + bf16_reason});
     t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kF32, 1.0 / (1 << 5), w4a4_reason});
     t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kBf16, 1.0 / (1 << 2),
                  w4a4_reason + "; in bf16 GEMM1's outputs differ by a bf16 ulp far more often than in fp32, so about 1 "
@@ -450,8 +460,12 @@ Verdict check_metamorphic(const MoeCase& c, const device::Backend& backend, cons
     bool ok = v.comparison.ok();
     os << "tokens reversed: " << v.comparison.summary();
 
-    // Batch invariance: token 0 alone.
-    if (T > 0) {
+    // Batch invariance: token 0 alone — except where the activation scale is the batch's amax
+    // (ActivationSpec::batch_coupled): token 0 alone is quantized with a scale of its own.
+    const bool batch_coupled = reference::quant::spec(c.scheme).activation.batch_coupled();
+    if (T > 0 && batch_coupled)
+      os << "; token 0 alone: not compared (the activation scale is the amax of the whole batch)";
+    if (T > 0 && !batch_coupled) {
       MoeCase alone = c;
       alone.hidden_states = c.hidden_states.topRows(1);
       const std::vector<float> y0 = run(alone);
@@ -474,7 +488,11 @@ Verdict check_metamorphic(const MoeCase& c, const device::Backend& backend, cons
                  ulp_distance(rr.weights(t, j), routing.weights(t, j)) == 0;
         if (same) mapped.push_back(t);
       }
-      const std::vector<float> yl = run(r);
+      // With a batch-wide activation scale a token whose routing moved (a top-k tie) changes every
+      // other token's quantization: only a fully mapped batch is compared.
+      const bool comparable = !batch_coupled || static_cast<std::int64_t>(mapped.size()) == T;
+      const std::vector<float> yl = comparable ? run(r) : std::vector<float>(y.size());
+      if (!comparable) mapped.clear();
       std::vector<float> a, b;
       for (std::int64_t t : mapped) {
         a.insert(a.end(), y.begin() + t * H, y.begin() + (t + 1) * H);
@@ -482,8 +500,12 @@ Verdict check_metamorphic(const MoeCase& c, const device::Backend& backend, cons
       }
       const Comparison relabel = compare(a, b, static_cast<std::int64_t>(mapped.size()), H, allowed_ulp(caps));
       ok = ok && relabel.ok();
-      os << "; experts relabelled (" << mapped.size() << " of " << T << " tokens without a top-k tie): "
-         << relabel.summary();
+      if (comparable)
+        os << "; experts relabelled (" << mapped.size() << " of " << T << " tokens without a top-k tie): "
+           << relabel.summary();
+      else
+        os << "; experts relabelled: not compared (a token with a top-k tie routes elsewhere, and the batch-wide "
+              "activation scale follows it)";
     }
 
     // Experts without tokens: the output stays finite.
@@ -527,7 +549,20 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
       v.message = os.str() + bad + "; case " + describe(c);
       return;
     }
-    const TpTolerance& tol = tensor_parallel_tolerance(c.block.dtype);
+    // A dynamic per-tensor scale is the amax of the GEMM input the rank holds: GEMM2's is over the
+    // rank's I shard (TP) or its experts' pairs (EP), so each rank quantizes GEMM2's input on a grid
+    // of its own, finer than the whole layer's. Each side then errs from the exact product as P2
+    // bounds it, so their difference is held to twice the scheme's golden tolerance.
+    const bool rank_local_scales = reference::quant::spec(c.scheme).activation.batch_coupled();
+    TpTolerance tol = tensor_parallel_tolerance(c.block.dtype);
+    if (rank_local_scales) {
+      const GoldenTolerance& g = golden_tolerance(c.scheme, c.block.dtype);
+      tol = {c.block.dtype, std::max(tol.rel, 2 * g.rel),
+             "each rank quantizes GEMM2's input with the amax of its own shard, so the ranks' fp8 grids differ from "
+             "the whole layer's: twice P2's bound (measured worst 0.082 of the row max in fp32, 0.062 in bf16, over "
+             "134 + 114 fp8_per_tensor_w8a8_dynamic cases; P2's reason: " +
+                 g.reason + ")"};
+    }
     int applied = 0;
     bool ok = true;
     // A static per-tensor activation scale is the max over the experts a rank holds (vLLM without

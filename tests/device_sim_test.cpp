@@ -627,7 +627,8 @@ std::vector<Spec> invariance_cases() {
   std::uint32_t seed = 100;
   for (const WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16,
                                     WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled,
-                                    WeightScheme::kFp8PerTensorW8A16, WeightScheme::kFp8PerTensorW8A8Static})
+                                    WeightScheme::kFp8PerTensorW8A16, WeightScheme::kFp8PerTensorW8A8Static,
+                                    WeightScheme::kFp8PerTensorW8A8Dynamic})
     for (const Dtype dtype : {Dtype::kF32, Dtype::kBf16}) {
       Spec s;
       s.scheme = scheme;

@@ -322,17 +322,61 @@ MOECHECK_PROP(Properties, P6TensorParallel) {
 }
 
 // Prints P2's and P6's measured errors over generated cases (the tolerance tables' margins):
-// run with --gtest_also_run_disabled_tests --gtest_filter='*Measure*'.
+// run with --gtest_also_run_disabled_tests --gtest_filter='*Measure*'. MOECHECK_MEASURE_CASES sets
+// the number of cases (200), MOECHECK_MEASURE_METHOD draws only that registry method's targets.
 TEST(Properties, DISABLED_MeasureToleranceMargins) {
   const int n = std::getenv("MOECHECK_MEASURE_CASES") ? std::atoi(std::getenv("MOECHECK_MEASURE_CASES")) : 200;
+  pg::CaseOptions options;
+  if (const char* m = std::getenv("MOECHECK_MEASURE_METHOD")) options.methods = {m};
   for (int i = 0; i < n; ++i) {
-    const pg::CaseSpec spec = pg::case_spec()(rc::Random(static_cast<std::uint64_t>(i) * 7919u + 1u), i % 100).value();
+    const pg::CaseSpec spec =
+        pg::case_spec(options)(rc::Random(static_cast<std::uint64_t>(i) * 7919u + 1u), i % 100).value();
     const pr::MoeCase c = pg::build_case(spec);
     for (const moecheck::device::Backend* b : moecheck::device::backends()) {
       for (const pr::Verdict& v : {pr::check_golden_agreement(c, *b), pr::check_tensor_parallel(c, *b)})
         if (!v.skipped) std::printf("MEASURE %s %s %s\n", v.property.c_str(), v.ok ? "ok" : "FAIL", v.message.c_str());
     }
   }
+}
+
+// fp8_per_tensor_w8a8_dynamic: the activation scale is the amax of the whole batch, as vLLM's
+// dynamic_scaled_fp8_quant takes it over the CUDA-graph padded batch. An Inf pad row makes every
+// real token's scale Inf, so P1 would fail by design: the generator draws no token padding for the
+// row; with zero pad rows (no biases: the pad rows' intermediates stay 0) the padded path matches.
+// P5 does not compare token 0 alone, and P6 compares TP and EP within its own bound.
+TEST(Properties, DynamicW8A8IsCoupledToTheWholeBatch) {
+  pg::CaseOptions options;
+  options.methods = {"fp8_per_tensor"};
+  int drawn = 0;
+  for (int i = 0; i < 300; ++i) {
+    const pg::CaseSpec spec = pg::case_spec(options)(rc::Random(static_cast<std::uint64_t>(i) * 104729u + 3u), 50).value();
+    if (spec.scheme != WeightScheme::kFp8PerTensorW8A8Dynamic) continue;
+    ++drawn;
+    EXPECT_EQ(spec.target.batch_rows, 0) << spec.tokens << " tokens, seed " << i;
+  }
+  EXPECT_GT(drawn, 10);
+
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  pg::CaseSpec spec = padded_spec(WeightScheme::kFp8PerTensorW8A8Dynamic);
+  spec.target.batch_rows = pg::graph_batch_rows(spec.tokens);
+  spec.target.pad_row_fill = pd::PadRowFill::kInf;
+  const pr::Verdict inf = pr::check_padding_invariance(pg::build_case(spec), *sim);
+  ASSERT_FALSE(inf.skipped);
+  EXPECT_FALSE(inf.ok) << inf.message;
+  spec.target.pad_row_fill = pd::PadRowFill::kZero;
+  const pr::Verdict zero = pr::check_padding_invariance(pg::build_case(spec), *sim);
+  EXPECT_TRUE(zero.ok) << zero.message;
+
+  const pr::MoeCase c = pg::build_case(padded_spec(WeightScheme::kFp8PerTensorW8A8Dynamic));
+  const pr::Verdict p5 = pr::check_metamorphic(c, *sim);
+  EXPECT_TRUE(p5.ok) << p5.message;
+  EXPECT_NE(p5.message.find("token 0 alone: not compared"), std::string::npos) << p5.message;
+  const pr::Verdict p6 = pr::check_tensor_parallel(c, *sim);
+  ASSERT_FALSE(p6.skipped) << p6.message;
+  EXPECT_TRUE(p6.ok) << p6.message;
+  EXPECT_NE(p6.message.find("EP 2: "), std::string::npos) << p6.message;
+  EXPECT_NE(p6.message.find("amax of its own shard"), std::string::npos) << p6.message;
 }
 
 // fp8_per_tensor_w8a8_static: an EP rank quantizes with the max of its own experts' static input

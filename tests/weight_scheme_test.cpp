@@ -44,14 +44,15 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
             "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
             "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
-            "fp8_per_tensor_w8a8_static");
+            "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
 // the row says: the packing of the element codes and the scale block. Each bound backend is a
 // registry backend; a (method, backend) pair is bound by one row, unless the rows are checkpoint
 // variants that the checkpoint's config tells apart: the element format (quark_w_mxfp6: e3m2 or
-// e2m3), the group size or zero points (WNA16's group_size and sym / zero_point).
+// e2m3), the group size or zero points (WNA16's group_size and sym / zero_point), the activation
+// scheme (FP8's activation_scheme: static, with input scales, or dynamic).
 TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   std::map<std::pair<std::string_view, std::string_view>, const rq::SchemeSpec*> bound;
   for (const rq::SchemeSpec& s : rq::weight_schemes())
@@ -94,7 +95,7 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
             return c ? c->packing.elements : 0;
           };
           EXPECT_TRUE(other.elements().format != s.elements().format || group(other) != group(s) ||
-                      other.zero_points != s.zero_points)
+                      other.zero_points != s.zero_points || other.activation.quant != s.activation.quant)
               << method << " " << b << " in " << other.name << " and " << s.name;
           EXPECT_EQ(other.elements().packing, s.elements().packing) << method;
         }
@@ -288,6 +289,85 @@ TEST(WeightSchemes, StaticPerTensorActivationsUseTheLayersMaxInputScale) {
   const auto mixed = output({with_input_scales(0x1p-7f, 0x1p-5f), with_input_scales(0x1p-6f, 0x1p-8f)});
   EXPECT_EQ(mixed, output({with_input_scales(0x1p-6f, 0x1p-5f), with_input_scales(0x1p-6f, 0x1p-5f)}));
   EXPECT_NE(mixed, output({with_input_scales(0x1p-7f, 0x1p-8f), with_input_scales(0x1p-7f, 0x1p-8f)}));
+}
+
+// fp8_per_tensor_w8a8_dynamic: one scale per GEMM input, amax / 448 over every row given
+// (dynamic_scaled_fp8_quant: fmaxf from 0, so NaN is ignored and Inf kept), applied as the static
+// quantizer applies its scale; so each row's codes depend on every other row of the batch.
+TEST(WeightSchemes, DynamicPerTensorActivationsTakeOneAmaxOverTheWholeBatch) {
+  const rq::SchemeSpec& row = rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Dynamic);
+  ASSERT_TRUE(row.activation.per_tensor());
+  ASSERT_TRUE(row.activation.batch_coupled());
+  EXPECT_FALSE(row.activation.reduced_over_local_experts());
+  EXPECT_EQ(row.find(rq::Component::kInputScales), nullptr);
+  EXPECT_FALSE(rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Static).activation.batch_coupled());
+
+  // amax 7: scale 7/448 = 2^-6, x · 64.
+  rq::RowMatrixXf x(2, 3);
+  x << 0.5f, -3.5f, 1.0f, 7.0f, 0.25f, -0.125f;
+  const rq::QuantizedActivations q = rq::quantize_activations(row.activation, x);
+  EXPECT_EQ(q.group, 3);
+  EXPECT_EQ(q.scales(0, 0), 0x1p-6f);
+  EXPECT_EQ(q.scales(1, 0), 0x1p-6f);
+  EXPECT_EQ(q.values(0, 0), 32.0f);
+  EXPECT_EQ(q.values(0, 1), -224.0f);
+  EXPECT_EQ(q.values(1, 0), 448.0f);
+  EXPECT_EQ(q.values(1, 2), -8.0f);
+  // A batch in parts: the fmax of the parts' scales.
+  EXPECT_EQ(rq::batch_scale(row.activation, x), 0x1p-6f);
+  EXPECT_EQ(std::fmax(rq::batch_scale(row.activation, x.topRows(1)), rq::batch_scale(row.activation, x.bottomRows(1))),
+            0x1p-6f);
+  // Given the batch's scale, a part is quantized with it.
+  EXPECT_EQ(rq::quantize_activations(row.activation, x.topRows(1), 0x1p-6f).values(0, 1), -224.0f);
+  EXPECT_THROW(rq::batch_scale(rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Static).activation, x),
+               std::invalid_argument);
+
+  // Another row with a larger amax (14) coarsens every row: row 0 is now x · 32.
+  rq::RowMatrixXf wider(3, 3);
+  wider << x, rq::RowMatrixXf::Constant(1, 3, 14.0f);
+  const rq::QuantizedActivations qw = rq::quantize_activations(row.activation, wider);
+  EXPECT_EQ(qw.scales(0, 0), 0x1p-5f);
+  EXPECT_EQ(qw.values(0, 0), 16.0f);
+  EXPECT_EQ(qw.values(0, 1), -112.0f);
+  // A NaN row leaves the amax alone (its NaN is clamped to +448); an Inf row makes the scale Inf,
+  // and every finite element's code 0.
+  rq::RowMatrixXf with_nan(3, 3), with_inf(3, 3);
+  with_nan << x, std::numeric_limits<float>::quiet_NaN(), 1.0f, 0.0f;
+  with_inf << x, std::numeric_limits<float>::infinity(), 1.0f, 0.0f;
+  const rq::QuantizedActivations qn = rq::quantize_activations(row.activation, with_nan);
+  EXPECT_EQ(qn.scales(0, 0), 0x1p-6f);
+  EXPECT_EQ(qn.values(0, 1), -224.0f);
+  EXPECT_EQ(qn.values(2, 0), 448.0f);
+  const rq::QuantizedActivations qi = rq::quantize_activations(row.activation, with_inf);
+  EXPECT_EQ(qi.scales(0, 0), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(qi.values(0, 1), 0.0f);
+
+  // The golden quantizes with the whole batch's scale: token 0 beside a larger token 1 comes out
+  // otherwise than token 0 alone.
+  moe::MoeBlock b;
+  b.family = moe::Family::kMixtral;
+  b.dtype = moe::Dtype::kF32;
+  b.hidden = 32;
+  b.intermediate = 32;
+  b.semantics = moe::semantics(b.family);
+  b.semantics.router.top_k = 1;
+  rq::RowMatrixXf gate_up(64, 32), down(32, 32);
+  for (Eigen::Index i = 0; i < gate_up.size(); ++i) gate_up.data()[i] = static_cast<float>((i * 5) % 13) / 32 - 0.2f;
+  for (Eigen::Index i = 0; i < down.size(); ++i) down.data()[i] = static_cast<float>((i * 3) % 17) / 32 - 0.25f;
+  b.router = moe::DenseWeight{1, 32, std::vector<float>(32, 0.0f)};
+  moe::Expert e;
+  e.gate_up.parts = {moe::quantize_weight(row.scheme, gate_up)};
+  e.down.parts = {moe::quantize_weight(row.scheme, down)};
+  b.experts = {e};
+  moe::RowMatrix<float> hidden(2, 32);
+  for (Eigen::Index i = 0; i < 32; ++i) {
+    hidden(0, i) = static_cast<float>((i * 29) % 31) / 7.3f - 1.9f;  // off the fp8 grids
+    hidden(1, i) = 24.0f * hidden(0, (i + 5) % 32);
+  }
+  const moe::RowMatrix<float> both = moe::forward(b, hidden, moe::Accumulate::kFp64, row.activation).output;
+  const moe::RowMatrix<float> alone = moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output;
+  EXPECT_NE(both.row(0), alone.row(0));
+  EXPECT_EQ(alone, moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output);
 }
 
 }  // namespace

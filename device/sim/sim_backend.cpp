@@ -244,6 +244,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kInt4G32W4A16, wna16_row},
     {WeightScheme::kInt4G32W4A16Marlin, wna16_row},
     {WeightScheme::kFp8PerTensorW8A8Static, fp8_codes_row},
+    {WeightScheme::kFp8PerTensorW8A8Dynamic, fp8_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -557,6 +558,13 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   // Per tensor, the weight's scale is one fp32 per expert and projection; the epilogue applies it.
   const auto projection_scale = [&](const PaddedWeight& w, std::int32_t e) { return w.scales.data[static_cast<std::size_t>(e)]; };
   const bool per_tensor = input_quant.per_tensor();
+  // Dynamic per-tensor activations (fp8_per_tensor_w8a8_dynamic): GEMM1's scale is the amax of every
+  // row the prepare step quantizes — all tokens of the padded batch, pad rows included (or a1's
+  // pairs with the weight on the input).
+  if (input_quant.batch_coupled())
+    a1_static = c.weights_on_input ? rq::batch_scale(input_quant, Eigen::Map<const rq::RowMatrixXf>(a1.data(), pairs, hp))
+                                   : rq::batch_scale(input_quant, Eigen::Map<const rq::RowMatrixXf>(
+                                                                      c.hidden_states_padded.data.data(), tokens, hp));
   std::vector<float> x_qdq;
   rq::QuantizedActivations qa1;
   AScales a1_scales;
@@ -670,6 +678,16 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   }
   rq::QuantizedActivations qa2;
   AScales a2_scales;
+  if (input_quant.batch_coupled()) {
+    // GEMM2's dynamic scale: the amax of intermediate_cache2, every pair's row. The rows of pairs
+    // for another EP rank's experts are zeros there (the kernel's expert id -1 blocks write zeros,
+    // and act(0) = 0), which leave the amax unchanged; here they are skipped.
+    float s2 = 0.0f;
+    for (std::int64_t p = 0; p < pairs; ++p)
+      if (c.topk_ids.data[static_cast<std::size_t>(p)] != -1)
+        s2 = std::fmax(s2, rq::batch_scale(input_quant, Eigen::Map<const rq::RowMatrixXf>(cache2.data() + p * ip, 1, ip)));
+    a2_static = s2;
+  }
   if (per_tensor) {
     qa2 = quantize_static(cache2.data(), pairs, ip, a2_static);
   } else if (input_quant.quantized() && input_quant.qdq) {

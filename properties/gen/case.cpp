@@ -11,6 +11,7 @@
 #include "reference/padding/platform.h"
 #include "reference/padding/registry.h"
 #include "reference/quant/scheme.h"
+#include "reference/quant/scheme.h"
 
 namespace moecheck::properties::gen {
 
@@ -312,7 +313,12 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
           s.weights = w;
           return s;
         },
-        target, value_spec(1.0f), value_spec(1.0f), token_padding());
+        target, value_spec(1.0f), value_spec(1.0f),
+        // A batch-coupled activation scale (the amax of the whole padded batch) lets a pad row change
+        // every real token's output: vLLM does so, by design, so P1 cannot hold its cases to the
+        // unpadded batch; they are drawn without token padding (quant::ActivationSpec::batch_coupled).
+        reference::quant::spec(sh.scheme).activation.batch_coupled() ? rc::gen::just(TokenPadding{})
+                                                                     : token_padding());
   });
 }
 

@@ -42,22 +42,23 @@ RowMatrix<float> linear_rounded(const StackedWeight& weight, const std::vector<f
 // Each GEMM's input as the quantized kernel sees it: code · scale (quant/scheme.h fake_quantize),
 // back in the model dtype where the path quant-dequantizes (the emulations' `.to(A.dtype)`), or
 // unchanged for w·a16 schemes.
-// `static_scale`: the layer's input scale of this GEMM for the static quantizers (StaticScales).
+// `scale`: this GEMM's one input scale for the per-tensor quantizers (GemmScales).
 RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowMatrix<float>& x, Dtype dtype,
-                            std::optional<float> static_scale) {
+                            std::optional<float> scale) {
   if (!input_quant.quantized()) return x;
-  RowMatrix<float> q = quant::fake_quantize(input_quant, x, static_scale);
+  RowMatrix<float> q = quant::fake_quantize(input_quant, x, scale);
   if (input_quant.qdq)
     for (Eigen::Index i = 0; i < q.size(); ++i) q.data()[i] = round_to(dtype, q.data()[i]);
   return q;
 }
 
-// A static activation quantizer's one scale per GEMM (quant::ActivationQuant::kFp8PerTensorStatic):
-// the max of every expert's checkpoint scale for that GEMM (the layer holds all of them here).
-struct StaticScales {
+// A per-tensor activation quantizer's one scale per GEMM: static (kFp8PerTensorStatic), the max of
+// every expert's checkpoint scale for that GEMM (the layer holds all of them here); dynamic
+// (kFp8PerTensorDynamic), the amax of the GEMM's whole input, set by forward between its passes.
+struct GemmScales {
   std::optional<float> gemm1, gemm2;
 };
-StaticScales static_scales(const MoeBlock& block, const quant::ActivationSpec& input_quant) {
+GemmScales static_scales(const MoeBlock& block, const quant::ActivationSpec& input_quant) {
   if (input_quant.quant != quant::ActivationQuant::kFp8PerTensorStatic) return {};
   std::vector<float> w13, w2;
   const auto input_scale = [](const StackedWeight& w, const char* what) {
@@ -73,23 +74,45 @@ StaticScales static_scales(const MoeBlock& block, const quant::ActivationSpec& i
   }
   return {quant::reduce_input_scales(w13, "w13_input_scale"), quant::reduce_input_scales(w2, "w2_input_scale")};
 }
+// The dynamic scale of a GEMM input held as one matrix per expert: the fmax of the parts' scales.
+float batch_scale(const quant::ActivationSpec& input_quant, const std::vector<RowMatrix<float>>& parts) {
+  float s = 0.0f;
+  for (const RowMatrix<float>& p : parts)
+    if (p.rows() > 0) s = std::fmax(s, quant::batch_scale(input_quant, p));
+  return s;
+}
 
-RowMatrix<float> run_expert(const Expert& expert, const RowMatrix<float>& x, Activation activation, GateUpLayout layout,
-                            Dtype dtype, Accumulate accumulate, Workspace& ws,
-                            const quant::ActivationSpec& input_quant = quant::kModelDtypeActivations,
-                            const StaticScales& scales = {}) {
-  // W8A8 tensor cores read codes and apply the scales to the sums: the weight stays fp32; a
-  // quant-dequantizing emulation runs a 16-bit GEMM on weights of the model dtype.
-  const Dtype weight_dtype = input_quant.quantized() && !input_quant.qdq ? Dtype::kF32 : dtype;
+// W8A8 tensor cores read codes and apply the scales to the sums: the weight stays fp32; a
+// quant-dequantizing emulation runs a 16-bit GEMM on weights of the model dtype.
+Dtype weight_dtype(const quant::ActivationSpec& input_quant, Dtype dtype) {
+  return input_quant.quantized() && !input_quant.qdq ? Dtype::kF32 : dtype;
+}
+
+// An expert's first half: GEMM1 and the activation.
+RowMatrix<float> expert_hidden(const Expert& expert, const RowMatrix<float>& x, Activation activation,
+                               GateUpLayout layout, Dtype dtype, Accumulate accumulate, Workspace& ws,
+                               const quant::ActivationSpec& input_quant, std::optional<float> scale) {
   const RowMatrix<float> gate_up = linear_rounded(expert.gate_up, expert.gate_up_bias,
-                                                  gemm_input(input_quant, x, dtype, scales.gemm1), dtype, accumulate, ws,
-                                                  weight_dtype);
+                                                  gemm_input(input_quant, x, dtype, scale), dtype, accumulate, ws,
+                                                  weight_dtype(input_quant, dtype));
   RowMatrix<float> h(x.rows(), gate_up.cols() / 2);
   for (Eigen::Index t = 0; t < x.rows(); ++t)
     activate(activation, layout, dtype, {gate_up.row(t).data(), static_cast<std::size_t>(gate_up.cols())},
              {h.row(t).data(), static_cast<std::size_t>(h.cols())});
-  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h, dtype, scales.gemm2), dtype, accumulate, ws,
-                        weight_dtype);
+  return h;
+}
+// Its second half: GEMM2.
+RowMatrix<float> expert_down(const Expert& expert, const RowMatrix<float>& h, Dtype dtype, Accumulate accumulate,
+                             Workspace& ws, const quant::ActivationSpec& input_quant, std::optional<float> scale) {
+  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h, dtype, scale), dtype, accumulate, ws,
+                        weight_dtype(input_quant, dtype));
+}
+
+RowMatrix<float> run_expert(const Expert& expert, const RowMatrix<float>& x, Activation activation, GateUpLayout layout,
+                            Dtype dtype, Accumulate accumulate, Workspace& ws) {
+  const quant::ActivationSpec& none = quant::kModelDtypeActivations;
+  return expert_down(expert, expert_hidden(expert, x, activation, layout, dtype, accumulate, ws, none, {}), dtype,
+                     accumulate, ws, none, {});
 }
 
 }  // namespace
@@ -162,7 +185,7 @@ MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumul
 
   MoeOutput out;
   Workspace ws;
-  const StaticScales scales = static_scales(block, input_quant);
+  GemmScales scales = static_scales(block, input_quant);
   RouterOutput routed = route_rounded(block, x, accumulate);
   out.router_logits = std::move(routed.logits);
   out.routing = std::move(routed.routing);
@@ -174,18 +197,36 @@ MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumul
 
   out.output = RowMatrix<float>::Zero(tokens, block.hidden);
   RowMatrix<double> sum = RowMatrix<double>::Zero(s.combine == Combine::kSum ? tokens : 0, block.hidden);
+  // Three passes over the experts, so that a dynamic per-tensor quantizer sees the whole input of
+  // each GEMM before it quantizes any of it: every expert's input rows, then GEMM1 and the
+  // activation of each, then GEMM2 of each.
+  std::vector<RowMatrix<float>> inputs(static_cast<std::size_t>(experts)), hiddens(inputs.size());
   for (std::int64_t e = 0; e < experts; ++e) {
     const auto& members = served[static_cast<std::size_t>(e)];
     if (members.empty()) continue;
     out.experts_evaluated.push_back(static_cast<std::int32_t>(e));
-    RowMatrix<float> xe(static_cast<Eigen::Index>(members.size()), block.hidden);
+    RowMatrix<float>& xe = inputs[static_cast<std::size_t>(e)];
+    xe.resize(static_cast<Eigen::Index>(members.size()), block.hidden);
     for (std::size_t i = 0; i < members.size(); ++i) {
       const auto [t, j] = members[i];
       const double w = out.routing.weights(t, j);
       for (std::int64_t h = 0; h < block.hidden; ++h) xe(i, h) = s.weights_on_input ? r(x(t, h) * w) : x(t, h);
     }
-    const RowMatrix<float> ye = run_expert(block.experts[static_cast<std::size_t>(e)], xe, s.activation, s.layout,
-                                           dtype, accumulate, ws, input_quant, scales);
+  }
+  // Every token is in some expert's rows (k >= 1), so GEMM1's parts cover the whole batch.
+  if (input_quant.batch_coupled()) scales.gemm1 = batch_scale(input_quant, inputs);
+  for (std::int64_t e = 0; e < experts; ++e)
+    if (inputs[static_cast<std::size_t>(e)].rows() > 0)
+      hiddens[static_cast<std::size_t>(e)] =
+          expert_hidden(block.experts[static_cast<std::size_t>(e)], inputs[static_cast<std::size_t>(e)], s.activation,
+                        s.layout, dtype, accumulate, ws, input_quant, scales.gemm1);
+  if (input_quant.batch_coupled()) scales.gemm2 = batch_scale(input_quant, hiddens);
+  for (std::int64_t e = 0; e < experts; ++e) {
+    const auto& members = served[static_cast<std::size_t>(e)];
+    if (members.empty()) continue;
+    const RowMatrix<float> ye = expert_down(block.experts[static_cast<std::size_t>(e)],
+                                            hiddens[static_cast<std::size_t>(e)], dtype, accumulate, ws, input_quant,
+                                            scales.gemm2);
     for (std::size_t i = 0; i < members.size(); ++i) {
       const auto [t, j] = members[i];
       const double w = out.routing.weights(t, j);

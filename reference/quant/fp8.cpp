@@ -119,12 +119,16 @@ Fp8Quantized quantize(MatrixView x, const Fp8PerColumnStatic& scheme) {
   return q;
 }
 
-Fp8Quantized quantize(MatrixView x, const Fp8PerTensorDynamic& scheme) {
-  const float limit = fp8_clamp_limit(scheme.format);
+float dynamic_tensor_scale(MatrixView x, formats::Format format) {
+  const float limit = fp8_clamp_limit(format);
   // atomicMax over (row amax / M), starting from 0 (the scale tensor is memset to 0).
   float scale = 0.0f;
   for (Eigen::Index r = 0; r < x.rows(); ++r) scale = std::fmax(scale, amax_fmax(x.row(r), 0.0f) / limit);
-  return quantize(x, Fp8PerTensorStatic{scale, scheme.format});
+  return scale;
+}
+
+Fp8Quantized quantize(MatrixView x, const Fp8PerTensorDynamic& scheme) {
+  return quantize(x, Fp8PerTensorStatic{dynamic_tensor_scale(x, scheme.format), scheme.format});
 }
 
 Fp8Quantized quantize(MatrixView x, const Fp8PerToken& scheme) {

@@ -55,6 +55,8 @@ struct Fp8PerColumnStatic {
 struct Fp8PerTensorDynamic {
   formats::Format format = formats::Format::kE4m3fn;
 };
+// That scale alone: fmaxf over rows of (fmaxf-amax of the row) / M, from 0.
+float dynamic_tensor_scale(MatrixView x, formats::Format format);
 
 // ---- §3.3 dynamic per-token: `dynamic_per_token_scaled_fp8_quant` -------------------------
 // s = fmaxf(fminf(row amax, ub) / M, 1 / (M · 512)) with 1/(M·512) computed in fp32;

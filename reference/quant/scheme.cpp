@@ -191,11 +191,16 @@ constexpr MethodBinding kFp8TensorW8A16Methods[] = {{"fp8_per_tensor", kFp8Tenso
 // static_scaled_fp8_quant with the layer's one input scale (moe_kernel_quantize_input ->
 // _fp8_quantize -> ops.scaled_fp8_quant(A, A_scale)); the fp8 dot summed over all of K, then
 // `accumulator * a_scale * b_scale`, the bias, the router weight (GEMM2), one cast. The dynamic
-// checkpoints (no input scales: one amax over the whole batch, pad rows included) are not a row
-// yet. FlashInfer, AITER and XPU run kernels of their own.
+// checkpoints (activation_scheme "dynamic", no input scales) run the same kernel with A_scale None:
+// dynamic_scaled_fp8_quant takes one amax over every row it is given — the prepare step's whole
+// batch, CUDA-graph pad rows included, and TritonExperts' intermediate_cache2 of every pair, whose
+// rows for another EP rank's experts the kernel wrote as zeros (expert id -1). FlashInfer, AITER
+// and XPU run kernels of their own.
 constexpr std::string_view kFp8TensorTritonBackends[] = {"TRITON", "DEFAULT"};
 constexpr MethodBinding kFp8TensorW8A8StaticMethods[] = {{"fp8_per_tensor", kFp8TensorTritonBackends}};
+constexpr MethodBinding kFp8TensorW8A8DynamicMethods[] = {{"fp8_per_tensor", kFp8TensorTritonBackends}};
 constexpr ActivationSpec kFp8PerTensorStaticActivations{ActivationQuant::kFp8PerTensorStatic, 0};
+constexpr ActivationSpec kFp8PerTensorDynamicActivations{ActivationQuant::kFp8PerTensorDynamic, 0};
 
 // NVFP4 weight-only (activations in the model dtype). The numerics are those of the weight path of
 // vLLM's Triton NVFP4 emulation kernel (nvfp4_emulation_moe.py:180-235 @ 7ca49fbe): per element
@@ -214,7 +219,7 @@ constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBack
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 21> kSchemes = {{
+const std::array<SchemeSpec, 22> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -329,13 +334,19 @@ const std::array<SchemeSpec, 21> kSchemes = {{
      "weight, one cast (Triton fused_moe_kernel, per-tensor W8A8)",
      kFp8TensorStaticComponents, 1, GateUpParts::kFused, ScaleLayout::kPlain, false, kFp8PerTensorStaticActivations,
      kFp8TensorW8A8StaticMethods, fp8_tensor_dequantize_rows, quantize_fp8_tensor_static_weight},
+    {WeightScheme::kFp8PerTensorW8A8Dynamic, "fp8_per_tensor_w8a8_dynamic",
+     "FP8 per-tensor weights as fp8_per_tensor_w8a16 (no input scales); each GEMM input quantized to e4m3fn with "
+     "one dynamic scale, amax/448 over the whole GEMM input (every token row of the batch, pad rows included, for "
+     "GEMM1; every pair's intermediate for GEMM2), then as fp8_per_tensor_w8a8_static (Triton fused_moe_kernel, "
+     "per-tensor W8A8)",
+     kFp8TensorComponents, 1, GateUpParts::kFused, ScaleLayout::kPlain, false, kFp8PerTensorDynamicActivations,
+     kFp8TensorW8A8DynamicMethods, fp8_tensor_dequantize_rows, quantize_fp8_tensor_weight},
 }};
 
 // clang-format off
 constexpr UnboundReason kUnboundReasons[] = {
     {"fp8_per_tensor", "FlashInfer (CUTLASS, TRT-LLM), AITER and XPU run W8A8 kernels of their own, not modelled; "
-                       "MARLIN's W8A16 and Triton's static W8A8 are rows (Triton's dynamic per-tensor activations, "
-                       "one amax over the whole padded batch, are not yet)"},
+                       "MARLIN's W8A16 and Triton's static and dynamic W8A8 are rows"},
     {"fp8_per_block_online", "an online method: the layer quantizes bf16 checkpoint weights to 128x128 FP8 blocks at "
                              "load (Fp8PerBlockOnlineMoEMethod); that load-time quantizer is not a row yet"},
     {"mxfp4_online", "an online method: the layer quantizes bf16 checkpoint weights to MXFP4 at load "
@@ -399,6 +410,7 @@ std::string_view name(ActivationQuant quant) {
     case ActivationQuant::kFp8TokenGroup: return "fp8_token_group";
     case ActivationQuant::kFp8TokenGroupUe8m0: return "fp8_token_group_ue8m0";
     case ActivationQuant::kFp8PerTensorStatic: return "fp8_per_tensor_static";
+    case ActivationQuant::kFp8PerTensorDynamic: return "fp8_per_tensor_dynamic";
     case ActivationQuant::kMxfp4QuarkEven: return "mxfp4_quark_even";
   }
   return "unknown";
@@ -427,7 +439,19 @@ float reduce_input_scales(std::span<const float> per_expert, std::string_view wh
   return m;
 }
 
+float batch_scale(const ActivationSpec& spec, MatrixView x) {
+  if (spec.quant != ActivationQuant::kFp8PerTensorDynamic)
+    throw std::invalid_argument("batch_scale: activations of scheme '" + std::string(name(spec.quant)) +
+                                "' have no batch scale");
+  return dynamic_tensor_scale(x, formats::Format::kE4m3fn);
+}
+
 QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale) {
+  if (spec.quant == ActivationQuant::kFp8PerTensorDynamic) {
+    const float scale = static_scale ? *static_scale : batch_scale(spec, x);
+    const Fp8Quantized q = quantize(x, Fp8PerTensorStatic{scale, formats::Format::kE4m3fn});
+    return {decoded_codes(q), RowMatrixXf::Constant(x.rows(), 1, scale), x.cols()};
+  }
   if (spec.quant == ActivationQuant::kFp8PerTensorStatic) {
     if (!static_scale)
       throw std::invalid_argument("quantize_activations: fp8_per_tensor_static needs the layer's input scale");

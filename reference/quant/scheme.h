@@ -43,6 +43,7 @@ enum class WeightScheme : std::uint8_t {
   kInt4G32W4A16,          // symmetric int4 with one scale per 32 along K (MoeWNA16's kInt4Static32GroupScale; Triton WNA16)
   kInt4G32W4A16Marlin,    // the int4_g32_w4a16 checkpoint prepared for Marlin (I tile-padded to lcm(64, 32) = 64)
   kFp8PerTensorW8A8Static,  // FP8 per-tensor weights, activations fp8 per tensor with the checkpoint's static input scales (Triton)
+  kFp8PerTensorW8A8Dynamic,  // FP8 per-tensor weights, activations fp8 per tensor, the scale the amax of the batch (Triton)
 };
 
 // The storage tensors a weight is made of.
@@ -125,6 +126,11 @@ enum class ActivationQuant : std::uint8_t {
   // process_fp8_input_tensor_strategy_moe -> amax_for_moe_activation_quant, without EPLB's
   // all-reduce), applied by static_scaled_fp8_quant (quant/fp8.h Fp8PerTensorStatic)
   kFp8PerTensorStatic,
+  // dynamic e4m3fn per tensor: one fp32 scale per GEMM input, amax/448 over every row the kernel
+  // is given — the whole (CUDA-graph padded) batch for GEMM1, every pair's activated intermediate
+  // of the rank for GEMM2 (_fp8_quantize -> ops.scaled_fp8_quant(A, None) ->
+  // dynamic_scaled_fp8_quant; quant/fp8.h Fp8PerTensorDynamic)
+  kFp8PerTensorDynamic,
   kMxfp4QuarkEven,  // dynamic MXFP4 per 32 columns, amd-quark `qdq_mxfp4(x, "even")` (vLLM
                     // fused_moe/utils.py _mxfp4_quantize -> quant_dequant_mxfp4; quant/mxfp4.h
                     // Mxfp4Rounding::kQuarkEven)
@@ -154,10 +160,18 @@ struct ActivationSpec {
   // One scale for the whole GEMM input (per tensor): the kernel sums the code products over all
   // of K and scales the sum once, acc · a_scale · b_scale, after the K loop (fused_moe_kernel's
   // per-tensor path), not per K tile.
-  bool per_tensor() const { return quant == ActivationQuant::kFp8PerTensorStatic; }
+  bool per_tensor() const {
+    return quant == ActivationQuant::kFp8PerTensorStatic || quant == ActivationQuant::kFp8PerTensorDynamic;
+  }
   // The scale is reduced over the experts the layer holds: an EP rank quantizes with the max of
   // its own experts' input scales, so EP changes the numerics by design (properties P6).
   bool reduced_over_local_experts() const { return quant == ActivationQuant::kFp8PerTensorStatic; }
+  // The scale is a reduction over the whole GEMM input, so each token's codes depend on the other
+  // rows of the batch: a pad row of a CUDA-graph batch that raises the amax changes every real
+  // token's output (P1 draws no token padding for such a row), token 0 alone is quantized with its
+  // own scale (P5 does not compare it), and a TP or EP rank reduces over its own shard of GEMM2's
+  // input (P6 compares within the scheme's golden tolerance, not the TP rounding bound).
+  bool batch_coupled() const { return quant == ActivationQuant::kFp8PerTensorDynamic; }
 };
 inline constexpr ActivationSpec kModelDtypeActivations{};
 
@@ -170,12 +184,17 @@ struct QuantizedActivations {
 };
 // `static_scale`: the layer's input scale for the static quantizers (kFp8PerTensorStatic; its
 // scales are then [rows, 1], each that scale, and group = cols); std::invalid_argument if a static
-// quantizer lacks it.
+// quantizer lacks it. For kFp8PerTensorDynamic it is the batch's scale (batch_scale) where x is
+// one part of the batch, as one expert's rows are; absent, x is the whole batch.
 QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x,
                                           std::optional<float> static_scale = std::nullopt);
 // What the golden model computes with: code · scale, one fp32 product per element (x unchanged
 // for kNone).
 RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale = std::nullopt);
+// The dynamic per-tensor scale of x (kFp8PerTensorDynamic): the max over rows of row amax / 448,
+// NaN ignored (fmaxf), Inf kept. The scale of a batch split into parts is the fmax of the parts'
+// scales: the division by 448 is monotone, so the max commutes with it.
+float batch_scale(const ActivationSpec& spec, MatrixView x);
 // The static input scale the layer uses for a GEMM from its experts' per-expert scales: their max
 // (torch's `.max()`); std::invalid_argument when there are none, or one is not finite and positive
 // (a checkpoint a layer could not quantize with).
