@@ -18,6 +18,14 @@
 #include "reference/padding/registry.h"
 
 namespace moecheck::properties {
+namespace {
+std::string methods_text(const std::vector<std::string>& methods) {
+  if (methods.empty()) return "all";
+  std::string out;
+  for (const std::string& m : methods) out += (out.empty() ? "" : ",") + m;
+  return out;
+}
+}  // namespace
 
 bool SuiteResult::ok() const {
   if (!replay.failures.empty()) return false;
@@ -138,6 +146,21 @@ SuiteResult run_suite(const SuiteOptions& o) {
     const std::unordered_map<std::string, rc::detail::Reproduce> no_reproduce;
     const rc::detail::TestResult r = rc::detail::checkTestable(body, metadata, params, quiet, no_reproduce);
     const bool gave_up_for_time = run.stopped_by_time && r.template is<rc::detail::GaveUpResult>();
+    // Giving up before the first case is a generator that cannot meet the filters (a method whose
+    // schemes store gate and up apart, with --layout interleaved): nothing was checked.
+    if (r.template is<rc::detail::GaveUpResult>() && !run.stopped_by_time && run.cases_checked == 0) {
+      std::ostringstream msg;
+      rc::detail::printResultMessage(r, msg);
+      throw NoCases(property + ": no case can be generated with these filters (methods " +
+                    methods_text(o.methods) + ", dtype " +
+                    (copts.dtype ? std::string(reference::moe::name(*copts.dtype)) : std::string("all")) +
+                    ", layout " +
+                    (copts.layout ? std::string(*copts.layout == reference::moe::GateUpLayout::kInterleaved
+                                                    ? "interleaved"
+                                                    : "concatenated")
+                                  : std::string("all")) +
+                    "): " + msg.str());
+    }
     if (!r.template is<rc::detail::SuccessResult>() && !gave_up_for_time) {
       run.ok = false;
       std::ostringstream msg;

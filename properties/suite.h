@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,12 @@ struct PropertyRun {
   std::optional<Counterexample> counterexample;  // the shrunk case
   std::string fixture;     // where it was written ("" if not persisted)
   double seconds = 0;
+};
+
+// run_suite's error when the case filters admit no case at all (std::invalid_argument: the CLI
+// reports it as bad input).
+struct NoCases : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
 };
 
 struct SuiteResult {

@@ -436,6 +436,52 @@ TEST(RegressionCorpus, PassesCleanAndCatchesEveryCatalogFault) {
   }
 }
 
+// The corpus is more than one case per fault: `moecheck selftest --matrix --save-to` under each
+// --dtype and --layout kept every property's shrunk counterexample, so the committed cases span both
+// model dtypes, both gate/up layouts and every property that catches a fault, P6 included (its
+// cases shard at TP 2 / 4 and EP 2 / 4).
+TEST(RegressionCorpus, SpansDtypesLayoutsAndTheCatchingProperties) {
+  const fs::path dir = fs::path(MOECHECK_SOURCE_DIR) / "fixtures" / "regressions";
+  std::set<std::string> properties;
+  std::set<std::pair<moe::Dtype, moe::GateUpLayout>> kinds;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
+    if (!moecheck::fixtures::is_case_fixture(e.path())) continue;
+    const moecheck::fixtures::CaseFixture f = moecheck::fixtures::read_case_fixture(e.path());
+    properties.insert(f.property);
+    kinds.insert({f.c.block.dtype, f.c.block.semantics.layout});
+  }
+  for (const char* p : {"P1_padding_invariance", "P2_golden_agreement", "P3_poison", "P4_routing", "P5_metamorphic",
+                        "P6_tensor_parallel"})
+    EXPECT_TRUE(properties.count(p)) << p << ": no committed counterexample";
+  for (const moe::Dtype d : {moe::Dtype::kF32, moe::Dtype::kBf16})
+    for (const moe::GateUpLayout l : {moe::GateUpLayout::kConcatenated, moe::GateUpLayout::kInterleaved})
+      EXPECT_TRUE(kinds.count({d, l})) << moe::name(d) << (l == moe::GateUpLayout::kInterleaved ? " interleaved" : " concatenated");
+}
+
+// Filters that admit no case are bad input, not a pass: FP8 blocks store gate and up apart, and
+// the interleaved family (gpt-oss) cannot hold them.
+TEST(Suite, FiltersThatAdmitNoCaseAreAnError) {
+  pr::SuiteOptions o;
+  o.properties = {"P1"};
+  o.methods = {"fp8_block"};
+  o.cases = 3;
+  o.replay = false;
+  o.case_options.layout = moe::GateUpLayout::kInterleaved;
+  try {
+    pr::run_suite(o);
+    ADD_FAILURE() << "no error";
+  } catch (const pr::NoCases& e) {
+    EXPECT_NE(std::string(e.what()).find("no case can be generated with these filters (methods fp8_block"),
+              std::string::npos)
+        << e.what();
+  }
+  o.case_options.layout = moe::GateUpLayout::kConcatenated;
+  o.case_options.dtype = moe::Dtype::kBf16;
+  const pr::SuiteResult r = pr::run_suite(o);
+  ASSERT_EQ(r.runs.size(), 1u);
+  EXPECT_TRUE(r.runs[0].ok) << r.runs[0].failure;
+}
+
 // ---- FP8 128×128 block weights ----------------------------------------------------------------
 
 // Both FP8-block schemes: W8A16 (CPU, Marlin) and W8A8 with per-token-group activations (the

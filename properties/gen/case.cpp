@@ -238,6 +238,17 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
     weighted_schemes.insert(weighted_schemes.end(), pads ? 3 : 1, s);
   }
   const rc::Gen<WeightScheme> scheme_gen = shrinking_element(weighted_schemes);
+  // The shared-expert families (their finalize adds a dense expert to the padded path's output)
+  // beside the plain ones; Llama-4 also weights the input, not the output.
+  std::vector<moe::Family> families;
+  for (const moe::Family f : {moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss, moe::Family::kQwen2Moe,
+                              moe::Family::kLlama4, moe::Family::kGraniteMoeShared, moe::Family::kDeepseekV2})
+    if (!o.layout || moe::semantics(f).layout == *o.layout) families.push_back(f);
+  std::vector<moe::Dtype> dtypes;
+  for (const moe::Dtype d : {moe::Dtype::kF32, moe::Dtype::kBf16})
+    if (!o.dtype || d == *o.dtype) dtypes.push_back(d);
+  if (families.empty() || dtypes.empty())
+    throw std::invalid_argument("case_spec: no generated family has the requested gate/up layout and dtype");
   // With a method filter only MXFP4-sized shapes may be needed: a shape whose scheme fell back to
   // dense (sizes not whole 32-blocks) or has no target of the filtered methods is redrawn.
   const auto shape = rc::gen::suchThat(
@@ -264,12 +275,7 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
             if (valid_targets(s, f, h, i, ek.experts, ek.top_k, false).empty()) s = WeightScheme::kDense;
             return Shape{f, d, s, h, i, ek, t};
           },
-          // The shared-expert families (their finalize adds a dense expert to the padded path's
-          // output) beside the plain ones; Llama-4 also weights the input, not the output.
-          shrinking_element<moe::Family>({moe::Family::kMixtral, moe::Family::kQwen3Moe, moe::Family::kGptOss,
-                                          moe::Family::kQwen2Moe, moe::Family::kLlama4,
-                                          moe::Family::kGraniteMoeShared, moe::Family::kDeepseekV2}),
-          shrinking_element<moe::Dtype>({moe::Dtype::kF32, moe::Dtype::kBf16}), scheme_gen,
+          shrinking_element<moe::Family>(families), shrinking_element<moe::Dtype>(dtypes), scheme_gen,
           feature_size(o.allow_large), feature_size(o.allow_large), experts_and_top_k(o.max_experts),
           token_count(o.max_tokens)),
       [o](const Shape& sh) {

@@ -8,6 +8,7 @@
 #include <rapidcheck.h>
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -58,6 +59,11 @@ struct CaseOptions {
   // Only targets of these padding-registry methods ("mxfp4", "unquantized", ...); empty: all.
   // Schemes without such a method are not drawn.
   std::vector<std::string> methods;
+  // Only this model dtype, only families with this gate/up layout (interleaved: gpt-oss, whose
+  // separately stored FP8 grids fall back to MXFP4); unset: both. For a corpus that holds
+  // counterexamples of each (moecheck selftest --dtype, --layout).
+  std::optional<reference::moe::Dtype> dtype;
+  std::optional<reference::moe::GateUpLayout> layout;
 };
 
 // The padding targets (tp = 1) a block of this scheme and these sizes can be padded for: every

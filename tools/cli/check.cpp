@@ -30,6 +30,7 @@ struct CheckOptions {
   std::string seed;
   double time_budget = 0;
   std::string report, save_to;
+  std::string dtype, layout;  // --dtype, --layout: case filters (set_case_filters)
   bool no_replay = false, no_save = false, no_codecs = false, large = false;
   std::string command;
 };
@@ -101,6 +102,7 @@ int run_check(const CheckOptions& o) {
   }
   so.replay = !o.no_replay;
   so.case_options.allow_large = o.large;
+  set_case_filters(o.dtype, o.layout, so.case_options);
   if (!o.no_save) so.persist_to = o.save_to.empty() ? properties::regressions_dir() : std::filesystem::path(o.save_to);
   Progress progress("properties");
   so.progress = [&progress](const properties::SuiteProgress& p) { progress.update(p); };
@@ -203,6 +205,10 @@ void add_check(CLI::App& app, int& exit_code) {
   sub->add_option("--save-to", opts->save_to,
                   "Where failing counterexamples are written (default: $MOECHECK_REGRESSIONS, else the source "
                   "tree's fixtures/regressions)");
+  sub->add_option("--dtype", opts->dtype, "Only generate cases of this model dtype: fp32 or bf16 (default: both)");
+  sub->add_option("--layout", opts->layout,
+                  "Only generate families of this gate/up layout: concatenated or interleaved (gpt-oss; its FP8-grid "
+                  "schemes fall back to MXFP4) (default: both)");
   sub->add_flag("--large", opts->large,
                 "Also generate the real model sizes (2880, 2688, 1440, 1408, 720, 704) and boundaries up to 128*12 "
                 "(slower: a gpt-oss-sized P1 case takes about 5 s)");

@@ -42,4 +42,19 @@ std::string& command_line() {
   return line;
 }
 
+void set_case_filters(const std::string& dtype, const std::string& layout, properties::gen::CaseOptions& options) {
+  if (!dtype.empty()) {
+    const auto d = reference::moe::parse_dtype(dtype);
+    if (!d || (*d != reference::moe::Dtype::kF32 && *d != reference::moe::Dtype::kBf16))
+      throw UsageError("--dtype: expected fp32 or bf16 (the generated model dtypes), found '" + dtype + "'");
+    options.dtype = *d;
+  }
+  if (layout == "concatenated")
+    options.layout = reference::moe::GateUpLayout::kConcatenated;
+  else if (layout == "interleaved")
+    options.layout = reference::moe::GateUpLayout::kInterleaved;
+  else if (!layout.empty())
+    throw UsageError("--layout: expected concatenated or interleaved (the gate/up layouts), found '" + layout + "'");
+}
+
 }  // namespace moecheck::cli

@@ -24,6 +24,7 @@ struct SelftestOptions {
   int cases = pr::kDefaultCases;
   std::string seed;
   std::string save_to;
+  std::string dtype, layout;
   bool list = false;
   bool matrix = false;
 };
@@ -65,6 +66,7 @@ pr::SuiteOptions suite_options(const SelftestOptions& o, std::uint64_t seed) {
   so.seed = seed;
   so.replay = false;  // generated cases only: the committed corpus would detect some faults for free
   if (!o.save_to.empty()) so.persist_to = std::filesystem::path(o.save_to);
+  set_case_filters(o.dtype, o.layout, so.case_options);
   return so;
 }
 
@@ -75,23 +77,33 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
   std::printf("%-34s %-4s", "fault", "bug");
   for (const std::string& p : pr::property_names()) std::printf(" %6s", p.substr(0, 2).c_str());
   std::printf("\n");
-  int escaped = 0;
+  int escaped = 0, none = 0;
   for (const pr::FaultInfo* f : faults) {
     std::printf("%-34.*s %-4.*s", static_cast<int>(f->name.size()), f->name.data(), static_cast<int>(f->bug.size()),
                 f->bug.data());
     bool any = false;
+    int cells_without_cases = 0;
     const std::vector<std::string> scope = properties_for(*f);
     for (const std::string& p : pr::property_names()) {
       if (std::find(scope.begin(), scope.end(), p) == scope.end()) {
         std::printf(" %6s", "n/a");
         continue;
       }
+      // With --save-to every cell's shrunk counterexample is kept: a corpus of each property that
+      // catches each fault.
       pr::SuiteOptions so = suite_options(o, seed);
-      so.persist_to.reset();
       so.properties = {p};
       so.faults = pr::parse_faults(f->name);
       so.methods = pr::fault_methods(*f);
-      const pr::SuiteResult r = pr::run_suite(so);
+      pr::SuiteResult r;
+      try {
+        r = pr::run_suite(so);
+      } catch (const pr::NoCases&) {
+        std::printf(" %6s", "none");
+        ++none;
+        ++cells_without_cases;
+        continue;
+      }
       const pr::PropertyRun& run = r.runs.front();
       if (run.ok) {
         std::printf(" %6s", "-");
@@ -102,11 +114,14 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
       std::fflush(stdout);
     }
     std::printf("\n");
-    escaped += any ? 0 : 1;
+    // A fault that no cell could draw a case for is not an escape: the filters left it nothing.
+    const bool drawn = cells_without_cases < static_cast<int>(scope.size());
+    escaped += any || !drawn ? 0 : 1;
   }
   std::printf("\nentries: generated cases until the property failed; -: passed all %d cases; n/a: the fault acts "
               "on a rank's shard only and the property checks TP 1 without EP",
               o.cases);
+  if (none > 0) std::printf("; none: --dtype / --layout admit no case of the fault's methods");
   print_method_scopes(faults, "; cases drawn only from the methods whose kernels hold the fault's seam:");
   std::printf("\n");
   std::printf("%s: %zu faults, %d escaped every property\n", escaped == 0 ? "PASS" : "FAIL", faults.size(), escaped);
@@ -156,7 +171,7 @@ int run_selftest(const SelftestOptions& o) {
   std::printf("%-34s %-4s %-13s %-9s %-22s %6s  %-22s %s\n", "fault", "bug", "site", "detected", "property",
               "cases", "shrunk to (T E H I)", "seconds");
   std::fflush(stdout);
-  int escaped = 0, beyond_target = 0, sharded_only = 0, method_scoped = 0;
+  int escaped = 0, beyond_target = 0, sharded_only = 0, method_scoped = 0, no_cases = 0;
   for (const pr::FaultInfo* f : faults) {
     pr::SuiteOptions so = suite_options(o, seed);
     so.faults = pr::parse_faults(f->name);
@@ -165,7 +180,17 @@ int run_selftest(const SelftestOptions& o) {
     if (!so.methods.empty()) ++method_scoped;
     if (f->scope == pr::FaultScope::kShardedCase) ++sharded_only;
     so.stop_at_first_failure = true;
-    const pr::SuiteResult r = pr::run_suite(so);
+    pr::SuiteResult r;
+    try {
+      r = pr::run_suite(so);
+    } catch (const pr::NoCases& e) {
+      // Neither detected nor escaped: the filters leave the fault nothing to act on.
+      std::printf("%-34.*s %-4.*s %-13.*s %-9s %s\n", static_cast<int>(f->name.size()), f->name.data(),
+                  static_cast<int>(f->bug.size()), f->bug.data(), static_cast<int>(pr::name(f->site).size()),
+                  pr::name(f->site).data(), "no cases", e.what());
+      ++no_cases;
+      continue;
+    }
     const pr::PropertyRun* caught = nullptr;
     std::int64_t cases = 0;
     for (const pr::PropertyRun& run : r.runs) {
@@ -210,8 +235,10 @@ int run_selftest(const SelftestOptions& o) {
   if (beyond_target > 0)
     std::printf("\n* shrunk counterexample beyond the target of <= 4 tokens and <= 2 experts (%d faults)\n",
                 beyond_target);
-  std::printf("\n%s: %zu faults, %zu detected, %d escaped\n", escaped == 0 ? "PASS" : "FAIL", faults.size(),
-              faults.size() - static_cast<std::size_t>(escaped), escaped);
+  std::printf("\n%s: %zu faults, %zu detected, %d escaped", escaped == 0 ? "PASS" : "FAIL", faults.size(),
+              faults.size() - static_cast<std::size_t>(escaped + no_cases), escaped);
+  if (no_cases > 0) std::printf(", %d without cases under --dtype / --layout", no_cases);
+  std::printf("\n");
   return escaped == 0 ? 0 : 1;
 }
 
@@ -234,7 +261,12 @@ void add_selftest(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber);
   sub->add_option("--seed", opts->seed, "RapidCheck seed, decimal or 0x-hex (default " + hex(pr::kDefaultSeed) + ")");
   sub->add_option("--save-to", opts->save_to,
-                  "Write each fault's shrunk counterexample as a fixture into DIR (default: not written)");
+                  "Write each fault's shrunk counterexample as a fixture into DIR (default: not written); with "
+                  "--matrix, every property's that catches it");
+  sub->add_option("--dtype", opts->dtype, "Only generate cases of this model dtype: fp32 or bf16 (default: both)");
+  sub->add_option("--layout", opts->layout,
+                  "Only generate families of this gate/up layout: concatenated or interleaved (gpt-oss; its FP8-grid "
+                  "schemes fall back to MXFP4) (default: both)");
   sub->add_flag("--list", opts->list, "Print the fault catalog and exit");
   sub->add_flag("--matrix", opts->matrix,
                 "Run every fault against every property on its own and print which properties catch it, after how "
