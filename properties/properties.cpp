@@ -228,6 +228,16 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
     t.push_back({WeightScheme::kFp8PerTensorW8A8Dynamic, Dtype::kF32, 1.0 / (1 << 4), w8a8_dynamic_reason});
     t.push_back({WeightScheme::kFp8PerTensorW8A8Dynamic, Dtype::kBf16, 1.0 / (1 << 4),
                  w8a8_dynamic_reason + "; and " + bf16_reason});
+    static const std::string w4a8_reason =
+        "MXFP4 weights with fp8 activations (quant-dequant): both quantize with the same codec and scales, but "
+        "GEMM2's input differs by the GEMM1 accumulation order, so an element at an e4m3 rounding boundary moves "
+        "by one fp8 step of GEMM2's dynamic scale, and that scale follows the largest intermediate";
+    t.push_back({WeightScheme::kMxfp4W4A8Qdq, Dtype::kF32, 1.0 / (1 << 4),
+                 w4a8_reason + " (measured worst 8.5e-7 over 274 fp32 cases, no flip seen)"});
+    t.push_back({WeightScheme::kMxfp4W4A8Qdq, Dtype::kBf16, 1.0 / (1 << 3),
+                 w4a8_reason + "; in bf16 GEMM1's outputs differ by a bf16 ulp far more often, so more GEMM2 inputs "
+                               "flip (measured worst 0.043 over 294 bf16 cases; 0.066 of a --method quark_w_mxfp4_a_fp8 run at seed 4); and " +
+                     bf16_reason});
     t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kF32, 1.0 / (1 << 5), w4a4_reason});
     t.push_back({WeightScheme::kMxfp4W4A4Qdq, Dtype::kBf16, 1.0 / (1 << 2),
                  w4a4_reason + "; in bf16 GEMM1's outputs differ by a bf16 ulp far more often than in fp32, so about 1 "
@@ -551,18 +561,16 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
     }
     // A dynamic per-tensor scale is the amax of the GEMM input the rank holds: GEMM2's is over the
     // rank's I shard (TP) or its experts' pairs (EP), so each rank quantizes GEMM2's input on a grid
-    // of its own, finer than the whole layer's. Each side then errs from the exact product as P2
-    // bounds it, so their difference is held to twice the scheme's golden tolerance.
+    // of its own, finer than the whole layer's, and the two sides' fp8 rounding errors no longer
+    // cancel: each is up to half an fp8 step (2^-4 of the element), so the bound is 2^-3.
     const bool rank_local_scales = reference::quant::spec(c.scheme).activation.batch_coupled();
     TpTolerance tol = tensor_parallel_tolerance(c.block.dtype);
-    if (rank_local_scales) {
-      const GoldenTolerance& g = golden_tolerance(c.scheme, c.block.dtype);
-      tol = {c.block.dtype, std::max(tol.rel, 2 * g.rel),
+    if (rank_local_scales)
+      tol = {c.block.dtype, 1.0 / (1 << 3),
              "each rank quantizes GEMM2's input with the amax of its own shard, so the ranks' fp8 grids differ from "
-             "the whole layer's: twice P2's bound (measured worst 0.082 of the row max in fp32, 0.062 in bf16, over "
-             "134 + 114 fp8_per_tensor_w8a8_dynamic cases; P2's reason: " +
-                 g.reason + ")"};
-    }
+             "the whole layer's: two fp8 roundings of up to 2^-4 each (measured worst of the row max: "
+             "fp8_per_tensor_w8a8_dynamic 0.082 fp32, 0.062 bf16 over 134 + 114 cases, 0.090 in a 200-case run; mxfp4_w4a8_qdq 0.072 fp32, "
+             "0.061 bf16 over 118 + 122 cases, TP only)"};
     int applied = 0;
     bool ok = true;
     // A static per-tensor activation scale is the max over the experts a rank holds (vLLM without

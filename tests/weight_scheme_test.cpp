@@ -44,7 +44,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
             "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
             "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
-            "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic");
+            "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -122,6 +122,11 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "MARLIN"), &rq::spec(rq::WeightScheme::kFp8PerTensorW8A16));
   EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "TRITON"), &rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Static));
   EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "FLASHINFER_CUTLASS"), nullptr);  // a kernel of its own
+  // Quark W4A8: the emulation quant-dequantizes the activations; CPU runs the W4A16 config; AITER's
+  // W4A8 kernel is its own.
+  EXPECT_EQ(rq::scheme_for("quark_w_mxfp4_a_fp8", "EMULATION"), &rq::spec(rq::WeightScheme::kMxfp4W4A8Qdq));
+  EXPECT_EQ(rq::scheme_for("quark_w_mxfp4_a_fp8", "CPU"), &rq::spec(rq::WeightScheme::kMxfp4W4A16));
+  EXPECT_EQ(rq::scheme_for("quark_w_mxfp4_a_fp8", "AITER_MXFP4_FP8"), nullptr);
 }
 
 // The shape rule gives the checkpoints' shapes: gpt-oss-120b MXFP4 (H = I = 2880) and DeepSeek-V3
@@ -368,6 +373,72 @@ TEST(WeightSchemes, DynamicPerTensorActivationsTakeOneAmaxOverTheWholeBatch) {
   const moe::RowMatrix<float> alone = moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output;
   EXPECT_NE(both.row(0), alone.row(0));
   EXPECT_EQ(alone, moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output);
+}
+
+// mxfp4_w4a8_qdq (Quark w_mxfp4_a_fp8 on vLLM's OCP MX emulation): GEMM1's input quant-dequantized
+// with the layer's static w13 input scale (the product in fp16), GEMM2's with a dynamic scale — the
+// emulation passes a2_scale None, so w2_input_scale is loaded and never used.
+TEST(WeightSchemes, QuarkW4A8EmulationQuantizesGemm1StaticallyAndGemm2Dynamically) {
+  const rq::SchemeSpec& row = rq::spec(rq::WeightScheme::kMxfp4W4A8Qdq);
+  const rq::ActivationSpec& a = row.activation;
+  EXPECT_TRUE(a.qdq);
+  EXPECT_TRUE(a.per_tensor());
+  EXPECT_EQ(a.source(1), rq::ScaleSource::kStatic);
+  EXPECT_EQ(a.source(2), rq::ScaleSource::kDynamic);
+  EXPECT_TRUE(a.reduced_over_local_experts());
+  EXPECT_TRUE(a.batch_coupled());
+  EXPECT_TRUE(a.dequantizes_in_fp16(1));
+  EXPECT_FALSE(a.dequantizes_in_fp16(2));
+  EXPECT_FALSE(rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Static).activation.dequantizes_in_fp16(1));  // W8A8
+
+  rq::RowMatrixXf w(4, 64);
+  for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>((i * 7) % 23) / 8 - 1.4f;
+  const rq::SchemeStorage st = row.quantize(row, w);
+  EXPECT_EQ(st.codes.size(), 4u * 32u);
+  EXPECT_EQ(st.scale_bytes.size(), 4u * 2u);
+  ASSERT_EQ(st.input_scales.size(), 1u);
+  EXPECT_GE(st.input_scales[0], 0x1p-7f);
+  EXPECT_LT(st.input_scales[0], 0x1p-6f);
+  // The weights dequantize as the gpt-oss MXFP4 rows' do.
+  std::vector<float> rows(4 * 64);
+  row.dequantize_rows(row, st, 4, 64, 0, 4, rows.data());
+  const rq::RowMatrixXf ref = rq::dequantize_row_major(rq::quantize(w, rq::Mxfp4Rounding::kTritonRoundUpTorchRef));
+  for (Eigen::Index i = 0; i < ref.size(); ++i) EXPECT_EQ(rows[static_cast<std::size_t>(i)], ref.data()[i]) << i;
+  EXPECT_THROW(rq::quantize_activations(a, w), std::invalid_argument);  // the GEMM's scale is the caller's
+
+  moe::MoeBlock b;
+  b.family = moe::Family::kMixtral;
+  b.dtype = moe::Dtype::kBf16;
+  b.hidden = 32;
+  b.intermediate = 32;
+  b.semantics = moe::semantics(b.family);
+  b.semantics.router.top_k = 1;
+  rq::RowMatrixXf gate_up(64, 32), down(32, 32);
+  for (Eigen::Index i = 0; i < gate_up.size(); ++i) gate_up.data()[i] = static_cast<float>((i * 5) % 13) / 32 - 0.2f;
+  for (Eigen::Index i = 0; i < down.size(); ++i) down.data()[i] = static_cast<float>((i * 3) % 17) / 32 - 0.25f;
+  b.router = moe::DenseWeight{1, 32, std::vector<float>(32, 0.0f)};
+  const auto expert = [&](float s13, float s2) {
+    moe::Expert e;
+    e.gate_up.parts = {moe::quantize_weight(row.scheme, gate_up)};
+    e.down.parts = {moe::quantize_weight(row.scheme, down)};
+    std::get<moe::SchemeWeight>(e.gate_up.parts[0]).storage.input_scales = {s13};
+    std::get<moe::SchemeWeight>(e.down.parts[0]).storage.input_scales = {s2};
+    return e;
+  };
+  moe::RowMatrix<float> hidden(2, 32);
+  for (Eigen::Index i = 0; i < 32; ++i) {
+    hidden(0, i) = moe::round_to(b.dtype, static_cast<float>((i * 29) % 31) / 7.3f - 1.9f);
+    hidden(1, i) = moe::round_to(b.dtype, 3.0f * hidden(0, (i + 5) % 32));
+  }
+  const auto output = [&](const moe::Expert& e, const moe::RowMatrix<float>& h) {
+    b.experts = {e};
+    return moe::forward(b, h, moe::Accumulate::kFp64, a).output;
+  };
+  const moe::RowMatrix<float> base = output(expert(0x1p-6f, 0x1p-6f), hidden);
+  EXPECT_EQ(base, output(expert(0x1p-6f, 0x1p-9f), hidden));  // w2_input_scale: unused
+  EXPECT_NE(base, output(expert(0x1p-7f, 0x1p-6f), hidden));  // w13_input_scale: GEMM1's scale
+  // GEMM2's scale is the batch's: token 0 alone comes out otherwise.
+  EXPECT_NE(base.row(0), output(expert(0x1p-6f, 0x1p-6f), hidden.topRows(1)).row(0));
 }
 
 }  // namespace

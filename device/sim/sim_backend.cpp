@@ -245,6 +245,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kInt4G32W4A16Marlin, wna16_row},
     {WeightScheme::kFp8PerTensorW8A8Static, fp8_codes_row},
     {WeightScheme::kFp8PerTensorW8A8Dynamic, fp8_codes_row},
+    {WeightScheme::kMxfp4W4A8Qdq, mx_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -539,29 +540,42 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   };
   // The emulation paths quant-dequantize instead: each A row replaced by code · scale in the model
   // dtype, then the 16-bit GEMM as for w·a16.
-  const auto qdq_rows = [&](float* data, std::int64_t rows, std::int64_t cols) {
-    const rq::RowMatrixXf q =
-        rq::fake_quantize(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols));
+  // With a static per-tensor scale the product is taken in fp16 (ActivationSpec::dequantizes_in_fp16).
+  const auto qdq_rows = [&](float* data, std::int64_t rows, std::int64_t cols, std::optional<float> scale, int gemm) {
+    const Eigen::Map<const rq::RowMatrixXf> x(data, rows, cols);
+    if (input_quant.dequantizes_in_fp16(gemm)) {
+      const rq::QuantizedActivations q = rq::quantize_activations(input_quant, x, scale);
+      const auto fp16 = [](float v) {
+        return reference::formats::decode(reference::formats::Format::kFp16, reference::formats::fp16_rne(v));
+      };
+      for (Eigen::Index r = 0; r < rows; ++r)
+        for (Eigen::Index k = 0; k < cols; ++k)
+          data[r * cols + k] = round_dtype(dtype, fp16(q.values(r, k) * fp16(q.scales(r, k / q.group))));
+      return;
+    }
+    const rq::RowMatrixXf q = rq::fake_quantize(input_quant, x, scale);
     for (Eigen::Index i = 0; i < q.size(); ++i) data[i] = round_dtype(dtype, q.data()[i]);
   };
   // Static per-tensor activations (fp8_per_tensor_w8a8_static): one scale per GEMM, the max of
   // the input scales of the experts this layer holds (an EP rank: its own experts'), as
   // process_fp8_input_tensor_strategy_moe reduces them after loading.
   std::optional<float> a1_static, a2_static;
-  if (input_quant.quant == rq::ActivationQuant::kFp8PerTensorStatic) {
+  if (input_quant.source(1) == rq::ScaleSource::kStatic)
     a1_static = rq::reduce_input_scales(c.w13.input_scales.data, "sim: w13_input_scale");
+  if (input_quant.source(2) == rq::ScaleSource::kStatic)
     a2_static = rq::reduce_input_scales(c.w2.input_scales.data, "sim: w2_input_scale");
-  }
   const auto quantize_static = [&](const float* data, std::int64_t rows, std::int64_t cols, std::optional<float> s) {
     return rq::quantize_activations(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols), s);
   };
   // Per tensor, the weight's scale is one fp32 per expert and projection; the epilogue applies it.
   const auto projection_scale = [&](const PaddedWeight& w, std::int32_t e) { return w.scales.data[static_cast<std::size_t>(e)]; };
-  const bool per_tensor = input_quant.per_tensor();
+  // W8A8 with one scale per GEMM input: the tensor cores read the codes and the epilogue scales the
+  // sum. A quant-dequantizing row with per-tensor scales runs the 16-bit GEMM instead.
+  const bool per_tensor = input_quant.per_tensor() && !input_quant.qdq;
   // Dynamic per-tensor activations (fp8_per_tensor_w8a8_dynamic): GEMM1's scale is the amax of every
   // row the prepare step quantizes — all tokens of the padded batch, pad rows included (or a1's
   // pairs with the weight on the input).
-  if (input_quant.batch_coupled())
+  if (input_quant.source(1) == rq::ScaleSource::kDynamic)
     a1_static = c.weights_on_input ? rq::batch_scale(input_quant, Eigen::Map<const rq::RowMatrixXf>(a1.data(), pairs, hp))
                                    : rq::batch_scale(input_quant, Eigen::Map<const rq::RowMatrixXf>(
                                                                       c.hidden_states_padded.data.data(), tokens, hp));
@@ -573,10 +587,10 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
                              : quantize_static(c.hidden_states_padded.data.data(), tokens, hp, a1_static);
   } else if (input_quant.quantized() && input_quant.qdq) {
     if (c.weights_on_input) {
-      qdq_rows(a1.data(), pairs, hp);
+      qdq_rows(a1.data(), pairs, hp, a1_static, 1);
     } else {
       x_qdq = c.hidden_states_padded.data;
-      qdq_rows(x_qdq.data(), tokens, hp);
+      qdq_rows(x_qdq.data(), tokens, hp, a1_static, 1);
     }
   } else if (input_quant.quantized()) {
     qa1 = c.weights_on_input ? quantize_rows(a1.data(), pairs, hp)
@@ -678,7 +692,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   }
   rq::QuantizedActivations qa2;
   AScales a2_scales;
-  if (input_quant.batch_coupled()) {
+  if (input_quant.source(2) == rq::ScaleSource::kDynamic) {
     // GEMM2's dynamic scale: the amax of intermediate_cache2, every pair's row. The rows of pairs
     // for another EP rank's experts are zeros there (the kernel's expert id -1 blocks write zeros,
     // and act(0) = 0), which leave the amax unchanged; here they are skipped.
@@ -691,7 +705,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   if (per_tensor) {
     qa2 = quantize_static(cache2.data(), pairs, ip, a2_static);
   } else if (input_quant.quantized() && input_quant.qdq) {
-    qdq_rows(cache2.data(), pairs, ip);
+    qdq_rows(cache2.data(), pairs, ip, a2_static, 2);
   } else if (input_quant.quantized()) {
     qa2 = quantize_rows(cache2.data(), pairs, ip);
     a2_scales = AScales{&qa2, true, k};

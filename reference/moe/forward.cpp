@@ -39,27 +39,38 @@ RowMatrix<float> linear_rounded(const StackedWeight& weight, const std::vector<f
   return y;
 }
 
+float fp16(float x) { return formats::decode(formats::Format::kFp16, formats::fp16_rne(x)); }
+
 // Each GEMM's input as the quantized kernel sees it: code · scale (quant/scheme.h fake_quantize),
 // back in the model dtype where the path quant-dequantizes (the emulations' `.to(A.dtype)`), or
 // unchanged for w·a16 schemes.
-// `scale`: this GEMM's one input scale for the per-tensor quantizers (GemmScales).
+// `scale`: this GEMM's one input scale for the per-tensor quantizers (GemmScales); `gemm` 1 or 2.
 RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowMatrix<float>& x, Dtype dtype,
-                            std::optional<float> scale) {
+                            std::optional<float> scale, int gemm) {
   if (!input_quant.quantized()) return x;
+  if (input_quant.dequantizes_in_fp16(gemm)) {
+    // fp16(code) * fp16(scale), rounded to fp16, then `.to(A.dtype)` (ActivationSpec).
+    const quant::QuantizedActivations q = quant::quantize_activations(input_quant, x, scale);
+    RowMatrix<float> out(x.rows(), x.cols());
+    for (Eigen::Index r = 0; r < x.rows(); ++r)
+      for (Eigen::Index c = 0; c < x.cols(); ++c)
+        out(r, c) = round_to(dtype, fp16(q.values(r, c) * fp16(q.scales(r, c / q.group))));  // exact in fp32
+    return out;
+  }
   RowMatrix<float> q = quant::fake_quantize(input_quant, x, scale);
   if (input_quant.qdq)
     for (Eigen::Index i = 0; i < q.size(); ++i) q.data()[i] = round_to(dtype, q.data()[i]);
   return q;
 }
 
-// A per-tensor activation quantizer's one scale per GEMM: static (kFp8PerTensorStatic), the max of
-// every expert's checkpoint scale for that GEMM (the layer holds all of them here); dynamic
-// (kFp8PerTensorDynamic), the amax of the GEMM's whole input, set by forward between its passes.
+// A per-tensor activation quantizer's one scale per GEMM (quant::ScaleSource): static, the max of
+// every expert's checkpoint scale for that GEMM (the layer holds all of them here); dynamic, the
+// amax of the GEMM's whole input, set by forward between its passes.
 struct GemmScales {
   std::optional<float> gemm1, gemm2;
 };
 GemmScales static_scales(const MoeBlock& block, const quant::ActivationSpec& input_quant) {
-  if (input_quant.quant != quant::ActivationQuant::kFp8PerTensorStatic) return {};
+  if (!input_quant.reduced_over_local_experts()) return {};
   std::vector<float> w13, w2;
   const auto input_scale = [](const StackedWeight& w, const char* what) {
     const auto* q = std::get_if<SchemeWeight>(&w.parts.front());
@@ -72,7 +83,10 @@ GemmScales static_scales(const MoeBlock& block, const quant::ActivationSpec& inp
     w13.push_back(input_scale(e.gate_up, "w13_input_scale"));
     w2.push_back(input_scale(e.down, "w2_input_scale"));
   }
-  return {quant::reduce_input_scales(w13, "w13_input_scale"), quant::reduce_input_scales(w2, "w2_input_scale")};
+  GemmScales out;
+  if (input_quant.source(1) == quant::ScaleSource::kStatic) out.gemm1 = quant::reduce_input_scales(w13, "w13_input_scale");
+  if (input_quant.source(2) == quant::ScaleSource::kStatic) out.gemm2 = quant::reduce_input_scales(w2, "w2_input_scale");
+  return out;
 }
 // The dynamic scale of a GEMM input held as one matrix per expert: the fmax of the parts' scales.
 float batch_scale(const quant::ActivationSpec& input_quant, const std::vector<RowMatrix<float>>& parts) {
@@ -93,7 +107,7 @@ RowMatrix<float> expert_hidden(const Expert& expert, const RowMatrix<float>& x, 
                                GateUpLayout layout, Dtype dtype, Accumulate accumulate, Workspace& ws,
                                const quant::ActivationSpec& input_quant, std::optional<float> scale) {
   const RowMatrix<float> gate_up = linear_rounded(expert.gate_up, expert.gate_up_bias,
-                                                  gemm_input(input_quant, x, dtype, scale), dtype, accumulate, ws,
+                                                  gemm_input(input_quant, x, dtype, scale, 1), dtype, accumulate, ws,
                                                   weight_dtype(input_quant, dtype));
   RowMatrix<float> h(x.rows(), gate_up.cols() / 2);
   for (Eigen::Index t = 0; t < x.rows(); ++t)
@@ -104,7 +118,7 @@ RowMatrix<float> expert_hidden(const Expert& expert, const RowMatrix<float>& x, 
 // Its second half: GEMM2.
 RowMatrix<float> expert_down(const Expert& expert, const RowMatrix<float>& h, Dtype dtype, Accumulate accumulate,
                              Workspace& ws, const quant::ActivationSpec& input_quant, std::optional<float> scale) {
-  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h, dtype, scale), dtype, accumulate, ws,
+  return linear_rounded(expert.down, expert.down_bias, gemm_input(input_quant, h, dtype, scale, 2), dtype, accumulate, ws,
                         weight_dtype(input_quant, dtype));
 }
 
@@ -214,13 +228,13 @@ MoeOutput forward(const MoeBlock& block, const RowMatrix<float>& hidden, Accumul
     }
   }
   // Every token is in some expert's rows (k >= 1), so GEMM1's parts cover the whole batch.
-  if (input_quant.batch_coupled()) scales.gemm1 = batch_scale(input_quant, inputs);
+  if (input_quant.source(1) == quant::ScaleSource::kDynamic) scales.gemm1 = batch_scale(input_quant, inputs);
   for (std::int64_t e = 0; e < experts; ++e)
     if (inputs[static_cast<std::size_t>(e)].rows() > 0)
       hiddens[static_cast<std::size_t>(e)] =
           expert_hidden(block.experts[static_cast<std::size_t>(e)], inputs[static_cast<std::size_t>(e)], s.activation,
                         s.layout, dtype, accumulate, ws, input_quant, scales.gemm1);
-  if (input_quant.batch_coupled()) scales.gemm2 = batch_scale(input_quant, hiddens);
+  if (input_quant.source(2) == quant::ScaleSource::kDynamic) scales.gemm2 = batch_scale(input_quant, hiddens);
   for (std::int64_t e = 0; e < experts; ++e) {
     const auto& members = served[static_cast<std::size_t>(e)];
     if (members.empty()) continue;

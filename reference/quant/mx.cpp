@@ -5,6 +5,7 @@
 #include <string>
 
 #include "reference/formats/codecs.h"
+#include "reference/quant/mxfp4.h"
 #include "reference/quant/mxfp8.h"
 
 namespace moecheck::reference::quant {
@@ -71,6 +72,16 @@ SchemeStorage quantize_mxfp6_weight(const SchemeSpec& scheme, MatrixView values)
     const std::vector<std::uint8_t> packed = formats::pack_fp6(row_codes);
     s.codes.insert(s.codes.end(), packed.begin(), packed.end());
   }
+  return s;
+}
+
+SchemeStorage quantize_mxfp4_w4a8_weight(const SchemeSpec&, MatrixView values) {
+  Mxfp4Weight q = quantize(values, Mxfp4Rounding::kTritonRoundUpTorchRef);
+  SchemeStorage s;
+  s.codes = std::move(q.blocks);
+  s.scale_bytes = std::move(q.scales);
+  const unsigned j = s.scale_bytes.empty() ? 0u : s.scale_bytes.front() & 7u;
+  s.input_scales = {std::ldexp(static_cast<float>(8 + j) / 8.0f, -7)};
   return s;
 }
 

@@ -25,4 +25,10 @@ SchemeStorage quantize_mxfp8_weight(const SchemeSpec& scheme, MatrixView values)
 // clamped to the format's max) of x / 2^shared, packed by formats::pack_fp6.
 SchemeStorage quantize_mxfp6_weight(const SchemeSpec& scheme, MatrixView values);
 
+// Quark w_mxfp4_a_fp8 checkpoints: MXFP4 weights as the gpt-oss rows quantize them (mxfp4.h
+// kTritonRoundUpTorchRef; [N, K/2] codes, low nibble = even k, and [N, K/32] E8M0 bytes), plus the
+// static FP8 input scale of the projection, a calibration stand-in with four significant bits,
+// 2^-7 · (8 + j) / 8 (j: the low three bits of the first scale byte).
+SchemeStorage quantize_mxfp4_w4a8_weight(const SchemeSpec& scheme, MatrixView values);
+
 }  // namespace moecheck::reference::quant

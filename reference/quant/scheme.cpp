@@ -115,19 +115,37 @@ constexpr ComponentSpec kFp8TensorStaticComponents[] = {
     {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale", true, true},
     {Component::kInputScales, std::nullopt, kUnpacked, 1, false, "_input_scale", true, true},
 };
+// Quark w_mxfp4_a_fp8: the MXFP4 weight and scale of the OCP MX rows, plus the static FP8 input scale
+// of each expert and projection (QuarkOCP_MX_MoEMethod create_weights: w13_input_scale and
+// w2_input_scale fp32 [E]).
+constexpr ComponentSpec kMxfp4W4A8Components[] = {
+    {Component::kCodes, Format::kE2m1, kFp4Bytes, 1, false, "_weight"},
+    {Component::kScaleBytes, Format::kE8m0, kMxScaleBytes, 1, false, "_weight_scale"},
+    {Component::kInputScales, std::nullopt, kUnpacked, 1, false, "_input_scale", true, true},
+};
 // clang-format on
 
 constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
-// Quark W4A8 (`quark_w_mxfp4_a_fp8`: static per-tensor fp8 activations, which need the checkpoint's
-// input scale) stores these weights too and runs here with activations in the model dtype until its
-// activation quantization is a row of its own; W4A4 has its row (mxfp4_w4a4_qdq) on EMULATION.
-constexpr MethodBinding kMxfp4Methods[] = {{"gpt_oss_mxfp4"}, {"mxfp4"}, {"quark_w_mxfp4"}, {"quark_w_mxfp4_a_fp8"}};
+// Quark W4A8 (`quark_w_mxfp4_a_fp8`) runs here on CPU only: the oracle selects CPUExpertsMxfp4 with
+// activation key None and make_mxfp4_moe_quant_config gives it the W4A16 config (oracle/mxfp4.py
+// @ HollowMan6/vllm 2026-08-22); its EMULATION quant-dequantizes the activations (mxfp4_w4a8_qdq),
+// and AITER's W4A8 kernel is unbound. W4A4 has its row (mxfp4_w4a4_qdq) on EMULATION.
+constexpr std::string_view kMxfp4W4A8A16Backends[] = {"CPU"};
+constexpr MethodBinding kMxfp4Methods[] = {
+    {"gpt_oss_mxfp4"}, {"mxfp4"}, {"quark_w_mxfp4"}, {"quark_w_mxfp4_a_fp8", kMxfp4W4A8A16Backends}};
 // w_mxfp4_a_mxfp4 on EMULATION: QuarkOCP_MX_MoEMethod's emulation experts dequantize the MXFP4
 // weights and quant-dequantize each GEMM input with quant_dequant_mxfp4 (amd-quark qdq_mxfp4,
 // scale mode "even"; fused_moe/utils.py _mxfp4_quantize @ 7ca49fbe). AITER's CK W4A4 kernel, XPU
 // and CPU run their own numerics and stay unbound.
 constexpr std::string_view kEmulation[] = {"EMULATION"};
 constexpr MethodBinding kMxfp4W4A4Methods[] = {{"quark_w_mxfp4_a_mxfp4", kEmulation}};
+// w_mxfp4_a_fp8 on EMULATION (OCP_MXQuantizationEmulationTritonExperts, ocp_mx_emulation_moe.py;
+// the input scales reduced to their max over the layer's experts, oracle/mxfp4.py's EMULATION
+// branch of convert_gpt_oss_weight_to_mxfp4_moe_kernel_format): the MXFP4 weights dequantized to
+// the model dtype, each GEMM input quant-dequantized to fp8 (_fp8_quantize_dequantize) — GEMM1 with
+// the static scale, GEMM2 with a dynamic one (the emulation passes a2_scale None).
+constexpr MethodBinding kMxfp4W4A8Methods[] = {{"quark_w_mxfp4_a_fp8", kEmulation}};
+constexpr ActivationSpec kFp8StaticThenDynamicQdq{ActivationQuant::kFp8PerTensorStaticThenDynamic, 0, true};
 constexpr ActivationSpec kMxfp4QuarkEvenQdq{ActivationQuant::kMxfp4QuarkEven, kMxBlock, true};
 // fp8_block runs W8A16 on CPU (cpu_moe.py "FP8 W8A16 MoE", CPUQuantMethod.FP8_W8A16) and on Marlin
 // (fp8 weights dequantized in the kernel, 16-bit activations); every other backend quantizes the
@@ -219,7 +237,7 @@ constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBack
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 22> kSchemes = {{
+const std::array<SchemeSpec, 23> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -341,6 +359,13 @@ const std::array<SchemeSpec, 22> kSchemes = {{
      "per-tensor W8A8)",
      kFp8TensorComponents, 1, GateUpParts::kFused, ScaleLayout::kPlain, false, kFp8PerTensorDynamicActivations,
      kFp8TensorW8A8DynamicMethods, fp8_tensor_dequantize_rows, quantize_fp8_tensor_weight},
+    {WeightScheme::kMxfp4W4A8Qdq, "mxfp4_w4a8_qdq",
+     "Quark OCP MXFP4 weights (e2m1 two per byte, E8M0 per 32) with static FP8 input scales; the weights "
+     "dequantized to the model dtype, GEMM1's input quant-dequantized to e4m3fn with the layer's max input scale "
+     "(the product in fp16, as per_tensor_dequantize's 0-dim scale makes it), GEMM2's with a dynamic per-tensor "
+     "scale (amax/448 of every pair's intermediate), then the 16-bit GEMMs (vLLM's emulation of w_mxfp4_a_fp8)",
+     kMxfp4W4A8Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, kFp8StaticThenDynamicQdq,
+     kMxfp4W4A8Methods, mx_dequantize_rows, quantize_mxfp4_w4a8_weight},
 }};
 
 // clang-format off
@@ -353,6 +378,8 @@ constexpr UnboundReason kUnboundReasons[] = {
                      "(Mxfp4OnlineMoEMethod); that load-time quantizer is not a row yet"},
     {"mxfp8", "these quantize the activations to MXFP8 (W8A8), not a row yet; only the W8A16 paths (MARLIN, "
               "EMULATION) are"},
+    {"quark_w_mxfp4_a_fp8", "AITER's W4A8 kernel (AITER_MXFP4_FP8) runs its own numerics, and vLLM's XPU platform "
+                            "does not allow quark; CPU (W4A16 numerics) and EMULATION's quant-dequantize are rows"},
     {"quark_w_mxfp4_a_mxfp4", "AITER's CK W4A4 kernel (AITER_MXFP4_MXFP4, CK), XPU and CPU run their own numerics "
                               "and NONE is the older rulesets' no-kernel choice; only EMULATION's quant-dequantize is "
                               "a row"},
@@ -411,6 +438,7 @@ std::string_view name(ActivationQuant quant) {
     case ActivationQuant::kFp8TokenGroupUe8m0: return "fp8_token_group_ue8m0";
     case ActivationQuant::kFp8PerTensorStatic: return "fp8_per_tensor_static";
     case ActivationQuant::kFp8PerTensorDynamic: return "fp8_per_tensor_dynamic";
+    case ActivationQuant::kFp8PerTensorStaticThenDynamic: return "fp8_per_tensor_static_then_dynamic";
     case ActivationQuant::kMxfp4QuarkEven: return "mxfp4_quark_even";
   }
   return "unknown";
@@ -440,7 +468,7 @@ float reduce_input_scales(std::span<const float> per_expert, std::string_view wh
 }
 
 float batch_scale(const ActivationSpec& spec, MatrixView x) {
-  if (spec.quant != ActivationQuant::kFp8PerTensorDynamic)
+  if (spec.source(1) != ScaleSource::kDynamic && spec.source(2) != ScaleSource::kDynamic)
     throw std::invalid_argument("batch_scale: activations of scheme '" + std::string(name(spec.quant)) +
                                 "' have no batch scale");
   return dynamic_tensor_scale(x, formats::Format::kE4m3fn);
@@ -451,6 +479,14 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
     const float scale = static_scale ? *static_scale : batch_scale(spec, x);
     const Fp8Quantized q = quantize(x, Fp8PerTensorStatic{scale, formats::Format::kE4m3fn});
     return {decoded_codes(q), RowMatrixXf::Constant(x.rows(), 1, scale), x.cols()};
+  }
+  if (spec.quant == ActivationQuant::kFp8PerTensorStaticThenDynamic) {
+    if (!static_scale)
+      throw std::invalid_argument(
+          "quantize_activations: fp8_per_tensor_static_then_dynamic needs the GEMM's scale (static for GEMM1, the "
+          "batch's for GEMM2)");
+    const Fp8Quantized q = quantize(x, Fp8PerTensorStatic{*static_scale, formats::Format::kE4m3fn});
+    return {decoded_codes(q), RowMatrixXf::Constant(x.rows(), 1, *static_scale), x.cols()};
   }
   if (spec.quant == ActivationQuant::kFp8PerTensorStatic) {
     if (!static_scale)

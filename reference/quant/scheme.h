@@ -44,6 +44,7 @@ enum class WeightScheme : std::uint8_t {
   kInt4G32W4A16Marlin,    // the int4_g32_w4a16 checkpoint prepared for Marlin (I tile-padded to lcm(64, 32) = 64)
   kFp8PerTensorW8A8Static,  // FP8 per-tensor weights, activations fp8 per tensor with the checkpoint's static input scales (Triton)
   kFp8PerTensorW8A8Dynamic,  // FP8 per-tensor weights, activations fp8 per tensor, the scale the amax of the batch (Triton)
+  kMxfp4W4A8Qdq,  // Quark MXFP4 weights with static FP8 input scales; activations fp8 quant-dequantized (emulation)
 };
 
 // The storage tensors a weight is made of.
@@ -131,6 +132,11 @@ enum class ActivationQuant : std::uint8_t {
   // of the rank for GEMM2 (_fp8_quantize -> ops.scaled_fp8_quant(A, None) ->
   // dynamic_scaled_fp8_quant; quant/fp8.h Fp8PerTensorDynamic)
   kFp8PerTensorDynamic,
+  // Quark w_mxfp4_a_fp8 on vLLM's OCP MX emulation (OCP_MXQuantizationEmulationTritonExperts,
+  // quant-dequantizing): GEMM1's input with the static scale (the layer's max of w13_input_scale),
+  // GEMM2's with a dynamic one — the emulation's apply passes a2_scale None to TritonExperts, so
+  // scaled_fp8_quant takes the amax of intermediate_cache2 and w2_input_scale goes unused.
+  kFp8PerTensorStaticThenDynamic,
   kMxfp4QuarkEven,  // dynamic MXFP4 per 32 columns, amd-quark `qdq_mxfp4(x, "even")` (vLLM
                     // fused_moe/utils.py _mxfp4_quantize -> quant_dequant_mxfp4; quant/mxfp4.h
                     // Mxfp4Rounding::kQuarkEven)
@@ -149,6 +155,13 @@ enum class WeightRepack : std::uint8_t {
   kMarlin,
 };
 
+// Where a per-tensor activation quantizer's scale for one GEMM comes from.
+enum class ScaleSource : std::uint8_t {
+  kNone,     // not a per-tensor quantizer
+  kStatic,   // the checkpoint's input scales, reduced over the layer's experts (reduce_input_scales)
+  kDynamic,  // the amax of the GEMM's whole input (batch_scale)
+};
+
 struct ActivationSpec {
   ActivationQuant quant = ActivationQuant::kNone;
   std::int64_t group = 0;  // columns per scale
@@ -160,18 +173,32 @@ struct ActivationSpec {
   // One scale for the whole GEMM input (per tensor): the kernel sums the code products over all
   // of K and scales the sum once, acc · a_scale · b_scale, after the K loop (fused_moe_kernel's
   // per-tensor path), not per K tile.
-  bool per_tensor() const {
-    return quant == ActivationQuant::kFp8PerTensorStatic || quant == ActivationQuant::kFp8PerTensorDynamic;
+  bool per_tensor() const { return source(1) != ScaleSource::kNone; }
+  // GEMM `gemm`'s (1 or 2) scale source.
+  ScaleSource source(int gemm) const {
+    switch (quant) {
+      case ActivationQuant::kFp8PerTensorStatic: return ScaleSource::kStatic;
+      case ActivationQuant::kFp8PerTensorDynamic: return ScaleSource::kDynamic;
+      case ActivationQuant::kFp8PerTensorStaticThenDynamic: return gemm == 1 ? ScaleSource::kStatic : ScaleSource::kDynamic;
+      default: return ScaleSource::kNone;
+    }
   }
-  // The scale is reduced over the experts the layer holds: an EP rank quantizes with the max of
-  // its own experts' input scales, so EP changes the numerics by design (properties P6).
-  bool reduced_over_local_experts() const { return quant == ActivationQuant::kFp8PerTensorStatic; }
+  // A static scale is reduced over the experts the layer holds: an EP rank quantizes with the max
+  // of its own experts' input scales, so EP changes the numerics by design (properties P6).
+  bool reduced_over_local_experts() const {
+    return source(1) == ScaleSource::kStatic || source(2) == ScaleSource::kStatic;
+  }
+  // Quant-dequantizing with a static scale, vLLM's per_tensor_dequantize multiplies the fp16 codes
+  // by the 0-dim fp32 scale: torch computes that in fp16 (the scale cast to fp16, the product
+  // rounded to fp16) before `.to(A.dtype)`; a dynamic scale is a [1] tensor, which promotes the
+  // product to fp32.
+  bool dequantizes_in_fp16(int gemm) const { return qdq && source(gemm) == ScaleSource::kStatic; }
   // The scale is a reduction over the whole GEMM input, so each token's codes depend on the other
   // rows of the batch: a pad row of a CUDA-graph batch that raises the amax changes every real
   // token's output (P1 draws no token padding for such a row), token 0 alone is quantized with its
   // own scale (P5 does not compare it), and a TP or EP rank reduces over its own shard of GEMM2's
   // input (P6 compares within the scheme's golden tolerance, not the TP rounding bound).
-  bool batch_coupled() const { return quant == ActivationQuant::kFp8PerTensorDynamic; }
+  bool batch_coupled() const { return source(1) == ScaleSource::kDynamic || source(2) == ScaleSource::kDynamic; }
 };
 inline constexpr ActivationSpec kModelDtypeActivations{};
 
@@ -185,13 +212,14 @@ struct QuantizedActivations {
 // `static_scale`: the layer's input scale for the static quantizers (kFp8PerTensorStatic; its
 // scales are then [rows, 1], each that scale, and group = cols); std::invalid_argument if a static
 // quantizer lacks it. For kFp8PerTensorDynamic it is the batch's scale (batch_scale) where x is
-// one part of the batch, as one expert's rows are; absent, x is the whole batch.
+// one part of the batch, as one expert's rows are; absent, x is the whole batch. A quantizer whose
+// GEMMs differ (kFp8PerTensorStaticThenDynamic) always needs it: the caller knows the GEMM.
 QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x,
                                           std::optional<float> static_scale = std::nullopt);
 // What the golden model computes with: code · scale, one fp32 product per element (x unchanged
 // for kNone).
 RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale = std::nullopt);
-// The dynamic per-tensor scale of x (kFp8PerTensorDynamic): the max over rows of row amax / 448,
+// The dynamic per-tensor scale of x (a ScaleSource::kDynamic GEMM): the max over rows of row amax / 448,
 // NaN ignored (fmaxf), Inf kept. The scale of a batch split into parts is the fmax of the parts'
 // scales: the division by 448 is monotone, so the max commutes with it.
 float batch_scale(const ActivationSpec& spec, MatrixView x);
