@@ -494,6 +494,44 @@ TEST(Fnuz, BlockWeightNormalization) {
   EXPECT_EQ(q::dequantize(n), q::dequantize(w));
 }
 
+// Why the ROCm fnuz paths need no rows of their own: with the clamp at 224 = 448 / 2 and every
+// scale doubled, each fnuz quantizer picks the same code bytes as its fn twin (a fnuz code is
+// worth half the fn one; -0 becomes +0) and dequantizes to the same fp32 values, bit for bit —
+// amax / 224 = 2 · (amax / 448) and x / (2s) = (x / s) / 2 exactly in IEEE arithmetic, and the fnuz
+// grid is the fn grid halved down to the subnormals. With the weights' normalization above, the
+// W8A8 kernels' products and scale epilogues (powers of two apart) are the same too.
+TEST(Fnuz, ActivationQuantizersDequantizeAsTheirFnTwins) {
+  RowMatrixXf x = random_matrix(8, 256, 5.0f, 31);
+  for (int j = 0; j < 256; ++j) x(1, j) = std::ldexp(x(1, j), -12);  // a row in the fp8 subnormals
+  x(2, 0) = -0.0f;
+  x(3, 5) = 1e6f;  // saturates on both
+  x(4, 7) = std::numeric_limits<float>::quiet_NaN();
+  const auto same = [](const q::Fp8Quantized& fn, const q::Fp8Quantized& fnuz, const char* what) {
+    ASSERT_EQ(fn.codes.size(), fnuz.codes.size()) << what;
+    for (Eigen::Index i = 0; i < fn.codes.size(); ++i) {
+      const std::uint8_t c = fn.codes.data()[i];
+      EXPECT_EQ(fnuz.codes.data()[i], c == 0x80 ? 0x00 : c) << what << " element " << i;
+    }
+    for (Eigen::Index i = 0; i < fn.scales.size(); ++i)
+      EXPECT_EQ(fnuz.scales.data()[i], 2.0f * fn.scales.data()[i]) << what << " scale " << i;
+    const RowMatrixXf a = q::dequantize(fn), b = q::dequantize(fnuz);
+    for (Eigen::Index i = 0; i < a.size(); ++i)
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(std::fabs(a.data()[i]) == 0 ? 0.0f : a.data()[i]),
+                std::bit_cast<std::uint32_t>(std::fabs(b.data()[i]) == 0 ? 0.0f : b.data()[i]))
+          << what << " element " << i;
+  };
+  same(q::quantize(x, q::Fp8PerTensorStatic{0.03f}), q::quantize(x, q::Fp8PerTensorStatic{0.06f, Format::kE4m3fnuz}),
+       "static per tensor");
+  RowMatrixXf finite = x;
+  finite(4, 7) = 1.0f;  // an amax of NaN rows is not compared here
+  same(q::quantize(finite, q::Fp8PerTensorDynamic{}), q::quantize(finite, q::Fp8PerTensorDynamic{Format::kE4m3fnuz}),
+       "dynamic per tensor");
+  same(q::quantize(finite, q::Fp8PerToken{}), q::quantize(finite, q::Fp8PerToken{std::nullopt, Format::kE4m3fnuz}),
+       "per token");
+  same(q::quantize(x, q::Fp8PerTokenGroup{}),
+       q::quantize(x, q::Fp8PerTokenGroup{q::Fp8GroupQuantizer::kCuda, 128, Format::kE4m3fnuz}), "per token group");
+}
+
 // ---- the per-tensor weight row (scheme.h fp8_per_tensor_w8a16) ------------------------------------
 
 // A generated part's scale is the bf16 value at or just above amax / 448 (so Marlin's cast of it to
