@@ -628,7 +628,8 @@ std::vector<Spec> invariance_cases() {
   for (const WeightScheme scheme : {WeightScheme::kDense, WeightScheme::kMxfp4W4A16, WeightScheme::kFp8Block128W8A16,
                                     WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled,
                                     WeightScheme::kFp8PerTensorW8A16, WeightScheme::kFp8PerTensorW8A8Static,
-                                    WeightScheme::kFp8PerTensorW8A8Dynamic, WeightScheme::kMxfp4W4A8Qdq})
+                                    WeightScheme::kFp8PerTensorW8A8Dynamic, WeightScheme::kMxfp4W4A8Qdq,
+                                    WeightScheme::kNvfp4W4A4Qdq})
     for (const Dtype dtype : {Dtype::kF32, Dtype::kBf16}) {
       Spec s;
       s.scheme = scheme;

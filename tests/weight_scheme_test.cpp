@@ -3,6 +3,7 @@
 // through their storage components.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -44,7 +45,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
             "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
             "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
-            "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq");
+            "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq, nvfp4_w4a4_qdq");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -107,7 +108,8 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
     }
   EXPECT_EQ(rq::scheme_for("nvfp4", "MARLIN"), &rq::spec(rq::WeightScheme::kNvfp4W4A16));
   EXPECT_EQ(rq::scheme_for("nvfp4", "B12X"), &rq::spec(rq::WeightScheme::kNvfp4W4A16Swizzled));
-  EXPECT_EQ(rq::scheme_for("nvfp4", "FLASHINFER_CUTLASS"), nullptr);  // W4A4: no row yet
+  EXPECT_EQ(rq::scheme_for("nvfp4", "FLASHINFER_CUTLASS"), nullptr);  // native W4A4: a kernel of its own
+  EXPECT_EQ(rq::scheme_for("nvfp4", "EMULATION"), &rq::spec(rq::WeightScheme::kNvfp4W4A4Qdq));
   EXPECT_EQ(rq::scheme_for("fp8_block", "DEEPGEMM"), &rq::spec(rq::WeightScheme::kFp8Block128W8A8Ue8m0));
   EXPECT_EQ(rq::scheme_for("fp8_block", "TRITON"), &rq::spec(rq::WeightScheme::kFp8Block128W8A8));
   EXPECT_EQ(rq::scheme_for("mxfp8", "MARLIN"), &rq::spec(rq::WeightScheme::kMxfp8W8A16));
@@ -439,6 +441,48 @@ TEST(WeightSchemes, QuarkW4A8EmulationQuantizesGemm1StaticallyAndGemm2Dynamicall
   EXPECT_NE(base, output(expert(0x1p-7f, 0x1p-6f), hidden));  // w13_input_scale: GEMM1's scale
   // GEMM2's scale is the batch's: token 0 alone comes out otherwise.
   EXPECT_NE(base.row(0), output(expert(0x1p-6f, 0x1p-6f), hidden.topRows(1)).row(0));
+}
+
+// nvfp4_w4a4_qdq (vLLM's NVFP4 W4A4 emulation): each GEMM input quant-dequantized per 16 columns with
+// gs = 1 / max(input_scale), as _nvfp4_quant_dequant_kernel computes it: block scale
+// fp8(gs * amax * RN(1/6)), x * div.full(gs, scale) rounded to e2m1, times div.full(scale, gs).
+TEST(WeightSchemes, Nvfp4W4A4EmulationQuantDequantizesPer16WithTheLayersGlobalScale) {
+  const rq::SchemeSpec& row = rq::spec(rq::WeightScheme::kNvfp4W4A4Qdq);
+  const rq::ActivationSpec& a = row.activation;
+  EXPECT_TRUE(a.qdq);
+  EXPECT_EQ(a.group, 16);
+  EXPECT_FALSE(a.per_tensor());
+  EXPECT_EQ(a.source(1), rq::ScaleSource::kStatic);
+  EXPECT_EQ(a.source(2), rq::ScaleSource::kStatic);
+  EXPECT_TRUE(a.reduced_over_local_experts());
+  EXPECT_FALSE(a.batch_coupled());
+  EXPECT_FALSE(a.dequantizes_in_fp16(1));
+
+  // input_scale 2^-8: gs = 256; amax 1.5 gives the block scale 64, x * 4 rounded to e2m1, times 1/4.
+  rq::RowMatrixXf x = rq::RowMatrixXf::Zero(2, 16);
+  x.row(0).head(6) << 1.5f, 0.1f, -0.3f, 0.0f, -0.0f, 0.7f;
+  const rq::QuantizedActivations q = rq::quantize_activations(a, x, 0x1p-8f);
+  EXPECT_EQ(q.group, 16);
+  EXPECT_EQ(q.scales(0, 0), 0.25f);
+  EXPECT_EQ(q.values(0, 0), 6.0f);
+  EXPECT_EQ(q.values(0, 1), 0.5f);   // 0.4 -> 0.5
+  EXPECT_EQ(q.values(0, 2), -1.0f);  // -1.2 -> -1
+  EXPECT_EQ(std::bit_cast<std::uint32_t>(q.values(0, 4)), 0u);  // -0 -> +0, as the kernel's sign does
+  EXPECT_EQ(q.values(0, 5), 3.0f);   // 2.8 -> 3
+  EXPECT_EQ(q.scales(1, 0), 0.0f);   // an all-zero block
+  EXPECT_EQ(rq::fake_quantize(a, x, 0x1p-8f)(0, 5), 0.75f);
+  EXPECT_THROW(rq::quantize_activations(a, x), std::invalid_argument);
+
+  rq::RowMatrixXf w(4, 32);
+  for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>((i * 7) % 23) / 8 - 1.4f;
+  const rq::SchemeStorage st = row.quantize(row, w);
+  ASSERT_EQ(st.input_scales.size(), 1u);
+  EXPECT_GE(st.input_scales[0], 0x1p-8f);
+  EXPECT_LT(st.input_scales[0], 0x1p-7f);
+  EXPECT_EQ(st.scales.size(), 1u);  // weight_scale_2, as nvfp4_w4a16
+  const rq::ComponentSpec* input = row.find(rq::Component::kInputScales);
+  ASSERT_NE(input, nullptr);
+  EXPECT_EQ(rq::stacked_shape(*input, 3, 2, 64, 32), (Shape{3, 2, 1}));  // w13_input_scale [E, 2]
 }
 
 }  // namespace

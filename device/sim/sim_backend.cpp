@@ -246,6 +246,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kFp8PerTensorW8A8Static, fp8_codes_row},
     {WeightScheme::kFp8PerTensorW8A8Dynamic, fp8_codes_row},
     {WeightScheme::kMxfp4W4A8Qdq, mx_codes_row},
+    {WeightScheme::kNvfp4W4A4Qdq, nvfp4_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)

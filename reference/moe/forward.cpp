@@ -72,16 +72,19 @@ struct GemmScales {
 GemmScales static_scales(const MoeBlock& block, const quant::ActivationSpec& input_quant) {
   if (!input_quant.reduced_over_local_experts()) return {};
   std::vector<float> w13, w2;
-  const auto input_scale = [](const StackedWeight& w, const char* what) {
-    const auto* q = std::get_if<SchemeWeight>(&w.parts.front());
-    if (!q || q->storage.input_scales.size() != 1)
-      throw std::invalid_argument(std::string("forward: static activation scales: ") + what +
-                                  ": expected one input scale per expert, found none");
-    return q->storage.input_scales.front();
+  // One input scale per part: a fused w13 holds one, NVFP4's separate gate and up one each ([E, 2]).
+  const auto input_scales = [](const StackedWeight& w, const char* what, std::vector<float>& out) {
+    for (const Weight& part : w.parts) {
+      const auto* q = std::get_if<SchemeWeight>(&part);
+      if (!q || q->storage.input_scales.size() != 1)
+        throw std::invalid_argument(std::string("forward: static activation scales: ") + what +
+                                    ": expected one input scale per expert and part, found none");
+      out.push_back(q->storage.input_scales.front());
+    }
   };
   for (const Expert& e : block.experts) {
-    w13.push_back(input_scale(e.gate_up, "w13_input_scale"));
-    w2.push_back(input_scale(e.down, "w2_input_scale"));
+    input_scales(e.gate_up, "w13_input_scale", w13);
+    input_scales(e.down, "w2_input_scale", w2);
   }
   GemmScales out;
   if (input_quant.source(1) == quant::ScaleSource::kStatic) out.gemm1 = quant::reduce_input_scales(w13, "w13_input_scale");

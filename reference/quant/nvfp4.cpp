@@ -75,6 +75,12 @@ Nvfp4Tensor quantize(MatrixView x, Nvfp4Quantizer quantizer, Nvfp4GlobalScale gl
           out_scale = std::fmin(1.0f / (sff * (1.0f / gs)), std::numeric_limits<float>::max());
           break;
         }
+        case Nvfp4Quantizer::kTritonQdq: {
+          sfq = fmt::e4m3fn_satfinite(std::clamp(gs * (amax * (1.0f / 6.0f)), -448.0f, 448.0f));
+          const float sff = fmt::decode(fmt::Format::kE4m3fn, sfq);
+          out_scale = sff == 0.0f ? 0.0f : fmt::div_full(gs, sff);
+          break;
+        }
         case Nvfp4Quantizer::kReferenceEmulation: {
           const float scale = std::clamp(gs * (amax * (1.0f / 6.0f)), -448.0f, 448.0f);
           sfq = fmt::e4m3fn_torch(scale);
@@ -89,13 +95,19 @@ Nvfp4Tensor quantize(MatrixView x, Nvfp4Quantizer quantizer, Nvfp4GlobalScale gl
       for (std::int64_t i = 0; i < kNvfp4Block; ++i) {
         float v = blk[i] * out_scale;
         // cast_to_fp4 returns |x| rounded times torch.sign(x), and torch.sign(±0) is +0.
-        if (quantizer == Nvfp4Quantizer::kReferenceEmulation) v = v == 0.0f ? 0.0f : std::clamp(v, -6.0f, 6.0f);
+        // The Triton kernel's sign is x < 0 ? -1 : 1, so a ±0 input is +0 there too.
+        if (quantizer == Nvfp4Quantizer::kReferenceEmulation || quantizer == Nvfp4Quantizer::kTritonQdq)
+          v = v == 0.0f ? 0.0f : std::clamp(v, -6.0f, 6.0f);
         const std::uint8_t code = fmt::e2m1_satfinite(v);
         const std::int64_t c = b * kNvfp4Block + i;
         q.packed(r, c / 2) |= std::uint8_t(code << (4 * (c % 2)));
       }
     }
   return q;
+}
+
+float nvfp4_qdq_block_scale(std::uint8_t block_scale, float gs) {
+  return fmt::div_full(fmt::decode(fmt::Format::kE4m3fn, block_scale), gs);
 }
 
 void nvfp4_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
@@ -128,6 +140,13 @@ SchemeStorage quantize_nvfp4_weight(const SchemeSpec&, MatrixView values) {
   s.codes.assign(q.packed.data(), q.packed.data() + q.packed.size());
   s.scale_bytes.assign(q.block_scales.data(), q.block_scales.data() + q.block_scales.size());
   s.scales = {scale_2};
+  return s;
+}
+
+SchemeStorage quantize_nvfp4_w4a4_weight(const SchemeSpec& scheme, MatrixView values) {
+  SchemeStorage s = quantize_nvfp4_weight(scheme, values);
+  const unsigned j = s.scale_bytes.empty() ? 0u : s.scale_bytes.front() & 7u;
+  s.input_scales = {std::ldexp(static_cast<float>(8 + j) / 8.0f, -8)};
   return s;
 }
 

@@ -39,6 +39,12 @@ enum class Nvfp4Dequant : std::uint8_t {
   kModelOpt,
   // vLLM `nvfp4_emulation_utils` reference: W = e2m1 · (fp32(ue4m3) / quant), the ratio rounded first.
   kReferenceEmulation,
+  // vLLM `_nvfp4_quant_dequant_kernel` (Triton; ref_nvfp4_quant_dequant on CUDA and ROCm, the
+  // W4A4 emulation's activation quant-dequant): scale = fp8e4nv(clamp(gs · (amax · RN(1/6)), ±448))
+  // (cvt.rn.satfinite); out = scale == 0 ? 0 : gs / scale with Triton's `/` (div.full);
+  // q = e2m1 RNE of clamp(x · out, ±6), a ±0 input giving +0. Its dequantization multiplies by
+  // scale / gs, div.full again (nvfp4_qdq_block_scale).
+  kTritonQdq,
 };
 
 RowMatrixXf dequantize(const Nvfp4Tensor& q, Nvfp4Dequant order = Nvfp4Dequant::kModelOpt);
@@ -60,9 +66,17 @@ enum class Nvfp4Quantizer : std::uint8_t {
   // out = 1 / (scale · (1 / gs)) with 1/0 -> 0 (IEEE); q = cast_to_fp4(clamp(x · out, ±6)),
   // whose thresholds are RNE and whose torch.sign makes ±0 into +0 (code 0, never 8).
   kReferenceEmulation,
+  // vLLM `_nvfp4_quant_dequant_kernel` (Triton; ref_nvfp4_quant_dequant on CUDA and ROCm, the
+  // W4A4 emulation's activation quant-dequant): scale = fp8e4nv(clamp(gs · (amax · RN(1/6)), ±448))
+  // (cvt.rn.satfinite); out = scale == 0 ? 0 : gs / scale with Triton's `/` (div.full);
+  // q = e2m1 RNE of clamp(x · out, ±6), a ±0 input giving +0. Its dequantization multiplies by
+  // scale / gs, div.full again (nvfp4_qdq_block_scale).
+  kTritonQdq,
 };
 
 Nvfp4Tensor quantize(MatrixView x, Nvfp4Quantizer quantizer, Nvfp4GlobalScale global_scale);
+// The multiplier kTritonQdq dequantizes a block with: div.full(fp32(ue4m3 block scale), gs).
+float nvfp4_qdq_block_scale(std::uint8_t block_scale, float gs);
 
 // ---- the weight-scheme table's NVFP4 rows (scheme.h nvfp4_w4a16) -----------------------------------
 struct SchemeSpec;
@@ -77,5 +91,9 @@ void nvfp4_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storag
 // (Nvfp4Quantizer::kReferenceEmulation). Each part gets its own global scale, so the experts of a
 // generated block differ in it (what B19 needs).
 SchemeStorage quantize_nvfp4_weight(const SchemeSpec& scheme, MatrixView values);
+// The same checkpoint with a static input scale per projection (ModelOpt `input_scale`, a
+// dequantization multiplier, nominally amax_x / (6 · 448)): a calibration stand-in with four
+// significant bits, 2^-8 · (8 + j) / 8 (j: the low three bits of the first block-scale byte).
+SchemeStorage quantize_nvfp4_w4a4_weight(const SchemeSpec& scheme, MatrixView values);
 
 }  // namespace moecheck::reference::quant

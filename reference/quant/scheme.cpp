@@ -93,6 +93,14 @@ constexpr ComponentSpec kNvfp4Components[] = {
     {Component::kScaleBytes, Format::kUe4m3, kNvfp4ScaleBytes, 1, false, "_weight_scale"},
     {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale_2", true},
 };
+// The same with ModelOpt's static input scales, one per expert and part as weight_scale_2 (vLLM's
+// w13_input_scale [E, 2], w2_input_scale [E]; only their max is used).
+constexpr ComponentSpec kNvfp4W4A4Components[] = {
+    {Component::kCodes, Format::kE2m1, kFp4Bytes, 1, false, "_weight"},
+    {Component::kScaleBytes, Format::kUe4m3, kNvfp4ScaleBytes, 1, false, "_weight_scale"},
+    {Component::kScales, std::nullopt, kUnpacked, 1, false, "_weight_scale_2", true},
+    {Component::kInputScales, std::nullopt, kUnpacked, 1, false, "_input_scale", true},
+};
 // vLLM's per-tensor FP8 MoE weights as the kernels receive them (Fp8MoEMethod @ 7ca49fbe): `weight`
 // e4m3fn [N, K] and one fp32 `weight_scale` per expert and projection. A checkpoint holds one scale
 // per shard (w13_weight_scale [E, 2]: w1, w3); process_weights_after_loading requantizes both
@@ -232,12 +240,20 @@ constexpr std::string_view kNvfp4MarlinBackends[] = {"MARLIN"};
 constexpr std::string_view kNvfp4B12xBackends[] = {"B12X"};
 constexpr MethodBinding kNvfp4W4A16Methods[] = {{"nvfp4", kNvfp4MarlinBackends}};
 constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBackends}};
+// NVFP4 W4A4 on EMULATION (Nvfp4QuantizationEmulationTritonExperts, nvfp4_emulation_moe.py @
+// HollowMan6/vllm 2026-08-22): each GEMM input quant-dequantized by ref_nvfp4_quant_dequant with
+// the layer's one global scale, a1_gscale = 1 / max(w13_input_scale) (a2 likewise; the max over
+// the experts the layer holds, oracle/nvfp4.py's EMULATION branch), then the weight path of the
+// W4A16 rows. On CUDA and ROCm the quant-dequant is the Triton kernel modelled here; XPU runs
+// ref_nvfp4_quant's torch ops (IEEE divisions), whose last-bit differences P2's bound covers.
+constexpr MethodBinding kNvfp4W4A4Methods[] = {{"nvfp4", kEmulation}};
+constexpr ActivationSpec kNvfp4QdqActivations{ActivationQuant::kNvfp4Qdq, kNvfp4Block, true};
 
 // DeepSeek-V3's activation quantization: per token, 128 columns (the weight block's K).
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 23> kSchemes = {{
+const std::array<SchemeSpec, 24> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -366,6 +382,13 @@ const std::array<SchemeSpec, 23> kSchemes = {{
      "scale (amax/448 of every pair's intermediate), then the 16-bit GEMMs (vLLM's emulation of w_mxfp4_a_fp8)",
      kMxfp4W4A8Components, kMxBlock, GateUpParts::kFused, ScaleLayout::kPlain, false, kFp8StaticThenDynamicQdq,
      kMxfp4W4A8Methods, mx_dequantize_rows, quantize_mxfp4_w4a8_weight},
+    {WeightScheme::kNvfp4W4A4Qdq, "nvfp4_w4a4_qdq",
+     "NVFP4 (ModelOpt) weights as nvfp4_w4a16, plus static input scales (one per expert and part); each GEMM "
+     "input quant-dequantized to NVFP4 per 16 columns with the global scale 1 / max(input_scale) (vLLM's Triton "
+     "_nvfp4_quant_dequant_kernel: div.full reciprocals), in the model dtype, then the W4A16 emulation kernel's "
+     "weight path (vLLM's W4A4 emulation)",
+     kNvfp4W4A4Components, kNvfp4Block, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kNvfp4QdqActivations,
+     kNvfp4W4A4Methods, nvfp4_dequantize_rows, quantize_nvfp4_w4a4_weight},
 }};
 
 // clang-format off
@@ -383,8 +406,9 @@ constexpr UnboundReason kUnboundReasons[] = {
     {"quark_w_mxfp4_a_mxfp4", "AITER's CK W4A4 kernel (AITER_MXFP4_MXFP4, CK), XPU and CPU run their own numerics "
                               "and NONE is the older rulesets' no-kernel choice; only EMULATION's quant-dequantize is "
                               "a row"},
-    {"nvfp4", "these quantize the activations to NVFP4 with per-expert input global scales (W4A4), not a row yet "
-              "(DEFAULT is the older rulesets' name); only the W4A16 paths (MARLIN, B12X) are"},
+    {"nvfp4", "these run W4A4 kernels of their own (native NVFP4 activations: FlashInfer, CUTLASS, HUMMING) "
+              "(DEFAULT is the older rulesets' name); the W4A16 paths (MARLIN, B12X) and EMULATION's W4A4 "
+              "quant-dequantize are rows"},
     {"int4_wna16", "kernels or roundings of their own, not modelled: the batched format, MXINT4, the CPU, XPU and "
                    "HUMMING kernels, EMULATION's dequantization to bf16 at load; DEFAULT (the older rulesets') stands "
                    "for Marlin or Triton by checkpoint config"},
@@ -439,6 +463,7 @@ std::string_view name(ActivationQuant quant) {
     case ActivationQuant::kFp8PerTensorStatic: return "fp8_per_tensor_static";
     case ActivationQuant::kFp8PerTensorDynamic: return "fp8_per_tensor_dynamic";
     case ActivationQuant::kFp8PerTensorStaticThenDynamic: return "fp8_per_tensor_static_then_dynamic";
+    case ActivationQuant::kNvfp4Qdq: return "nvfp4_qdq";
     case ActivationQuant::kMxfp4QuarkEven: return "mxfp4_quark_even";
   }
   return "unknown";
@@ -493,6 +518,24 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
       throw std::invalid_argument("quantize_activations: fp8_per_tensor_static needs the layer's input scale");
     const Fp8Quantized q = quantize(x, Fp8PerTensorStatic{*static_scale, formats::Format::kE4m3fn});
     return {decoded_codes(q), RowMatrixXf::Constant(x.rows(), 1, *static_scale), x.cols()};
+  }
+  if (spec.quant == ActivationQuant::kNvfp4Qdq) {
+    if (!static_scale)
+      throw std::invalid_argument("quantize_activations: nvfp4 quant-dequant needs the layer's input scale");
+    // a1_gscale = 1.0 / a13_scale.max(): an IEEE division in torch.
+    const float gs = 1.0f / *static_scale;
+    const Nvfp4Tensor q = quantize(x, Nvfp4Quantizer::kTritonQdq, Nvfp4GlobalScale{gs, *static_scale});
+    QuantizedActivations out;
+    out.group = kNvfp4Block;
+    out.values.resize(x.rows(), x.cols());
+    out.scales.resize(x.rows(), x.cols() / kNvfp4Block);
+    const float* decode = formats::decode_table(formats::Format::kE2m1);
+    for (Eigen::Index r = 0; r < x.rows(); ++r)
+      for (Eigen::Index c = 0; c < x.cols(); ++c)
+        out.values(r, c) = decode[(q.packed(r, c / 2) >> (4 * (c % 2))) & 0x0F];
+    for (Eigen::Index r = 0; r < x.rows(); ++r)
+      for (Eigen::Index b = 0; b < out.scales.cols(); ++b) out.scales(r, b) = nvfp4_qdq_block_scale(q.block_scales(r, b), gs);
+    return out;
   }
   if (spec.quant == ActivationQuant::kMxfp4QuarkEven) {
     const Mxfp4Weight q = quantize(x, Mxfp4Rounding::kQuarkEven);

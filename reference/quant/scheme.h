@@ -45,6 +45,7 @@ enum class WeightScheme : std::uint8_t {
   kFp8PerTensorW8A8Static,  // FP8 per-tensor weights, activations fp8 per tensor with the checkpoint's static input scales (Triton)
   kFp8PerTensorW8A8Dynamic,  // FP8 per-tensor weights, activations fp8 per tensor, the scale the amax of the batch (Triton)
   kMxfp4W4A8Qdq,  // Quark MXFP4 weights with static FP8 input scales; activations fp8 quant-dequantized (emulation)
+  kNvfp4W4A4Qdq,  // NVFP4 weights with static input scales; activations NVFP4 quant-dequantized (emulation)
 };
 
 // The storage tensors a weight is made of.
@@ -137,6 +138,10 @@ enum class ActivationQuant : std::uint8_t {
   // GEMM2's with a dynamic one — the emulation's apply passes a2_scale None to TritonExperts, so
   // scaled_fp8_quant takes the amax of intermediate_cache2 and w2_input_scale goes unused.
   kFp8PerTensorStaticThenDynamic,
+  // NVFP4 per 16 columns with one static global scale per GEMM, gs = 1 / (the max of the layer's
+  // input scales) (oracle/nvfp4.py's EMULATION branch), quant-dequantized by vLLM's Triton
+  // _nvfp4_quant_dequant_kernel (quant/nvfp4.h Nvfp4Quantizer::kTritonQdq); W4A4 emulation.
+  kNvfp4Qdq,
   kMxfp4QuarkEven,  // dynamic MXFP4 per 32 columns, amd-quark `qdq_mxfp4(x, "even")` (vLLM
                     // fused_moe/utils.py _mxfp4_quantize -> quant_dequant_mxfp4; quant/mxfp4.h
                     // Mxfp4Rounding::kQuarkEven)
@@ -173,13 +178,18 @@ struct ActivationSpec {
   // One scale for the whole GEMM input (per tensor): the kernel sums the code products over all
   // of K and scales the sum once, acc · a_scale · b_scale, after the K loop (fused_moe_kernel's
   // per-tensor path), not per K tile.
-  bool per_tensor() const { return source(1) != ScaleSource::kNone; }
-  // GEMM `gemm`'s (1 or 2) scale source.
+  // One fp8 scale for the whole GEMM input (the FP8 per-tensor quantizers).
+  bool per_tensor() const {
+    return quant == ActivationQuant::kFp8PerTensorStatic || quant == ActivationQuant::kFp8PerTensorDynamic ||
+           quant == ActivationQuant::kFp8PerTensorStaticThenDynamic;
+  }
+  // Where GEMM `gemm`'s (1 or 2) per-tensor scale comes from (NVFP4: its global scale).
   ScaleSource source(int gemm) const {
     switch (quant) {
       case ActivationQuant::kFp8PerTensorStatic: return ScaleSource::kStatic;
       case ActivationQuant::kFp8PerTensorDynamic: return ScaleSource::kDynamic;
       case ActivationQuant::kFp8PerTensorStaticThenDynamic: return gemm == 1 ? ScaleSource::kStatic : ScaleSource::kDynamic;
+      case ActivationQuant::kNvfp4Qdq: return ScaleSource::kStatic;  // the global scale; blocks of 16 under it
       default: return ScaleSource::kNone;
     }
   }
@@ -192,7 +202,7 @@ struct ActivationSpec {
   // by the 0-dim fp32 scale: torch computes that in fp16 (the scale cast to fp16, the product
   // rounded to fp16) before `.to(A.dtype)`; a dynamic scale is a [1] tensor, which promotes the
   // product to fp32.
-  bool dequantizes_in_fp16(int gemm) const { return qdq && source(gemm) == ScaleSource::kStatic; }
+  bool dequantizes_in_fp16(int gemm) const { return per_tensor() && qdq && source(gemm) == ScaleSource::kStatic; }
   // The scale is a reduction over the whole GEMM input, so each token's codes depend on the other
   // rows of the batch: a pad row of a CUDA-graph batch that raises the amax changes every real
   // token's output (P1 draws no token padding for such a row), token 0 alone is quantized with its
