@@ -298,6 +298,27 @@ TEST(WeightSchemes, StaticPerTensorActivationsUseTheLayersMaxInputScale) {
   EXPECT_NE(mixed, output({with_input_scales(0x1p-7f, 0x1p-8f), with_input_scales(0x1p-7f, 0x1p-8f)}));
 }
 
+// A one-expert Mixtral block, H = I = 32, top-1 (every token to the expert), and the gate/up and
+// down values a test quantizes its parts from (off the fp8 grids).
+struct OneExpert {
+  moe::MoeBlock block;
+  rq::RowMatrixXf gate_up = rq::RowMatrixXf(64, 32), down = rq::RowMatrixXf(32, 32);
+};
+OneExpert one_expert_block(moe::Dtype dtype) {
+  OneExpert o;
+  moe::MoeBlock& b = o.block;
+  b.family = moe::Family::kMixtral;
+  b.dtype = dtype;
+  b.hidden = 32;
+  b.intermediate = 32;
+  b.semantics = moe::semantics(b.family);
+  b.semantics.router.top_k = 1;
+  b.router = moe::DenseWeight{1, 32, std::vector<float>(32, 0.0f)};
+  for (Eigen::Index i = 0; i < o.gate_up.size(); ++i) o.gate_up.data()[i] = static_cast<float>((i * 5) % 13) / 32 - 0.2f;
+  for (Eigen::Index i = 0; i < o.down.size(); ++i) o.down.data()[i] = static_cast<float>((i * 3) % 17) / 32 - 0.25f;
+  return o;
+}
+
 // fp8_per_tensor_w8a8_dynamic: one scale per GEMM input, amax / 448 over every row given
 // (dynamic_scaled_fp8_quant: fmaxf from 0, so NaN is ignored and Inf kept), applied as the static
 // quantizer applies its scale; so each row's codes depend on every other row of the batch.
@@ -351,20 +372,11 @@ TEST(WeightSchemes, DynamicPerTensorActivationsTakeOneAmaxOverTheWholeBatch) {
 
   // The golden quantizes with the whole batch's scale: token 0 beside a larger token 1 comes out
   // otherwise than token 0 alone.
-  moe::MoeBlock b;
-  b.family = moe::Family::kMixtral;
-  b.dtype = moe::Dtype::kF32;
-  b.hidden = 32;
-  b.intermediate = 32;
-  b.semantics = moe::semantics(b.family);
-  b.semantics.router.top_k = 1;
-  rq::RowMatrixXf gate_up(64, 32), down(32, 32);
-  for (Eigen::Index i = 0; i < gate_up.size(); ++i) gate_up.data()[i] = static_cast<float>((i * 5) % 13) / 32 - 0.2f;
-  for (Eigen::Index i = 0; i < down.size(); ++i) down.data()[i] = static_cast<float>((i * 3) % 17) / 32 - 0.25f;
-  b.router = moe::DenseWeight{1, 32, std::vector<float>(32, 0.0f)};
+  OneExpert one = one_expert_block(moe::Dtype::kF32);
+  moe::MoeBlock& b = one.block;
   moe::Expert e;
-  e.gate_up.parts = {moe::quantize_weight(row.scheme, gate_up)};
-  e.down.parts = {moe::quantize_weight(row.scheme, down)};
+  e.gate_up.parts = {moe::quantize_weight(row.scheme, one.gate_up)};
+  e.down.parts = {moe::quantize_weight(row.scheme, one.down)};
   b.experts = {e};
   moe::RowMatrix<float> hidden(2, 32);
   for (Eigen::Index i = 0; i < 32; ++i) {
@@ -408,21 +420,12 @@ TEST(WeightSchemes, QuarkW4A8EmulationQuantizesGemm1StaticallyAndGemm2Dynamicall
   for (Eigen::Index i = 0; i < ref.size(); ++i) EXPECT_EQ(rows[static_cast<std::size_t>(i)], ref.data()[i]) << i;
   EXPECT_THROW(rq::quantize_activations(a, w), std::invalid_argument);  // the GEMM's scale is the caller's
 
-  moe::MoeBlock b;
-  b.family = moe::Family::kMixtral;
-  b.dtype = moe::Dtype::kBf16;
-  b.hidden = 32;
-  b.intermediate = 32;
-  b.semantics = moe::semantics(b.family);
-  b.semantics.router.top_k = 1;
-  rq::RowMatrixXf gate_up(64, 32), down(32, 32);
-  for (Eigen::Index i = 0; i < gate_up.size(); ++i) gate_up.data()[i] = static_cast<float>((i * 5) % 13) / 32 - 0.2f;
-  for (Eigen::Index i = 0; i < down.size(); ++i) down.data()[i] = static_cast<float>((i * 3) % 17) / 32 - 0.25f;
-  b.router = moe::DenseWeight{1, 32, std::vector<float>(32, 0.0f)};
+  OneExpert one = one_expert_block(moe::Dtype::kBf16);
+  moe::MoeBlock& b = one.block;
   const auto expert = [&](float s13, float s2) {
     moe::Expert e;
-    e.gate_up.parts = {moe::quantize_weight(row.scheme, gate_up)};
-    e.down.parts = {moe::quantize_weight(row.scheme, down)};
+    e.gate_up.parts = {moe::quantize_weight(row.scheme, one.gate_up)};
+    e.down.parts = {moe::quantize_weight(row.scheme, one.down)};
     std::get<moe::SchemeWeight>(e.gate_up.parts[0]).storage.input_scales = {s13};
     std::get<moe::SchemeWeight>(e.down.parts[0]).storage.input_scales = {s2};
     return e;

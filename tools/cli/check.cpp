@@ -205,10 +205,7 @@ void add_check(CLI::App& app, int& exit_code) {
   sub->add_option("--save-to", opts->save_to,
                   "Where failing counterexamples are written (default: $MOECHECK_REGRESSIONS, else the source "
                   "tree's fixtures/regressions)");
-  sub->add_option("--dtype", opts->dtype, "Only generate cases of this model dtype: fp32 or bf16 (default: both)");
-  sub->add_option("--layout", opts->layout,
-                  "Only generate families of this gate/up layout: concatenated or interleaved (gpt-oss; its FP8-grid "
-                  "schemes fall back to MXFP4) (default: both)");
+  add_case_filter_options(sub, opts->dtype, opts->layout);
   sub->add_flag("--large", opts->large,
                 "Also generate the real model sizes (2880, 2688, 1440, 1408, 720, 704) and boundaries up to 128*12 "
                 "(slower: a gpt-oss-sized P1 case takes about 5 s)");

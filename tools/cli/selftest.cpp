@@ -263,10 +263,7 @@ void add_selftest(CLI::App& app, int& exit_code) {
   sub->add_option("--save-to", opts->save_to,
                   "Write each fault's shrunk counterexample as a fixture into DIR (default: not written); with "
                   "--matrix, every property's that catches it");
-  sub->add_option("--dtype", opts->dtype, "Only generate cases of this model dtype: fp32 or bf16 (default: both)");
-  sub->add_option("--layout", opts->layout,
-                  "Only generate families of this gate/up layout: concatenated or interleaved (gpt-oss; its FP8-grid "
-                  "schemes fall back to MXFP4) (default: both)");
+  add_case_filter_options(sub, opts->dtype, opts->layout);
   sub->add_flag("--list", opts->list, "Print the fault catalog and exit");
   sub->add_flag("--matrix", opts->matrix,
                 "Run every fault against every property on its own and print which properties catch it, after how "
