@@ -228,6 +228,15 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
     t.push_back({WeightScheme::kFp8PerTensorW8A8Dynamic, Dtype::kF32, 1.0 / (1 << 4), w8a8_dynamic_reason});
     t.push_back({WeightScheme::kFp8PerTensorW8A8Dynamic, Dtype::kBf16, 1.0 / (1 << 4),
                  w8a8_dynamic_reason + "; and " + bf16_reason});
+    // Per-channel W8A8 with dynamic per-token activations: each GEMM input row has a scale of its own
+    // (its amax / 448), so a flip at an e4m3 boundary moves an element by a step of its row's scale.
+    static const std::string w8a8_channel_reason =
+        "W8A8 with per-channel weight scales and a dynamic per-token scale per GEMM input row: an element of "
+        "GEMM2's input that straddles an e4m3 boundary moves by an fp8 step of its row's scale, and that scale "
+        "follows the row's largest intermediate, which differs by the GEMM1 accumulation order";
+    t.push_back({WeightScheme::kFp8PerChannelW8A8, Dtype::kF32, 1.0 / (1 << 4), w8a8_channel_reason});
+    t.push_back({WeightScheme::kFp8PerChannelW8A8, Dtype::kBf16, 1.0 / (1 << 4),
+                 w8a8_channel_reason + "; and " + bf16_reason});
     static const std::string w4a8_reason =
         "MXFP4 weights with fp8 activations (quant-dequant): both quantize with the same codec and scales, but "
         "GEMM2's input differs by the GEMM1 accumulation order, so an element at an e4m3 rounding boundary moves "
@@ -573,14 +582,18 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
     // rank's I shard (TP) or its experts' pairs (EP), so each rank quantizes GEMM2's input on a grid
     // of its own, finer than the whole layer's, and the two sides' fp8 rounding errors no longer
     // cancel: each is up to half an fp8 step (2^-4 of the element), so the bound is 2^-3.
-    const bool rank_local_scales = reference::quant::spec(c.scheme).activation.batch_coupled();
-    TpTolerance tol = tensor_parallel_tolerance(c.block.dtype);
-    if (rank_local_scales)
-      tol = {c.block.dtype, 1.0 / (1 << 3),
+    // A per-token scale is the amax of the row the rank holds: under TP, GEMM2's row is the rank's I
+    // shard, so the same holds for TP (EP keeps rows whole).
+    const reference::quant::ActivationSpec& act = reference::quant::spec(c.scheme).activation;
+    const TpTolerance tp_tol = tensor_parallel_tolerance(c.block.dtype);
+    TpTolerance rank_local_tol = tp_tol;
+    if (act.tp_rank_local_scales())
+      rank_local_tol = {c.block.dtype, 1.0 / (1 << 3),
              "each rank quantizes GEMM2's input with the amax of its own shard, so the ranks' fp8 grids differ from "
              "the whole layer's: two fp8 roundings of up to 2^-4 each (measured worst of the row max: "
              "fp8_per_tensor_w8a8_dynamic 0.082 fp32, 0.062 bf16 over 134 + 114 cases, 0.090 in a 200-case run; mxfp4_w4a8_qdq 0.072 fp32, "
              "0.061 bf16 over 118 + 122 cases, TP only)"};
+    const TpTolerance* reason = &tp_tol;  // the bound the message explains
     int applied = 0;
     bool ok = true;
     // A static per-tensor activation scale is the max over the experts a rank holds (vLLM without
@@ -597,6 +610,9 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
         if (!unsupported_reason(plan, ct.scheme).empty() || !pd::partition(plan).ok()) continue;
         if (ep && c.block.num_experts() < tp) continue;
         ++applied;
+        const bool rank_local = ep ? act.batch_coupled() : act.tp_rank_local_scales();
+        const TpTolerance& tol = rank_local ? rank_local_tol : tp_tol;
+        if (rank_local) reason = &rank_local_tol;
         std::vector<std::vector<float>> partials;
         std::vector<float> sum(static_cast<std::size_t>(T * H), 0.0f);
         for (int rank = 0; rank < tp; ++rank) {
@@ -629,7 +645,7 @@ Verdict check_tensor_parallel(const MoeCase& c, const device::Backend& backend, 
     if (ep_changes_numerics)
       os << "; EP not compared (each EP rank quantizes the activations with the max of its own experts' static "
             "input scales)";
-    os << " (" << tol.reason << "); case " << describe(c);
+    os << " (" << reason->reason << "); case " << describe(c);
     v.message = os.str();
   });
 }

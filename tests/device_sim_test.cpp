@@ -629,7 +629,7 @@ std::vector<Spec> invariance_cases() {
                                     WeightScheme::kNvfp4W4A16, WeightScheme::kNvfp4W4A16Swizzled,
                                     WeightScheme::kFp8PerTensorW8A16, WeightScheme::kFp8PerTensorW8A8Static,
                                     WeightScheme::kFp8PerTensorW8A8Dynamic, WeightScheme::kMxfp4W4A8Qdq,
-                                    WeightScheme::kNvfp4W4A4Qdq})
+                                    WeightScheme::kNvfp4W4A4Qdq, WeightScheme::kFp8PerChannelW8A8})
     for (const Dtype dtype : {Dtype::kF32, Dtype::kBf16}) {
       Spec s;
       s.scheme = scheme;

@@ -399,7 +399,7 @@ const std::vector<BadCase> kBad2 = {
     // WNA16 group scales are fp16/bf16 tensors: a byte fill (meaningful for E8M0 / E4M3 scale bytes)
     // was once written for them, and only P6's TP 4 Marlin tile padding reached it.
     {"ByteFillOnFloatScales", [](Json& j) { j["methods"]["int4_wna16"]["post_load_fill"]["scale"] = "0x00"; },
-     "/methods/int4_wna16/post_load_fill/scale", "\"zero\" or \"uninitialized\" (the scales of int4_wna16 are floats",
+     "/methods/int4_wna16/post_load_fill/scale", "\"zero\", \"one\" or \"uninitialized\" (the scales of int4_wna16 are floats",
      "\"0x00\" (a string)"},
     {"SelectionUnknown", [](Json& j) { j["methods"]["int4_wna16"]["backend_selection"] = "wna"; },
      "/methods/int4_wna16/backend_selection", "the name of a selection in /selections (s)", "\"wna\" (a string)"},

@@ -45,7 +45,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "fp8_block128_w8a8, mxfp4_w4a4_qdq, int4_g128_w4a16, int8_g128_w8a16, nvfp4_w4a16, nvfp4_w4a16_swizzled, "
             "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
             "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
-            "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq, nvfp4_w4a4_qdq");
+            "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq, nvfp4_w4a4_qdq, fp8_per_channel_w8a8");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -76,6 +76,12 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
       } else if (scale && scale->per_part && m->scale == pd::ScaleKind::kPerTensor) {
         // One fp32 scale per expert and part: nothing along K, no block.
         EXPECT_EQ(m->scale_block, 0) << method;
+      } else if (scale && m->scale == pd::ScaleKind::kPerChannel) {
+        // One fp32 scale per output row over the whole of K, kept by padding and TP shards of K.
+        EXPECT_TRUE(scale->packing.whole_axis()) << method;
+        EXPECT_FALSE(scale->per_part) << method;
+        EXPECT_EQ(scale->stored_cols(7), 1) << method;
+        EXPECT_EQ(scale->stored_cols(4096), 1) << method;
       } else if (scale) {
         EXPECT_EQ(m->scale_block, scale->packing.elements) << method;
       } else
@@ -124,6 +130,10 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "MARLIN"), &rq::spec(rq::WeightScheme::kFp8PerTensorW8A16));
   EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "TRITON"), &rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Static));
   EXPECT_EQ(rq::scheme_for("fp8_per_tensor", "FLASHINFER_CUTLASS"), nullptr);  // a kernel of its own
+  // compressed-tensors FP8 channel / token: Triton's per-channel path; CUTLASS and AITER are their own.
+  EXPECT_EQ(rq::scheme_for("fp8_per_channel", "TRITON"), &rq::spec(rq::WeightScheme::kFp8PerChannelW8A8));
+  EXPECT_EQ(rq::scheme_for("fp8_per_channel", "VLLM_CUTLASS"), nullptr);
+  EXPECT_EQ(rq::scheme_for("fp8_per_channel", "AITER"), nullptr);
   // Quark W4A8: the emulation quant-dequantizes the activations; CPU runs the W4A16 config; AITER's
   // W4A8 kernel is its own.
   EXPECT_EQ(rq::scheme_for("quark_w_mxfp4_a_fp8", "EMULATION"), &rq::spec(rq::WeightScheme::kMxfp4W4A8Qdq));

@@ -247,6 +247,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kFp8PerTensorW8A8Dynamic, fp8_codes_row},
     {WeightScheme::kMxfp4W4A8Qdq, mx_codes_row},
     {WeightScheme::kNvfp4W4A4Qdq, nvfp4_row},
+    {WeightScheme::kFp8PerChannelW8A8, fp8_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -568,11 +569,18 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   const auto quantize_static = [&](const float* data, std::int64_t rows, std::int64_t cols, std::optional<float> s) {
     return rq::quantize_activations(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols), s);
   };
-  // Per tensor, the weight's scale is one fp32 per expert and projection; the epilogue applies it.
-  const auto projection_scale = [&](const PaddedWeight& w, std::int32_t e) { return w.scales.data[static_cast<std::size_t>(e)]; };
-  // W8A8 with one scale per GEMM input: the tensor cores read the codes and the epilogue scales the
-  // sum. A quant-dequantizing row with per-tensor scales runs the 16-bit GEMM instead.
-  const bool per_tensor = input_quant.per_tensor() && !input_quant.qdq;
+  // The weight's scale that the epilogue applies: one fp32 per expert and projection (per tensor), or
+  // one per output row n of the padded projection's `rows` (per channel: fused_moe_kernel's b_scale
+  // at offs_bn).
+  const rq::ComponentSpec* weight_scales = scheme.find(rq::Component::kScales);
+  const bool per_channel_weights = weight_scales && !weight_scales->per_part;
+  const auto weight_scale = [&](const PaddedWeight& w, std::int32_t e, std::int64_t rows, std::int64_t n) {
+    return w.scales.data[static_cast<std::size_t>(per_channel_weights ? e * rows + n : e)];
+  };
+  // W8A8 with scales over all of K (per tensor, per token): the tensor cores read the codes and the
+  // epilogue scales the sum, acc · a_scale[row] · b_scale. A quant-dequantizing row with per-tensor
+  // scales runs the 16-bit GEMM instead.
+  const bool scales_after_k = input_quant.scales_after_k();
   // Dynamic per-tensor activations (fp8_per_tensor_w8a8_dynamic): GEMM1's scale is the amax of every
   // row the prepare step quantizes — all tokens of the padded batch, pad rows included (or a1's
   // pairs with the weight on the input).
@@ -583,7 +591,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   std::vector<float> x_qdq;
   rq::QuantizedActivations qa1;
   AScales a1_scales;
-  if (per_tensor) {
+  if (scales_after_k) {
     qa1 = c.weights_on_input ? quantize_static(a1.data(), pairs, hp, a1_static)
                              : quantize_static(c.hidden_states_padded.data.data(), tokens, hp, a1_static);
   } else if (input_quant.quantized() && input_quant.qdq) {
@@ -655,9 +663,10 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
       },
       w13_view,
       [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {
-        // Epilogue: per tensor, acc · a_scale · b_scale; acc *= dequant (activation) scale; acc +=
-        // bias; cast to the compute dtype.
-        if (per_tensor) acc = acc * *a1_static * projection_scale(c.w13, e);
+        // Epilogue: scales over all of K, acc · a_scale[row] · b_scale (the row: the token, or the pair
+        // with the weight on the input); acc *= dequant (activation) scale; acc += bias; cast to the
+        // compute dtype.
+        if (scales_after_k) acc = acc * qa1.scales(c.weights_on_input ? p : p / k, 0) * weight_scale(c.w13, e, n1, n);
         float v = acc * a_scale[static_cast<std::size_t>(e)];
         if (has_b13) v = v + c.w13_bias.at(e, n);
         cache1[static_cast<std::size_t>(p * n1 + n)] = round_dtype(dtype, v);
@@ -703,7 +712,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
         s2 = std::fmax(s2, rq::batch_scale(input_quant, Eigen::Map<const rq::RowMatrixXf>(cache2.data() + p * ip, 1, ip)));
     a2_static = s2;
   }
-  if (per_tensor) {
+  if (scales_after_k) {
     qa2 = quantize_static(cache2.data(), pairs, ip, a2_static);
   } else if (input_quant.quantized() && input_quant.qdq) {
     qdq_rows(cache2.data(), pairs, ip, a2_static, 2);
@@ -716,7 +725,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
       [&](std::int32_t p) -> const float* { return (qa2.group > 0 ? qa2.values.data() : cache2.data()) + p * ip; },
       w2_view,
       [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {
-        float v = per_tensor ? acc * *a2_static * projection_scale(c.w2, e) : acc;
+        float v = scales_after_k ? acc * qa2.scales(p, 0) * weight_scale(c.w2, e, hp, n) : acc;
         if (has_b2) v = v + c.w2_bias.at(e, n);
         if (!c.weights_on_input) v = v * c.topk_weights.data[static_cast<std::size_t>(p)];  // MUL_ROUTED_WEIGHT
         cache3[static_cast<std::size_t>(p * hp + n)] = round_dtype(dtype, v);

@@ -34,6 +34,13 @@ std::optional<T> fill_value(const Plan& plan, const FillValue& fill, Role role) 
       return T{};
     case FillKind::kUninitialized:
       return std::nullopt;
+    case FillKind::kOne:
+      if constexpr (std::is_same_v<T, float>) {
+        return 1.0f;
+      } else {
+        throw std::invalid_argument("the " + std::string(name(role)) + " fill of " + plan.method +
+                                    " is one (a float scale): pad those tensors as float");
+      }
     case FillKind::kByte:
       if constexpr (std::is_same_v<T, std::uint8_t>) {
         return fill.byte;

@@ -187,7 +187,8 @@ Tensor<T> shard_w2(const Partition& p, int rank, const Tensor<T>& full, Packing 
   if (full.shape.size() != 3 || full.dim(2) != packing.storage(p.intermediate_full))
     throw std::invalid_argument("shard_w2: expected [E, R, " + std::to_string(packing.storage(p.intermediate_full)) +
                                 "], found " + to_string(full.shape));
-  const std::int64_t begin = packing.storage(r.real_begin), width = packing.storage(r.real_rows());
+  // A whole-axis component (a per-channel scale) is not cut along K: every rank keeps its one column.
+  const std::int64_t begin = packing.whole_axis() ? 0 : packing.storage(r.real_begin), width = packing.storage(r.real_rows());
   Tensor<T> out = poisoned<T>({r.experts(), full.dim(1), width}, kDefaultPoisonSeed ^ 0x5332);
   const std::int64_t rows = full.dim(1), full_width = full.dim(2);
   for (std::int64_t e = 0; e < r.experts(); ++e)

@@ -262,6 +262,10 @@ ExpertShapes padded_shapes(const Plan& plan) {
     case ScaleKind::kPerTensor:
       s.w13_scale = s.w2_scale = {e};
       break;
+    case ScaleKind::kPerChannel:
+      s.w13_scale = {e, halves * i, 1};
+      s.w2_scale = {e, h, 1};
+      break;
     case ScaleKind::kNone:
     case ScaleKind::kGroup:
       break;
@@ -309,6 +313,9 @@ double expert_weight_bytes(const MethodInfo& m, std::int64_t hidden, std::int64_
       break;
     case ScaleKind::kPerTensor:
       bytes += 8.0;
+      break;
+    case ScaleKind::kPerChannel:
+      bytes += 4.0 * double(2 * intermediate + hidden);
       break;
     case ScaleKind::kNone:
     case ScaleKind::kGroup:

@@ -8,11 +8,14 @@ namespace {
 // Storage facts per method (padding.md §1.5, §1.6, §7; numerics.md for the formats). Columns:
 // name, vLLM class, weight bits, weight packing, scale kind, scale block, scale packing, whole
 // blocks required, gpt-oss MXFP4 loader, gpt-oss Quark loader, online, description.
-const std::array<MethodInfo, 15> kMethods = {{
+const std::array<MethodInfo, 16> kMethods = {{
     {"unquantized", "UnquantizedFusedMoEMethod", 16, kUnpacked, ScaleKind::kNone, 0, kUnpacked, false, false, false,
      false, "bf16/fp16 weights"},
     {"fp8_per_tensor", "Fp8MoEMethod (per-tensor scales)", 8, kUnpacked, ScaleKind::kPerTensor, 0, kUnpacked, false,
      false, false, false, "FP8 E4M3 weights, one fp32 scale per expert and tensor"},
+    {"fp8_per_channel", "CompressedTensorsW8A8Fp8MoEMethod (channel weights, dynamic per-token activations)", 8,
+     kUnpacked, ScaleKind::kPerChannel, 0, kUnpacked, false, false, false, false,
+     "FP8 E4M3 weights, one fp32 scale per expert and output channel; activations quantized per token at run time"},
     {"fp8_block", "Fp8MoEMethod (128x128 block scales)", 8, kUnpacked, ScaleKind::kBlock2d, quant::kFp8WeightBlock, kUnpacked, false,
      false, false, false, "FP8 E4M3 weights, fp32 scale per 128x128 tile (DeepSeek-V3 layout)"},
     {"fp8_per_block_online", "Fp8PerBlockOnlineMoEMethod", 8, kUnpacked, ScaleKind::kBlock2d, quant::kFp8WeightBlock, kUnpacked, false,

@@ -23,6 +23,7 @@ enum class ScaleKind : std::uint8_t {
   kPerRowBlock,   // one byte per `scale_block` elements along the reduction axis (MX: 32, NVFP4: 16)
   kBlock2d,       // fp32 per scale_block x scale_block tile (FP8 block 128x128), ceil-divided grid
   kGroup,         // WNA16 group scales; the group size is a checkpoint setting, not modelled
+  kPerChannel,    // one fp32 scale per expert and output row, over the whole reduction axis (FP8 channel)
 };
 
 struct MethodInfo {

@@ -151,6 +151,8 @@ std::string describe(const FillValue& fill) {
       return "zero";
     case FillKind::kUninitialized:
       return "uninitialized";
+    case FillKind::kOne:
+      return "one";
     case FillKind::kByte: {
       char buf[8];
       std::snprintf(buf, sizeof buf, "0x%02x", fill.byte);

@@ -157,6 +157,7 @@ enum class FillKind : std::uint8_t {
   kZero,           // torch.zeros: weights 0x00 bytes / 0.0, biases 0.0
   kByte,           // scales: a fixed byte (MXFP4 0x00 = 2^-127, Quark 0x01 = 2^-126; §1.6)
   kUninitialized,  // torch.empty: whatever the memory holds (moecheck leaves its poison there)
+  kOne,            // torch.ones: fp32 scales 1.0 (compressed-tensors' FP8 weight_scale allocation)
 };
 struct FillValue {
   FillKind kind = FillKind::kNotApplicable;

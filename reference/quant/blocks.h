@@ -35,10 +35,13 @@ constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
 
 // `elements` logical elements are stored in `units` storage units along the last axis.
 struct Packing {
+  // Elements per group; 0: the whole axis is one group, whatever its length (kWholeAxis).
   std::int64_t elements = 1;
   std::int64_t units = 1;
+  bool whole_axis() const { return elements == 0; }
   // Storage units of n logical elements; std::invalid_argument unless n is a whole number of groups.
   std::int64_t storage(std::int64_t n) const {
+    if (whole_axis()) return units;
     if (n % elements != 0)
       throw std::invalid_argument(std::to_string(n) + " elements are not a whole number of " +
                                   std::to_string(elements) + "-element storage groups");
@@ -51,6 +54,9 @@ inline constexpr Packing kFp4Bytes{2, 1};                   // two e2m1 codes pe
 inline constexpr Packing kFp6Bytes{4, 3};                   // four 6-bit codes in three bytes (MXFP6, get_packed_dim ·3/4)
 inline constexpr Packing kMxScaleBytes{kMxBlock, 1};        // one E8M0 scale byte per MX block
 inline constexpr Packing kNvfp4ScaleBytes{kNvfp4Block, 1};  // one ue4m3 scale byte per NVFP4 block
+// One unit for the whole reduction axis: a per-output-channel scale (FP8 `weight_scale` [N, 1] of
+// the channel strategy), the same single column before and after K is padded or TP-sharded.
+inline constexpr Packing kWholeAxis{0, 1};
 
 // The code of element k of a row packed as `packing` (one of the element packings above): a byte;
 // a nibble, element 2i low (e2m1, int4); or six bits of the little-endian 24-bit word of four fp6

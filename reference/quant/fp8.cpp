@@ -264,17 +264,22 @@ void fp8_tensor_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& s
   for (std::int64_t i = row_begin * cols; i < row_end * cols; ++i) *out++ = e4m3[storage.codes[static_cast<std::size_t>(i)]] * scale;
 }
 
+namespace {
+// The generators' weight scale for a tensor of amax `amax`: amax / 448, then up to the next bf16
+// value, so that the largest element still maps inside ±448; 1 for an all-zero tensor.
+float bf16_weight_scale(float amax) {
+  if (!(amax > 0.0f)) return 1.0f;
+  const float s = amax / 448.0f;
+  const std::uint16_t b = fmt::bf16_rne(s);
+  return fmt::bf16_value(b) >= s ? fmt::bf16_value(b) : fmt::bf16_value(static_cast<std::uint16_t>(b + 1));
+}
+}  // namespace
+
 SchemeStorage quantize_fp8_tensor_weight(const SchemeSpec&, MatrixView values) {
   float amax = 0.0f;
   for (Eigen::Index r = 0; r < values.rows(); ++r)
     for (Eigen::Index c = 0; c < values.cols(); ++c) amax = std::fmax(amax, std::fabs(values(r, c)));
-  float scale = 1.0f;
-  if (amax > 0.0f) {
-    // amax / 448, then up to the next bf16 value: the largest element still maps inside ±448.
-    const float s = amax / 448.0f;
-    const std::uint16_t b = fmt::bf16_rne(s);
-    scale = fmt::bf16_value(b) >= s ? fmt::bf16_value(b) : fmt::bf16_value(static_cast<std::uint16_t>(b + 1));
-  }
+  const float scale = bf16_weight_scale(amax);
   const Fp8Quantized q = quantize(values, Fp8PerTensorStatic{scale, fmt::Format::kE4m3fn});
   SchemeStorage out;
   out.codes.assign(q.codes.data(), q.codes.data() + q.codes.size());
@@ -286,6 +291,37 @@ SchemeStorage quantize_fp8_tensor_static_weight(const SchemeSpec& scheme, Matrix
   SchemeStorage out = quantize_fp8_tensor_weight(scheme, values);
   const unsigned j = (std::bit_cast<std::uint32_t>(out.scales.front()) >> 16) & 7u;
   out.input_scales = {std::ldexp(static_cast<float>(8 + j) / 8.0f, -7)};
+  return out;
+}
+
+void fp8_channel_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
+                                 std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out) {
+  detail::check_row_range(std::string(scheme.name), row_begin, row_end, rows, out);
+  if (storage.scales.size() != static_cast<std::size_t>(rows))
+    throw std::invalid_argument(std::string(scheme.name) + ": weight_scale: expected " + std::to_string(rows) +
+                                " values (one per output channel), found " + std::to_string(storage.scales.size()));
+  if (storage.codes.size() != static_cast<std::size_t>(rows * cols))
+    throw std::invalid_argument(std::string(scheme.name) + ": codes: expected " + std::to_string(rows * cols) +
+                                " bytes, found " + std::to_string(storage.codes.size()));
+  const float* e4m3 = fmt::decode_table(fmt::Format::kE4m3fn);
+  for (std::int64_t r = row_begin; r < row_end; ++r) {
+    const float scale = storage.scales[static_cast<std::size_t>(r)];
+    for (std::int64_t k = 0; k < cols; ++k) *out++ = e4m3[storage.codes[static_cast<std::size_t>(r * cols + k)]] * scale;
+  }
+}
+
+SchemeStorage quantize_fp8_channel_weight(const SchemeSpec&, MatrixView values) {
+  SchemeStorage out;
+  out.codes.reserve(static_cast<std::size_t>(values.size()));
+  out.scales.reserve(static_cast<std::size_t>(values.rows()));
+  for (Eigen::Index r = 0; r < values.rows(); ++r) {
+    float amax = 0.0f;
+    for (Eigen::Index c = 0; c < values.cols(); ++c) amax = std::fmax(amax, std::fabs(values(r, c)));
+    const float scale = bf16_weight_scale(amax);
+    const Fp8Quantized q = quantize(values.middleRows(r, 1), Fp8PerTensorStatic{scale, fmt::Format::kE4m3fn});
+    out.codes.insert(out.codes.end(), q.codes.data(), q.codes.data() + q.codes.size());
+    out.scales.push_back(scale);
+  }
   return out;
 }
 

@@ -142,4 +142,12 @@ SchemeStorage quantize_fp8_tensor_weight(const SchemeSpec& scheme, MatrixView va
 // outliers, and the code · scale products stay exact in fp32.
 SchemeStorage quantize_fp8_tensor_static_weight(const SchemeSpec& scheme, MatrixView values);
 
+// The per-channel row (fp8_per_channel_w8a8): W[n, k] = fp32(e4m3fn(code)) · weight_scale[n], one
+// scale per matrix row, for rows [row_begin, row_end).
+void fp8_channel_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
+                                 std::int64_t cols, std::int64_t row_begin, std::int64_t row_end, float* out);
+// Each row as quantize_fp8_tensor_weight quantizes a projection: its own amax / 448 rounded up to a
+// bf16 value (1 for an all-zero row), codes by static_scaled_fp8_quant with it.
+SchemeStorage quantize_fp8_channel_weight(const SchemeSpec& scheme, MatrixView values);
+
 }  // namespace moecheck::reference::quant

@@ -131,6 +131,15 @@ constexpr ComponentSpec kMxfp4W4A8Components[] = {
     {Component::kScaleBytes, Format::kE8m0, kMxScaleBytes, 1, false, "_weight_scale"},
     {Component::kInputScales, std::nullopt, kUnpacked, 1, false, "_input_scale", true, true},
 };
+// compressed-tensors FP8 with the channel weight strategy (CompressedTensorsW8A8Fp8MoEMethod
+// create_weights @ HollowMan6/vllm 2026-08-22): `weight` e4m3fn [N, K] and `weight_scale` fp32
+// [N, 1], one per output channel (w13_weight_scale [E, 2I, 1]: gate and up rows each their own,
+// stacked by the loader as the weight rows are). Its one column spans the whole of K (kWholeAxis):
+// padding K or a TP shard of w2's K leaves it as it is; padding or sharding N moves its rows.
+constexpr ComponentSpec kFp8ChannelComponents[] = {
+    {Component::kCodes, Format::kE4m3fn, kUnpacked, 1, false, "_weight"},
+    {Component::kScales, std::nullopt, kWholeAxis, 1, false, "_weight_scale"},
+};
 // clang-format on
 
 constexpr MethodBinding kDenseMethods[] = {{"unquantized"}};
@@ -249,11 +258,24 @@ constexpr MethodBinding kNvfp4W4A16SwizzledMethods[] = {{"nvfp4", kNvfp4B12xBack
 constexpr MethodBinding kNvfp4W4A4Methods[] = {{"nvfp4", kEmulation}};
 constexpr ActivationSpec kNvfp4QdqActivations{ActivationQuant::kNvfp4Qdq, kNvfp4Block, true};
 
+// fp8_per_channel on Triton (TritonExperts -> fused_moe_kernel with use_fp8_w8a8 and
+// per_channel_quant, fused_moe.py @ HollowMan6/vllm 2026-08-22): each GEMM input quantized per row
+// by dynamic_per_token_scaled_fp8_quant (moe_kernel_quantize_input -> _fp8_quantize with
+// per_act_token_quant), the fp8 dot summed over all of K, then `accumulator * a_scale * b_scale`
+// with a_scale the row's (offs_token // top_k: the token for GEMM1, the pair for GEMM2) and
+// b_scale the output channel's, the bias, the router weight (GEMM2), one cast. On Hopper and
+// Blackwell the oracle picks VLLM_CUTLASS first (CutlassExpertsFp8: the same quantizer, CUTLASS
+// grouped GEMMs, the router weight applied in moe_unpermute), a kernel whose accumulation and
+// finalize are not read here; AITER runs its own.
+constexpr std::string_view kFp8ChannelTritonBackends[] = {"TRITON"};
+constexpr MethodBinding kFp8ChannelW8A8Methods[] = {{"fp8_per_channel", kFp8ChannelTritonBackends}};
+constexpr ActivationSpec kFp8PerTokenActivations{ActivationQuant::kFp8PerTokenDynamic, 0};
+
 // DeepSeek-V3's activation quantization: per token, 128 columns (the weight block's K).
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 24> kSchemes = {{
+const std::array<SchemeSpec, 25> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -389,12 +411,21 @@ const std::array<SchemeSpec, 24> kSchemes = {{
      "weight path (vLLM's W4A4 emulation)",
      kNvfp4W4A4Components, kNvfp4Block, GateUpParts::kSeparate, ScaleLayout::kPlain, false, kNvfp4QdqActivations,
      kNvfp4W4A4Methods, nvfp4_dequantize_rows, quantize_nvfp4_w4a4_weight},
+    {WeightScheme::kFp8PerChannelW8A8, "fp8_per_channel_w8a8",
+     "FP8 per-channel (compressed-tensors, channel weights, dynamic per-token activations): e4m3fn codes one per "
+     "byte, one fp32 weight_scale per output row; each GEMM input quantized to e4m3fn per row (amax/448, floored at "
+     "1/(448*512), the row divided by it); the fp8 dot summed over all of K, then * a_scale[row] * b_scale[col], + "
+     "bias, * router weight, one cast (Triton fused_moe_kernel, per-channel W8A8)",
+     kFp8ChannelComponents, 1, GateUpParts::kFused, ScaleLayout::kPlain, false, kFp8PerTokenActivations,
+     kFp8ChannelW8A8Methods, fp8_channel_dequantize_rows, quantize_fp8_channel_weight},
 }};
 
 // clang-format off
 constexpr UnboundReason kUnboundReasons[] = {
     {"fp8_per_tensor", "FlashInfer (CUTLASS, TRT-LLM), AITER and XPU run W8A8 kernels of their own, not modelled; "
                        "MARLIN's W8A16 and Triton's static and dynamic W8A8 are rows"},
+    {"fp8_per_channel", "VLLM_CUTLASS (CutlassExpertsFp8, the oracle's first choice on Hopper and Blackwell) and AITER "
+                        "run W8A8 kernels of their own, not modelled; Triton's per-channel W8A8 is a row"},
     {"fp8_per_block_online", "an online method: the layer quantizes bf16 checkpoint weights to 128x128 FP8 blocks at "
                              "load (Fp8PerBlockOnlineMoEMethod); that load-time quantizer is not a row yet"},
     {"mxfp4_online", "an online method: the layer quantizes bf16 checkpoint weights to MXFP4 at load "
@@ -464,6 +495,7 @@ std::string_view name(ActivationQuant quant) {
     case ActivationQuant::kFp8PerTensorDynamic: return "fp8_per_tensor_dynamic";
     case ActivationQuant::kFp8PerTensorStaticThenDynamic: return "fp8_per_tensor_static_then_dynamic";
     case ActivationQuant::kNvfp4Qdq: return "nvfp4_qdq";
+    case ActivationQuant::kFp8PerTokenDynamic: return "fp8_per_token_dynamic";
     case ActivationQuant::kMxfp4QuarkEven: return "mxfp4_quark_even";
   }
   return "unknown";
@@ -518,6 +550,11 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
       throw std::invalid_argument("quantize_activations: fp8_per_tensor_static needs the layer's input scale");
     const Fp8Quantized q = quantize(x, Fp8PerTensorStatic{*static_scale, formats::Format::kE4m3fn});
     return {decoded_codes(q), RowMatrixXf::Constant(x.rows(), 1, *static_scale), x.cols()};
+  }
+  if (spec.quant == ActivationQuant::kFp8PerTokenDynamic) {
+    // vLLM passes no scale_ub here (moe_kernel_quantize_input's _fp8_quantize).
+    const Fp8Quantized q = quantize(x, Fp8PerToken{std::nullopt, formats::Format::kE4m3fn});
+    return {decoded_codes(q), q.scales, x.cols()};
   }
   if (spec.quant == ActivationQuant::kNvfp4Qdq) {
     if (!static_scale)

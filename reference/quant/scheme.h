@@ -46,6 +46,7 @@ enum class WeightScheme : std::uint8_t {
   kFp8PerTensorW8A8Dynamic,  // FP8 per-tensor weights, activations fp8 per tensor, the scale the amax of the batch (Triton)
   kMxfp4W4A8Qdq,  // Quark MXFP4 weights with static FP8 input scales; activations fp8 quant-dequantized (emulation)
   kNvfp4W4A4Qdq,  // NVFP4 weights with static input scales; activations NVFP4 quant-dequantized (emulation)
+  kFp8PerChannelW8A8,  // FP8 weights with one scale per output channel, activations fp8 per token (dynamic; Triton)
 };
 
 // The storage tensors a weight is made of.
@@ -142,6 +143,11 @@ enum class ActivationQuant : std::uint8_t {
   // input scales) (oracle/nvfp4.py's EMULATION branch), quant-dequantized by vLLM's Triton
   // _nvfp4_quant_dequant_kernel (quant/nvfp4.h Nvfp4Quantizer::kTritonQdq); W4A4 emulation.
   kNvfp4Qdq,
+  // dynamic e4m3fn per token: one fp32 scale per row of the GEMM input, max(row amax / 448,
+  // 1 / (448 · 512)), the row divided by it (dynamic_per_token_scaled_fp8_quant; quant/fp8.h
+  // Fp8PerToken). A row of GEMM1's input is a token, one of GEMM2's a (token, expert) pair's
+  // activated intermediate — under TP, the rank's shard of it.
+  kFp8PerTokenDynamic,
   kMxfp4QuarkEven,  // dynamic MXFP4 per 32 columns, amd-quark `qdq_mxfp4(x, "even")` (vLLM
                     // fused_moe/utils.py _mxfp4_quantize -> quant_dequant_mxfp4; quant/mxfp4.h
                     // Mxfp4Rounding::kQuarkEven)
@@ -183,6 +189,12 @@ struct ActivationSpec {
     return quant == ActivationQuant::kFp8PerTensorStatic || quant == ActivationQuant::kFp8PerTensorDynamic ||
            quant == ActivationQuant::kFp8PerTensorStaticThenDynamic;
   }
+  // One scale per row of the GEMM input, over all of its columns (per token).
+  bool per_token() const { return quant == ActivationQuant::kFp8PerTokenDynamic; }
+  // W8A8 whose activation scales cover all of K (per tensor or per token): the kernel sums the code
+  // products over the whole K loop and the epilogue scales the sum once, acc · a_scale[row] ·
+  // b_scale (fused_moe_kernel's per-tensor and per-channel paths), not per K tile.
+  bool scales_after_k() const { return !qdq && (per_tensor() || per_token()); }
   // Where GEMM `gemm`'s (1 or 2) per-tensor scale comes from (NVFP4: its global scale).
   ScaleSource source(int gemm) const {
     switch (quant) {
@@ -209,6 +221,10 @@ struct ActivationSpec {
   // own scale (P5 does not compare it), and a TP or EP rank reduces over its own shard of GEMM2's
   // input (P6 compares within the scheme's golden tolerance, not the TP rounding bound).
   bool batch_coupled() const { return source(1) == ScaleSource::kDynamic || source(2) == ScaleSource::kDynamic; }
+  // Whether a TP rank quantizes GEMM2's input with scales of its own shard: a batch scale over the
+  // rank's I columns, or a per-token scale of each row's I shard (the whole layer's row amax spans
+  // every rank's columns). EP keeps each row whole, so only the batch-coupled scales change there.
+  bool tp_rank_local_scales() const { return batch_coupled() || per_token(); }
 };
 inline constexpr ActivationSpec kModelDtypeActivations{};
 
