@@ -273,3 +273,26 @@ TEST(PaddingTensorParallelExact, GenericLoaderConcatenatedWithAllPaddingRanks) {
 }
 
 }  // namespace
+
+// A per-channel scale (FP8 channel weight_scale, one column over the whole of K): TP shards w2's K,
+// and every rank keeps the one column of its H rows; w13's shard moves its rows as the weight's.
+// Padding K leaves the column count at 1.
+TEST(PaddingPartition, WholeAxisScalesKeepTheirColumnUnderTp) {
+  const pd::Plan p = plan("vllm-2026-08", "fp8_per_channel", "TRITON", "cuda:sm120", sizes(256, 192, 2), {.tp = 2});
+  ASSERT_TRUE(p.ok()) << *p.error;
+  const pd::Partition part = pd::partition(p);
+  pd::Tensor<float> w2({2, 256, 1}, 0.0f), w13({2, 2 * 192, 1}, 0.0f);
+  for (std::size_t n = 0; n < w2.data.size(); ++n) w2.data[n] = float(n);
+  for (std::size_t n = 0; n < w13.data.size(); ++n) w13.data[n] = float(n);
+  for (int rank = 0; rank < 2; ++rank) {
+    const pd::Tensor<float> s2 = pd::shard_w2(part, rank, w2, moecheck::reference::quant::kWholeAxis);
+    EXPECT_EQ(s2.shape, (pd::Shape{2, 256, 1}));
+    EXPECT_EQ(s2.data, w2.data);  // whole H rows, the one column
+    const pd::Tensor<float> s13 = pd::shard_w13(part, rank, w13, pd::W13Layout::kConcatenated);
+    ASSERT_EQ(s13.shape, (pd::Shape{2, 192, 1}));
+    EXPECT_EQ(s13.at(1, 0, 0), w13.at(1, rank * 96, 0));         // gate row of the rank's first
+    EXPECT_EQ(s13.at(1, 96, 0), w13.at(1, 192 + rank * 96, 0));  // up row of the rank's first
+  }
+  EXPECT_EQ(moecheck::reference::quant::kWholeAxis.storage(2880), 1);
+  EXPECT_EQ(moecheck::reference::quant::kWholeAxis.storage(3072), 1);
+}

@@ -275,6 +275,27 @@ TEST(Padding202608, OtherMethodsDefaultBackends) {
   EXPECT_EQ(choose("vllm-2026-08", "fp8_per_tensor", stat, "cuda:sm100").backend, "FLASHINFER_TRTLLM");
   EXPECT_EQ(choose("vllm-2026-08", "fp8_per_tensor", stat, "cuda:sm90").backend, "FLASHINFER_CUTLASS");
   EXPECT_TRUE(choose("vllm-2026-08", "fp8_per_tensor", stat, "cpu").error.has_value());
+  // FP8 per-channel weights, dynamic per-token activations (compressed-tensors; the same oracle with
+  // allow_vllm_cutlass): CUTLASS where cutlass_group_gemm_supported (SM90, SM100), else Triton;
+  // AITER on ROCm only with its environment; no CPU backend. It pads nothing: the plan is logical,
+  // and its scale allocation is torch.ones.
+  for (const pd::Problem& m : {mix, q}) {
+    for (const char* rs : {"vllm-2026-08", "vllm-52915"}) {
+      EXPECT_EQ(choose(rs, "fp8_per_channel", m, "cuda:sm90").backend, "VLLM_CUTLASS") << rs;
+      EXPECT_EQ(choose(rs, "fp8_per_channel", m, "cuda:sm100").backend, "VLLM_CUTLASS") << rs;
+      EXPECT_EQ(choose(rs, "fp8_per_channel", m, "cuda:sm120").backend, "TRITON") << rs;
+      EXPECT_EQ(choose(rs, "fp8_per_channel", m, "rocm:gfx942").backend, "TRITON") << rs;
+      EXPECT_TRUE(choose(rs, "fp8_per_channel", m, "cpu").error.has_value()) << rs;
+    }
+    const pd::Plan pc = plan("vllm-2026-08", "fp8_per_channel", "TRITON", "cuda:sm90", m, {.tp = 2});
+    ASSERT_TRUE(pc.ok()) << *pc.error;
+    EXPECT_EQ(pc.hidden_padded, pc.hidden);
+    EXPECT_EQ(pc.intermediate_per_partition_padded, pc.intermediate_per_partition);
+    EXPECT_EQ(pc.fill.scale.kind, pd::FillKind::kOne);
+    EXPECT_EQ(pd::padded_shapes(pc).w2_scale, (pd::Shape{pc.local_experts, pc.hidden, 1}));
+  }
+  // The older rulesets predate the method.
+  EXPECT_FALSE(plan("vllm-2026-05", "fp8_per_channel", "TRITON", "cuda:sm90", mix).ok());
   // FP8 blocks: Triton on SM90 (TP), FlashInfer CUTLASS with EP, TRT-LLM on SM100, DeepGEMM on SM120.
   const pd::Problem ds = model("deepseek-v3"), kimi = model("kimi-k2");
   for (const pd::Problem& m : {ds, kimi}) {

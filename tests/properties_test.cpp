@@ -379,6 +379,45 @@ TEST(Properties, DynamicW8A8IsCoupledToTheWholeBatch) {
   EXPECT_NE(p6.message.find("amax of its own shard"), std::string::npos) << p6.message;
 }
 
+// fp8_per_channel_w8a8: per-token scales are row-local, so the generator draws token padding for
+// the row and an Inf pad row leaves every real token's output alone (P1 passes, where the dynamic
+// per-tensor row fails); P6 bounds TP by the rank-local bound (a GEMM2 row's amax is over the
+// rank's I shard) and EP by the TP rounding bound (EP keeps rows whole).
+TEST(Properties, PerTokenW8A8ScalesAreRowLocal) {
+  pg::CaseOptions options;
+  options.methods = {"fp8_per_channel"};
+  int drawn = 0, padded_batches = 0;
+  for (int i = 0; i < 200; ++i) {
+    const pg::CaseSpec spec = pg::case_spec(options)(rc::Random(static_cast<std::uint64_t>(i) * 104729u + 3u), 50).value();
+    ASSERT_EQ(spec.scheme, WeightScheme::kFp8PerChannelW8A8);
+    ++drawn;
+    if (spec.target.batch_rows > 0) ++padded_batches;
+  }
+  EXPECT_GT(padded_batches, 0) << drawn << " cases";
+
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  pg::CaseSpec spec = padded_spec(WeightScheme::kFp8PerChannelW8A8);
+  spec.target.batch_rows = pg::graph_batch_rows(spec.tokens);
+  ASSERT_GT(spec.target.batch_rows, spec.tokens);
+  for (const pd::PadRowFill fill : {pd::PadRowFill::kInf, pd::PadRowFill::kNaN, pd::PadRowFill::kZero}) {
+    spec.target.pad_row_fill = fill;
+    const pr::Verdict v = pr::check_padding_invariance(pg::build_case(spec), *sim);
+    ASSERT_FALSE(v.skipped) << v.message;
+    EXPECT_TRUE(v.ok) << v.message;
+  }
+
+  const pr::MoeCase c = pg::build_case(padded_spec(WeightScheme::kFp8PerChannelW8A8));
+  const pr::Verdict p5 = pr::check_metamorphic(c, *sim);
+  EXPECT_TRUE(p5.ok) << p5.message;
+  EXPECT_EQ(p5.message.find("token 0 alone: not compared"), std::string::npos) << p5.message;
+  const pr::Verdict p6 = pr::check_tensor_parallel(c, *sim);
+  ASSERT_FALSE(p6.skipped) << p6.message;
+  EXPECT_TRUE(p6.ok) << p6.message;
+  EXPECT_NE(p6.message.find("TP 2: 0 elements beyond 0.125"), std::string::npos) << p6.message;
+  EXPECT_NE(p6.message.find("EP 2: 0 elements beyond 0.03125"), std::string::npos) << p6.message;
+}
+
 // fp8_per_tensor_w8a8_static: an EP rank quantizes with the max of its own experts' static input
 // scales (vLLM without EPLB), so P6 compares the TP shards only and says so; each EP rank's padded
 // case holds exactly its experts' scales, which the sim reduces.

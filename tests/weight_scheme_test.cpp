@@ -399,6 +399,91 @@ TEST(WeightSchemes, DynamicPerTensorActivationsTakeOneAmaxOverTheWholeBatch) {
   EXPECT_EQ(alone, moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output);
 }
 
+// fp8_per_channel_w8a8 (compressed-tensors channel weights, dynamic per-token activations): each
+// row of a GEMM input has a scale of its own, so the rows do not couple (an Inf row changes only
+// itself), and each weight row carries its own fp32 scale over the whole of K.
+TEST(WeightSchemes, PerChannelW8A8QuantizesEachRowOnItsOwn) {
+  const rq::SchemeSpec& row = rq::spec(rq::WeightScheme::kFp8PerChannelW8A8);
+  const rq::ActivationSpec& a = row.activation;
+  EXPECT_TRUE(a.per_token());
+  EXPECT_TRUE(a.scales_after_k());
+  EXPECT_FALSE(a.per_tensor());
+  EXPECT_FALSE(a.batch_coupled());
+  EXPECT_FALSE(a.reduced_over_local_experts());
+  EXPECT_TRUE(a.tp_rank_local_scales());
+  EXPECT_FALSE(rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Static).activation.tp_rank_local_scales());
+  EXPECT_TRUE(rq::spec(rq::WeightScheme::kFp8PerTensorW8A8Dynamic).activation.tp_rank_local_scales());
+  EXPECT_FALSE(rq::spec(rq::WeightScheme::kFp8Block128W8A8).activation.scales_after_k());  // per K tile
+  EXPECT_FALSE(rq::spec(rq::WeightScheme::kMxfp4W4A8Qdq).activation.scales_after_k());     // a 16-bit GEMM
+
+  // Row amaxes 3.5 and 14: scales 2^-7 and 2^-5, each row divided by its own.
+  rq::RowMatrixXf x(3, 3);
+  x << 0.5f, -3.5f, 1.0f, 14.0f, 0.25f, -0.125f, 0.0f, 0.0f, 0.0f;
+  const rq::QuantizedActivations q = rq::quantize_activations(a, x);
+  EXPECT_EQ(q.group, 3);
+  ASSERT_EQ(q.scales.cols(), 1);
+  EXPECT_EQ(q.scales(0, 0), 0x1p-7f);
+  EXPECT_EQ(q.scales(1, 0), 0x1p-5f);
+  EXPECT_EQ(q.scales(2, 0), 1.0f / 229376.0f);  // the floor 1 / (448 · 512): an all-zero row
+  EXPECT_EQ(q.values(0, 0), 64.0f);
+  EXPECT_EQ(q.values(0, 1), -448.0f);
+  EXPECT_EQ(q.values(1, 0), 448.0f);
+  EXPECT_EQ(q.values(1, 1), 8.0f);
+  EXPECT_TRUE((q.values.row(2).array() == 0.0f).all());
+  // An Inf row: its own scale is Inf, the other rows keep theirs and their codes.
+  rq::RowMatrixXf with_inf(4, 3);
+  with_inf << x, std::numeric_limits<float>::infinity(), 1.0f, 0.0f;
+  const rq::QuantizedActivations qi = rq::quantize_activations(a, with_inf);
+  EXPECT_EQ(qi.scales(3, 0), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(qi.scales.topRows(3), q.scales);
+  EXPECT_EQ(qi.values.topRows(3), q.values);
+  EXPECT_THROW(rq::batch_scale(a, x), std::invalid_argument);  // no batch scale
+
+  // The weight: one bf16 scale per row at or above its amax / 448; the dequantization reads it.
+  rq::RowMatrixXf w(4, 40);
+  for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>((i * 7) % 23) / 8 - 1.4f;
+  w.row(2) *= 16.0f;
+  w.row(3).setZero();
+  const rq::SchemeStorage st = row.quantize(row, w);
+  ASSERT_EQ(st.scales.size(), 4u);
+  ASSERT_EQ(st.codes.size(), 160u);
+  EXPECT_EQ(st.scales[3], 1.0f);
+  EXPECT_GE(st.scales[2], w.row(2).cwiseAbs().maxCoeff() / 448.0f);
+  EXPECT_EQ(st.scales[2], 16.0f * st.scales[0]);  // a power-of-two row multiple scales exactly
+  std::vector<float> dq(160);
+  row.dequantize_rows(row, st, 4, 40, 0, 4, dq.data());
+  for (Eigen::Index r = 0; r < 4; ++r)
+    for (Eigen::Index k = 0; k < 40; ++k)
+      EXPECT_LE(std::fabs(dq[static_cast<std::size_t>(r * 40 + k)] - w(r, k)), std::fabs(w(r, k)) / 16 + 1e-30f)
+          << r << " " << k;
+  rq::SchemeStorage short_scales = st;
+  short_scales.scales.pop_back();
+  try {
+    row.dequantize_rows(row, short_scales, 4, 40, 0, 4, dq.data());
+    ADD_FAILURE() << "3 scales for 4 rows passed";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("weight_scale: expected 4 values (one per output channel), found 3"),
+              std::string::npos)
+        << e.what();
+  }
+
+  // The golden: token 0 beside a larger token 1 comes out as token 0 alone (no coupling).
+  OneExpert one = one_expert_block(moe::Dtype::kF32);
+  moe::MoeBlock& b = one.block;
+  moe::Expert e;
+  e.gate_up.parts = {moe::quantize_weight(row.scheme, one.gate_up)};
+  e.down.parts = {moe::quantize_weight(row.scheme, one.down)};
+  b.experts = {e};
+  moe::RowMatrix<float> hidden(2, 32);
+  for (Eigen::Index i = 0; i < 32; ++i) {
+    hidden(0, i) = static_cast<float>((i * 29) % 31) / 7.3f - 1.9f;
+    hidden(1, i) = 24.0f * hidden(0, (i + 5) % 32);
+  }
+  const moe::RowMatrix<float> both = moe::forward(b, hidden, moe::Accumulate::kFp64, a).output;
+  const moe::RowMatrix<float> alone = moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, a).output;
+  EXPECT_EQ(both.row(0), alone.row(0));
+}
+
 // mxfp4_w4a8_qdq (Quark w_mxfp4_a_fp8 on vLLM's OCP MX emulation): GEMM1's input quant-dequantized
 // with the layer's static w13 input scale (the product in fp16), GEMM2's with a dynamic scale — the
 // emulation passes a2_scale None, so w2_input_scale is loaded and never used.
