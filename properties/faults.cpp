@@ -76,7 +76,8 @@ std::array<FaultInfo, 21> make_catalog() {
        "(visible for dense cases on CUDA with I % 64 != 0 or ROCm with H % 256 != 0)",
        FaultSite::kPlan, nullptr, &P::mxfp4_rule_on_other_formats},
       kernel_entry("swizzle_stride_from_logical_extents"),
-      kernel_entry("activation_scale_padding_unwritten"),
+      // Only DeepGEMM's contiguous layout of fp8_block (the UE8M0 row) scatters activation scales.
+      kernel_entry("activation_scale_padding_unwritten", FaultScope::kAnyCase, "fp8_block"),
       // scale_grid_offset is 0 at TP 1; only block-FP8 grids have one.
       kernel_entry("scale_tile_rank_local", FaultScope::kShardedCase, "fp8_block"),
       kernel_entry("marlin_scales_keyed_on_intermediate", FaultScope::kAnyCase, "int4_wna16,int8_wna16"),

@@ -547,12 +547,10 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     const Eigen::Map<const rq::RowMatrixXf> x(data, rows, cols);
     if (input_quant.dequantizes_in_fp16(gemm)) {
       const rq::QuantizedActivations q = rq::quantize_activations(input_quant, x, scale);
-      const auto fp16 = [](float v) {
-        return reference::formats::decode(reference::formats::Format::kFp16, reference::formats::fp16_rne(v));
-      };
       for (Eigen::Index r = 0; r < rows; ++r)
         for (Eigen::Index k = 0; k < cols; ++k)
-          data[r * cols + k] = round_dtype(dtype, fp16(q.values(r, k) * fp16(q.scales(r, k / q.group))));
+          data[r * cols + k] = round_dtype(
+              dtype, reference::formats::fp16_round(q.values(r, k) * reference::formats::fp16_round(q.scales(r, k / q.group))));
       return;
     }
     const rq::RowMatrixXf q = rq::fake_quantize(input_quant, x, scale);

@@ -230,6 +230,8 @@ constexpr float bf16_value(std::uint16_t c) { return std::bit_cast<float>(std::u
 // Decode one code; the code must fit the format (4, 6, 8 or 16 bits), else std::out_of_range.
 // NaN codes decode to the quiet NaN 0x7FC00000 (with the code's sign where the format has one).
 float decode(Format format, std::uint32_t code);
+// x rounded to fp16 (RNE) and back: what a torch fp16 tensor op leaves of an fp32 value.
+inline float fp16_round(float x) { return decode(Format::kFp16, fp16_rne(x)); }
 
 // Bulk decode. Byte formats (fp8, e2m1 and fp6 one code per byte, e8m0, ue4m3) take uint8 codes;
 // bf16 and fp16 take uint16. A mismatch of format and code width, or of lengths, throws; so does

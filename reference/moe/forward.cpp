@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "reference/formats/codecs.h"
 #include "reference/moe/linear.h"
 
 namespace moecheck::reference::moe {
@@ -39,8 +40,6 @@ RowMatrix<float> linear_rounded(const StackedWeight& weight, const std::vector<f
   return y;
 }
 
-float fp16(float x) { return formats::decode(formats::Format::kFp16, formats::fp16_rne(x)); }
-
 // Each GEMM's input as the quantized kernel sees it: code · scale (quant/scheme.h fake_quantize),
 // back in the model dtype where the path quant-dequantizes (the emulations' `.to(A.dtype)`), or
 // unchanged for w·a16 schemes.
@@ -54,7 +53,7 @@ RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowM
     RowMatrix<float> out(x.rows(), x.cols());
     for (Eigen::Index r = 0; r < x.rows(); ++r)
       for (Eigen::Index c = 0; c < x.cols(); ++c)
-        out(r, c) = round_to(dtype, fp16(q.values(r, c) * fp16(q.scales(r, c / q.group))));  // exact in fp32
+        out(r, c) = round_to(dtype, formats::fp16_round(q.values(r, c) * formats::fp16_round(q.scales(r, c / q.group))));  // exact in fp32
     return out;
   }
   RowMatrix<float> q = quant::fake_quantize(input_quant, x, scale);
