@@ -172,6 +172,34 @@ TEST(Generators, CoverEdgeTokenCountsBoundariesAndRealSizes) {
   EXPECT_GT(small, 800u) << "most default cases must stay small";
 }
 
+// The schemes that store sizes finer than the 32-grid (dense, FP8 per tensor and per channel, FP8
+// blocks with partial edge blocks: any size; NVFP4: multiples of 16) are drawn off it too, so K and
+// N reach every residue modulo 32 and most residues modulo 128 (the tiles, the FP8 blocks and the
+// 128 x 4 swizzle tile); the 32-block schemes stay on it.
+TEST(Generators, FinerSchemesReachEveryResidueOffTheGrid) {
+  std::set<std::int64_t> any32, any128, nvfp4_32;
+  std::size_t drawn = 0;
+  for (int seed = 0; seed < 3000; ++seed) {
+    const pg::CaseSpec spec = pg::case_spec()(rc::Random(static_cast<std::uint64_t>(seed) * 7919u + 1u), 50).value();
+    const moecheck::reference::quant::SchemeSpec& row = moecheck::reference::quant::spec(spec.scheme);
+    for (const std::int64_t size : {spec.hidden, spec.intermediate}) {
+      EXPECT_EQ(size % row.size_multiple, 0) << row.name << " " << size;
+      if (row.size_multiple == 1) {
+        ++drawn;
+        any32.insert(size % 32);
+        any128.insert(size % 128);
+      } else if (row.size_multiple == 16) {
+        nvfp4_32.insert(size % 32);
+      }
+    }
+  }
+  std::printf("finer sizes: %zu drawn, %zu residues mod 32, %zu mod 128; nvfp4 %zu mod 32\n", drawn, any32.size(),
+              any128.size(), nvfp4_32.size());
+  EXPECT_EQ(any32.size(), 32u);
+  EXPECT_GE(any128.size(), 100u);
+  EXPECT_EQ(nvfp4_32, (std::set<std::int64_t>{0, 16}));
+}
+
 TEST(Generators, ValueDistributions) {
   std::vector<float> a(256), b(256);
   pg::fill({pg::Distribution::kNormal, 3, 1.0f}, a);

@@ -138,6 +138,7 @@ const std::vector<PadTarget>& valid_targets(WeightScheme scheme, moe::Family fam
   std::vector<PadTarget> out;
   MoeCase probe;  // only what plan_for reads
   probe.block.family = family;
+  probe.block.semantics = moe::semantics(family);  // the activation and layout the rules look at
   probe.block.hidden = hidden;
   probe.block.intermediate = intermediate;
   probe.block.experts.resize(static_cast<std::size_t>(experts));
@@ -254,7 +255,7 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
   const auto shape = rc::gen::suchThat(
       rc::gen::apply(
           [](moe::Family f, moe::Dtype d, WeightScheme s, std::int64_t h, std::int64_t i, ExpertCount ek,
-             std::int64_t t) {
+             std::int64_t t, std::int64_t h_off, std::int64_t i_off) {
             // Separately stored gate and up (FP8 grids) cannot be interleaved row by row: the
             // interleaved family, gpt-oss, ships MXFP4.
             if (reference::quant::spec(s).gate_up == reference::quant::GateUpParts::kSeparate &&
@@ -269,6 +270,12 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
               h = reference::quant::round_up(h, multiple);
               i = reference::quant::round_up(i, multiple);
             }
+            // A scheme that stores finer sizes gets them off the 32-grid too (off_grid_offset),
+            // in steps of its own multiple.
+            if (h % kSizeQuantum == 0 && i % kSizeQuantum == 0 && multiple < kSizeQuantum) {
+              h += h_off / multiple * multiple;
+              i += i_off / multiple * multiple;
+            }
             if (!reference::quant::size_problem(reference::quant::spec(s), h, i).empty()) s = WeightScheme::kDense;
             // A scheme no bound backend pads or shards for these sizes (FP8 grids: the ruleset's
             // shard rules need whole blocks; W8A16 FP8 only on CPU and Marlin) stays dense too.
@@ -277,7 +284,7 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
           },
           shrinking_element<moe::Family>(families), shrinking_element<moe::Dtype>(dtypes), scheme_gen,
           feature_size(o.allow_large), feature_size(o.allow_large), experts_and_top_k(o.max_experts),
-          token_count(o.max_tokens)),
+          token_count(o.max_tokens), off_grid_offset(), off_grid_offset()),
       [o](const Shape& sh) {
         return o.methods.empty() ||
                !of_methods(valid_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts,

@@ -58,6 +58,17 @@ inline rc::Gen<std::int64_t> feature_size(bool allow_large = true) {
       {{12, small_size()}, {6, boundary_size(2)}, {1, boundary_size(12)}, {1, shrinking_element(kRealSizes)}});
 }
 
+// An offset off the 32-grid, added to a generated size where the scheme stores finer sizes (dense
+// and the FP8 per-tensor and per-channel rows store any size, NVFP4 multiples of 16): K and N then
+// reach every residue modulo the tiles (16, 32, 64, 128), the 128 x 4 swizzle tile and the FP8
+// blocks, where partial-tile masks and edge blocks live. Mostly 0, so most cases stay on the grid;
+// shrinks toward 0.
+inline rc::Gen<std::int64_t> off_grid_offset() {
+  return rc::gen::weightedOneOf<std::int64_t>(
+      {{5, rc::gen::just<std::int64_t>(0)},
+       {2, rc::gen::resize(rc::kNominalSize, rc::gen::inRange<std::int64_t>(1, kSizeQuantum))}});
+}
+
 // Token counts: 0 and 1 (the edge cases of every sort and reduction), primes (never a multiple of
 // a tile), and anything up to `max_tokens`. Shrinks toward 0.
 inline rc::Gen<std::int64_t> token_count(std::int64_t max_tokens = 24) {
