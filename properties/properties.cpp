@@ -187,6 +187,8 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       {WeightScheme::kInt8G128ZpW8A16, wna16_reason},
       {WeightScheme::kInt4G32W4A16, wna16_reason},
       {WeightScheme::kInt4G32W4A16Marlin, wna16_reason},
+      {WeightScheme::kInt4G64W4A16, wna16_reason},
+      {WeightScheme::kInt4G64W4A16Marlin, wna16_reason},
       {WeightScheme::kNvfp4W4A16, nvfp4_reason},
       {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_reason},
       {WeightScheme::kFp8PerTensorW8A16,

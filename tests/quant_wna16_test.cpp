@@ -276,6 +276,8 @@ TEST(Wna16, SchemeRowDequantizationReadsZeroPoints) {
     EXPECT_EQ(odd, all.middleRows(3, 1)) << s.name;
   }
   EXPECT_EQ(q::wna16_scheme(q::spec(q::WeightScheme::kInt4G32W4A16)).group_size, 32);
+  EXPECT_EQ(q::wna16_scheme(q::spec(q::WeightScheme::kInt4G64W4A16)).group_size, 64);
+  EXPECT_EQ(q::wna16_scheme(q::spec(q::WeightScheme::kInt4G64W4A16Marlin)).group_size, 64);
   EXPECT_EQ(q::marlin_moe_shape_problem(128, 64), "");
   EXPECT_NE(q::marlin_moe_shape_problem(96, 64).find("H % 128"), std::string::npos);
   EXPECT_NE(q::marlin_moe_shape_problem(128, 32).find("I % 64"), std::string::npos);

@@ -248,6 +248,8 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kMxfp4W4A8Qdq, mx_codes_row},
     {WeightScheme::kNvfp4W4A4Qdq, nvfp4_row},
     {WeightScheme::kFp8PerChannelW8A8, fp8_codes_row},
+    {WeightScheme::kInt4G64W4A16, wna16_row},
+    {WeightScheme::kInt4G64W4A16Marlin, wna16_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)

@@ -21,6 +21,9 @@ inline constexpr std::int64_t kWna16Group128 = 128;
 // `group_size: 32`, the finest group the fused-MoE WNA16 paths take (MoeWNA16Method halves a group
 // down to 32 at most; vLLM keys int4 group 32 apart as kInt4Static32GroupScale).
 inline constexpr std::int64_t kWna16Group32 = 32;
+// `group_size: 64` (GPTQ and AWQ checkpoints quantized so; vLLM's generic kInt4Static key, whose
+// group shape the Triton and Marlin kernels take from the scales' shape).
+inline constexpr std::int64_t kWna16Group64 = 64;
 
 // ceil(a / b) for a >= 0, b > 0; std::invalid_argument otherwise.
 constexpr std::int64_t cdiv(std::int64_t a, std::int64_t b) {

@@ -85,6 +85,11 @@ constexpr ComponentSpec kInt4G32Components[] = {
     {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
     {Component::kScales, std::nullopt, Packing{kWna16Group32, 1}, 1, false, "_scales"},
 };
+// int4 with group 64 (a checkpoint's `group_size: 64`).
+constexpr ComponentSpec kInt4G64Components[] = {
+    {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, Packing{kWna16Group64, 1}, 1, false, "_scales"},
+};
 // ModelOpt NVFP4 per expert and projection (numerics.md §3.10, §4; modelopt.py @ 7ca49fbe): `weight`
 // uint8 [N, K/2] (e2m1, low nibble = even k), `weight_scale` e4m3 [N, K/16] (ue4m3: sign 0), and
 // `weight_scale_2` fp32, one per projection part (vLLM's w13_weight_scale_2 [E, 2], w2's [E]).
@@ -275,7 +280,7 @@ constexpr ActivationSpec kFp8PerTokenActivations{ActivationQuant::kFp8PerTokenDy
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 25> kSchemes = {{
+const std::array<SchemeSpec, 27> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -418,6 +423,17 @@ const std::array<SchemeSpec, 25> kSchemes = {{
      "bias, * router weight, one cast (Triton fused_moe_kernel, per-channel W8A8)",
      kFp8ChannelComponents, 1, GateUpParts::kFused, ScaleLayout::kPlain, false, kFp8PerTokenActivations,
      kFp8ChannelW8A8Methods, fp8_channel_dequantize_rows, quantize_fp8_channel_weight},
+    {WeightScheme::kInt4G64W4A16, "int4_g64_w4a16",
+     "symmetric int4 (uint4b8) as int4_g128_w4a16 with one scale per 64 along K (group_size 64); dequantized in-tile "
+     "as (fp32(q) - 8) * scale, cast to the model dtype (Triton fused_moe_kernel_gptq_awq)",
+     kInt4G64Components, kWna16Group64, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt4Wna16Methods, wna16_dequantize_rows, quantize_wna16_weight},
+    {WeightScheme::kInt4G64W4A16Marlin, "int4_g64_w4a16_marlin",
+     "the int4_g64_w4a16 checkpoint on Marlin: I tile-padded to lcm(64, 64) = 64, the codes tile-repacked and the "
+     "scales permuted after loading (marlin_permute_scales with the GEMM's K); dequantized in-tile as (q - 8) * scale "
+     "in the model dtype",
+     kInt4G64Components, kWna16Group64, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt4Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt4G64W4A16, WeightRepack::kMarlin},
 }};
 
 // clang-format off

@@ -47,6 +47,8 @@ enum class WeightScheme : std::uint8_t {
   kMxfp4W4A8Qdq,  // Quark MXFP4 weights with static FP8 input scales; activations fp8 quant-dequantized (emulation)
   kNvfp4W4A4Qdq,  // NVFP4 weights with static input scales; activations NVFP4 quant-dequantized (emulation)
   kFp8PerChannelW8A8,  // FP8 weights with one scale per output channel, activations fp8 per token (dynamic; Triton)
+  kInt4G64W4A16,        // symmetric int4 with one scale per 64 along K (group_size 64; Triton WNA16)
+  kInt4G64W4A16Marlin,  // the int4_g64_w4a16 checkpoint prepared for Marlin (I tile-padded to lcm(64, 64) = 64)
 };
 
 // The storage tensors a weight is made of.
