@@ -103,7 +103,7 @@ pd::Plan unpadded_plan(const pd::Plan& plan) {
   return p;
 }
 
-std::string unsupported_reason(const pd::Plan& plan, rq::WeightScheme scheme_id) {
+std::string unsupported_reason(const pd::Plan& plan, rq::WeightScheme scheme_id, bool kernel_shape_rules) {
   if (!plan.ok()) return "invalid plan: " + *plan.error;
   const rq::SchemeSpec& scheme = rq::spec(scheme_id);
   // A rank's shard of the checkpoint must itself be storable: whole packing groups and scale
@@ -111,7 +111,7 @@ std::string unsupported_reason(const pd::Plan& plan, rq::WeightScheme scheme_id)
   if (const std::string why = rq::size_problem(scheme, plan.hidden, plan.intermediate_per_partition); !why.empty())
     return "the shard per partition: " + why;
   // A repack's kernel shape rule: vLLM would select another backend.
-  if (scheme.repack == rq::WeightRepack::kMarlin)
+  if (scheme.repack == rq::WeightRepack::kMarlin && kernel_shape_rules)
     if (const std::string why = rq::marlin_moe_shape_problem(plan.hidden_padded, plan.intermediate_per_partition_padded);
         !why.empty())
       return why;
@@ -140,9 +140,25 @@ std::string unsupported_reason(const pd::Plan& plan, rq::WeightScheme scheme_id)
   return {};
 }
 
+namespace {
+device::PaddedCase padded_case_impl(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
+                                    const PaddingFaults& faults, bool kernel_shape_rules);
+}  // namespace
+
 device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
                                     const PaddingFaults& faults) {
-  if (const std::string why = unsupported_reason(plan, c.scheme); !why.empty())
+  return padded_case_impl(c, plan, seed, faults, true);
+}
+
+device::PaddedCase make_unpadded_reference(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
+                                           const PaddingFaults& faults) {
+  return padded_case_impl(c, unpadded_plan(plan), seed, faults, false);
+}
+
+namespace {
+device::PaddedCase padded_case_impl(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
+                                    const PaddingFaults& faults, bool kernel_shape_rules) {
+  if (const std::string why = unsupported_reason(plan, c.scheme, kernel_shape_rules); !why.empty())
     throw std::invalid_argument("make_padded_case: " + describe(c) + ": " + why);
   const moe::MoeBlock& b = c.block;
   if (c.hidden_states.cols() != b.hidden)
@@ -266,6 +282,7 @@ device::PaddedCase make_padded_case(const MoeCase& c, const pd::Plan& plan, std:
   device::validate(p);
   return p;
 }
+}  // namespace
 
 device::PaddedCase make_padded_case(const MoeCase& c, const pd::Ruleset& ruleset, std::uint64_t seed) {
   return make_padded_case(c, plan_for(c, ruleset), seed);

@@ -50,7 +50,11 @@ reference::padding::Plan unpadded_plan(const reference::padding::Plan& plan);
 // Why `plan` cannot be expressed as a device::PaddedCase of a case stored as `scheme` (empty: it
 // can): an invalid plan, a shard the scheme cannot store, a scale grid that would need padding or
 // splitting, or a kernel activation width (skip_forward_padding) other than H_pad.
-std::string unsupported_reason(const reference::padding::Plan& plan, reference::quant::WeightScheme scheme);
+// `kernel_shape_rules` false leaves out the kernel's own shape rules (Marlin's I % 64 after its tile
+// padding): the unpadded reference run of P1 and P3 computes what the padded layer must equal, a
+// shape the deployed kernel never takes.
+std::string unsupported_reason(const reference::padding::Plan& plan, reference::quant::WeightScheme scheme,
+                               bool kernel_shape_rules = true);
 
 // The padded case for `plan` (from plan_for or unpadded_plan): the target rank's shard of every
 // weight, padded by reference::padding, activations padded as the kernel receives them, routing
@@ -63,6 +67,10 @@ device::PaddedCase make_padded_case(const MoeCase& c, const reference::padding::
                                     const PaddingFaults& faults = {});
 device::PaddedCase make_padded_case(const MoeCase& c, const reference::padding::Ruleset& ruleset,
                                     std::uint64_t seed = poison_seed());
+// The unpadded reference of `plan`'s case: make_padded_case with unpadded_plan(plan), the kernel's
+// shape rules left out (unsupported_reason).
+device::PaddedCase make_unpadded_reference(const MoeCase& c, const reference::padding::Plan& plan,
+                                           std::uint64_t seed = poison_seed(), const PaddingFaults& faults = {});
 
 // Runs `backend` into a poisoned [T, H_pad] buffer and slices it to [T, H] with
 // reference::padding::slice_output (or as the padding faults B5, B6 get it wrong).

@@ -200,6 +200,24 @@ TEST(Generators, FinerSchemesReachEveryResidueOffTheGrid) {
   EXPECT_EQ(nvfp4_32, (std::set<std::int64_t>{0, 16}));
 }
 
+// The hidden size is padded (padded activations, a sliced output: bugs B5–B7) on a share of the
+// generated cases: the shapes whose targets include H-padded ones draw them for half of their padded
+// targets. Most shapes have no padded target at all (no shipped rule pads FP8 or Triton WNA16).
+TEST(Generators, PadTheHiddenSizeOften) {
+  int hidden_padded = 0, padded = 0;
+  const int n = 400;
+  for (int seed = 0; seed < n; ++seed) {
+    const pg::CaseSpec spec = pg::case_spec()(rc::Random(static_cast<std::uint64_t>(seed) * 7919u + 5u), 50).value();
+    const pr::MoeCase c = pg::build_case(spec);
+    const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
+    hidden_padded += plan.hidden_is_padded();
+    padded += plan.hidden_is_padded() || plan.intermediate_is_padded();
+  }
+  std::printf("of %d generated cases: %d padded, %d with H padded\n", n, padded, hidden_padded);
+  EXPECT_GE(padded, n / 5);
+  EXPECT_GE(hidden_padded, n / 16);
+}
+
 TEST(Generators, ValueDistributions) {
   std::vector<float> a(256), b(256);
   pg::fill({pg::Distribution::kNormal, 3, 1.0f}, a);
@@ -444,6 +462,42 @@ TEST(Properties, PerTokenW8A8ScalesAreRowLocal) {
   EXPECT_TRUE(p6.ok) << p6.message;
   EXPECT_NE(p6.message.find("TP 2: 0 elements beyond 0.125"), std::string::npos) << p6.message;
   EXPECT_NE(p6.message.find("EP 2: 0 elements beyond 0.03125"), std::string::npos) << p6.message;
+}
+
+// Channelwise WNA16 on Marlin (group_size -1): the plan pads I to Marlin's tile, lcm(64, 1) = 64,
+// the one-column scales keep their column through padding and TP shards, and the padded and
+// unpadded runs agree bitwise while the golden agrees within the WNA16 bound.
+TEST(Properties, ChannelwiseWna16OnMarlinPadsTheIntermediateToItsTile) {
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  for (const WeightScheme scheme : {WeightScheme::kInt4ChannelW4A16Marlin, WeightScheme::kInt8ChannelW8A16Marlin}) {
+    pg::CaseSpec s;
+    s.family = moe::Family::kMixtral;
+    s.dtype = moe::Dtype::kBf16;
+    s.scheme = scheme;
+    s.hidden = 128;
+    s.intermediate = 96;
+    s.experts = 4;
+    s.top_k = 2;
+    s.tokens = 5;
+    s.activations = {pg::Distribution::kNormal, 7, 1.0f};
+    s.weights = {pg::Distribution::kNormal, 11, 1.0f};
+    const auto& targets = pg::valid_targets(scheme, s.family, s.hidden, s.intermediate, s.experts, s.top_k, true);
+    ASSERT_FALSE(targets.empty()) << moecheck::device::name(scheme);
+    s.target = targets.front();
+    EXPECT_EQ(s.target.backend, "MARLIN");
+    const pr::MoeCase c = pg::build_case(s);
+    const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
+    EXPECT_EQ(plan.intermediate_per_partition_padded, 128) << moecheck::device::name(scheme);
+    const moecheck::device::PaddedCase p = pr::make_padded_case(c, plan, pr::poison_seed());
+    EXPECT_EQ(p.w13.scales.shape, (pd::Shape{4, 256, 1}));
+    EXPECT_EQ(p.w2.scales.shape, (pd::Shape{4, 128, 1}));
+    for (const pr::Verdict& v : {pr::check_padding_invariance(c, *sim), pr::check_golden_agreement(c, *sim),
+                                 pr::check_tensor_parallel(c, *sim)}) {
+      ASSERT_FALSE(v.skipped) << v.message;
+      EXPECT_TRUE(v.ok) << v.message;
+    }
+  }
 }
 
 // fp8_per_tensor_w8a8_static: an EP rank quantizes with the max of its own experts' static input

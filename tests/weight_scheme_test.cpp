@@ -46,7 +46,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
             "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
             "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq, nvfp4_w4a4_qdq, fp8_per_channel_w8a8, "
-            "int4_g64_w4a16, int4_g64_w4a16_marlin");
+            "int4_g64_w4a16, int4_g64_w4a16_marlin, int4_channel_w4a16_marlin, int8_channel_w8a16_marlin");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -72,7 +72,10 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
         EXPECT_EQ(m->scale_block, 0) << method;
         EXPECT_EQ(scale->row_block, 1) << method;
         EXPECT_EQ(scale->packing.units, 1) << method;
-        EXPECT_EQ(s.size_multiple % scale->packing.elements, 0) << method;
+        if (scale->packing.whole_axis())
+          EXPECT_EQ(scale->stored_cols(s.size_multiple * 3), 1) << method;  // channelwise: one column for any K
+        else
+          EXPECT_EQ(s.size_multiple % scale->packing.elements, 0) << method;
         EXPECT_EQ(m->weight_bits, s.elements().packing == rq::kFp4Bytes ? 4 : 8) << method;
       } else if (scale && scale->per_part && m->scale == pd::ScaleKind::kPerTensor) {
         // One fp32 scale per expert and part: nothing along K, no block.

@@ -195,6 +195,16 @@ void wna16_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
   });
 }
 
+// Channelwise WNA16 on Marlin (group_size -1; marlin_template.h): the dequantized B operand is the
+// bare q - 8 / q - 128 (or q - zp), exact in the 16-bit dtype; the one scale per output channel is
+// applied after the K loop, in the write-out (the epilogue's marlin_write_out).
+void wna16_codes_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_t count, float* out) {
+  const std::uint8_t* r = w.codes + n * w.code_stride;
+  const float z = static_cast<float>(w.symmetric_zero_point);
+  for (std::int64_t k = k0; k < k0 + count; ++k)
+    out[k - k0] = round_dtype(w.dtype, static_cast<float>(rq::packed_code(r, k, w.code_packing)) - z);
+}
+
 // NVFP4 (the Triton emulation kernel's weight path, nvfp4_emulation_moe.py @ 7ca49fbe): b_scale =
 // fp32(ue4m3) · weight_scale_2, then e2m1 · b_scale, cast to the compute dtype; the block scale
 // plain or swizzled (scale_index).
@@ -250,6 +260,8 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kFp8PerChannelW8A8, fp8_codes_row},
     {WeightScheme::kInt4G64W4A16, wna16_row},
     {WeightScheme::kInt4G64W4A16Marlin, wna16_row},
+    {WeightScheme::kInt4ChannelW4A16Marlin, wna16_codes_row},
+    {WeightScheme::kInt8ChannelW8A16Marlin, wna16_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -498,7 +510,8 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   PaddedCase prepared;
   if (scheme.repack == rq::WeightRepack::kMarlin) {
     prepared = *prepared_from;
-    const std::int64_t group = scheme.find(rq::Component::kScales)->packing.elements;
+    const rq::Packing scale_packing = scheme.find(rq::Component::kScales)->packing;
+    const std::int64_t group = scale_packing.whole_axis() ? -1 : scale_packing.elements;  // -1: channelwise
     // Fault B17: w13's size_k is the per-partition intermediate size (upstream's
     // layer.intermediate_size_per_partition), not w13's K = H_pad.
     marlin_scale_round_trip(prepared.w13.scales, f.marlin_scales_keyed_on_intermediate ? i : hp, group);
@@ -581,6 +594,25 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   // epilogue scales the sum, acc · a_scale[row] · b_scale. A quant-dequantizing row with per-tensor
   // scales runs the 16-bit GEMM instead.
   const bool scales_after_k = input_quant.scales_after_k();
+  // Marlin's write-out (marlin_template.h write_result, fused_marlin_moe @ HollowMan6/vllm 2026-08-22):
+  // the fp32 sum cast to the 16-bit dtype (float2num); a channelwise scale then multiplied in it
+  // (__hmul2) for 4-bit weights, or in fp32 before the cast (scale_float, __fmul_rn) for 8-bit ones;
+  // the bias added in the 16-bit dtype (__hadd2); in GEMM2 the router weight, cast to the dtype,
+  // multiplied in it (__hmul2). Each step rounds to the dtype (a no-op for fp32 cases, which Marlin
+  // does not run: they keep the structure). The scale is the checkpoint's 16-bit value.
+  const bool marlin = scheme.repack == rq::WeightRepack::kMarlin;
+  const bool marlin_channelwise = marlin && weight_scales && weight_scales->packing.whole_axis();
+  const int marlin_bits = marlin ? rq::wna16_scheme(scheme).bits : 0;
+  const auto marlin_write_out = [&](float acc, std::optional<float> channel_scale, std::optional<float> bias,
+                                    std::optional<float> router_weight) {
+    float v = acc;
+    if (channel_scale && marlin_bits == 8) v = v * round_dtype(dtype, *channel_scale);
+    v = round_dtype(dtype, v);
+    if (channel_scale && marlin_bits == 4) v = round_dtype(dtype, v * round_dtype(dtype, *channel_scale));
+    if (bias) v = round_dtype(dtype, v + *bias);
+    if (router_weight) v = round_dtype(dtype, v * round_dtype(dtype, *router_weight));
+    return v;
+  };
   // Dynamic per-tensor activations (fp8_per_tensor_w8a8_dynamic): GEMM1's scale is the amax of every
   // row the prepare step quantizes — all tokens of the padded batch, pad rows included (or a1's
   // pairs with the weight on the input).
@@ -668,6 +700,12 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
         // compute dtype.
         if (scales_after_k) acc = acc * qa1.scales(c.weights_on_input ? p : p / k, 0) * weight_scale(c.w13, e, n1, n);
         float v = acc * a_scale[static_cast<std::size_t>(e)];
+        if (marlin) {
+          cache1[static_cast<std::size_t>(p * n1 + n)] =
+              marlin_write_out(v, marlin_channelwise ? std::optional(weight_scale(c.w13, e, n1, n)) : std::nullopt,
+                               has_b13 ? std::optional(c.w13_bias.at(e, n)) : std::nullopt, std::nullopt);
+          return;
+        }
         if (has_b13) v = v + c.w13_bias.at(e, n);
         cache1[static_cast<std::size_t>(p * n1 + n)] = round_dtype(dtype, v);
       },
@@ -725,6 +763,13 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
       [&](std::int32_t p) -> const float* { return (qa2.group > 0 ? qa2.values.data() : cache2.data()) + p * ip; },
       w2_view,
       [&](std::int32_t p, std::int32_t e, std::int64_t n, float acc) {
+        if (marlin) {
+          cache3[static_cast<std::size_t>(p * hp + n)] = marlin_write_out(
+              acc, marlin_channelwise ? std::optional(weight_scale(c.w2, e, hp, n)) : std::nullopt,
+              has_b2 ? std::optional(c.w2_bias.at(e, n)) : std::nullopt,
+              c.weights_on_input ? std::nullopt : std::optional(c.topk_weights.data[static_cast<std::size_t>(p)]));
+          return;
+        }
         float v = scales_after_k ? acc * qa2.scales(p, 0) * weight_scale(c.w2, e, hp, n) : acc;
         if (has_b2) v = v + c.w2_bias.at(e, n);
         if (!c.weights_on_input) v = v * c.topk_weights.data[static_cast<std::size_t>(p)];  // MUL_ROUTED_WEIGHT

@@ -10,7 +10,7 @@
 #include "properties/quarantine.h"
 #include "reference/padding/platform.h"
 #include "reference/padding/registry.h"
-#include "reference/quant/scheme.h"
+#include "reference/quant/marlin.h"
 #include "reference/quant/scheme.h"
 
 namespace moecheck::properties::gen {
@@ -128,15 +128,19 @@ MoeCase build_case(const CaseSpec& s) {
   return c;
 }
 
-const std::vector<PadTarget>& valid_targets(WeightScheme scheme, moe::Family family, std::int64_t hidden,
-                                            std::int64_t intermediate, std::int64_t experts, std::int64_t top_k,
-                                            bool require_padding) {
-  using Key = std::tuple<WeightScheme, moe::Family, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool>;
+namespace {
+enum class TargetFilter : std::uint8_t { kAny, kPadded, kHiddenPadded };
+
+const std::vector<PadTarget>& targets(WeightScheme scheme, moe::Family family, std::int64_t hidden,
+                                      std::int64_t intermediate, std::int64_t experts, std::int64_t top_k,
+                                      TargetFilter filter) {
+  using Key = std::tuple<WeightScheme, moe::Family, std::int64_t, std::int64_t, std::int64_t, std::int64_t, TargetFilter>;
   static std::map<Key, std::vector<PadTarget>> cache;
-  const Key key{scheme, family, hidden, intermediate, experts, top_k, require_padding};
+  const Key key{scheme, family, hidden, intermediate, experts, top_k, filter};
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   std::vector<PadTarget> out;
   MoeCase probe;  // only what plan_for reads
+  probe.scheme = scheme;  // plan_for reads its WNA16 group size (Marlin's tile padding)
   probe.block.family = family;
   probe.block.semantics = moe::semantics(family);  // the activation and layout the rules look at
   probe.block.hidden = hidden;
@@ -158,12 +162,27 @@ const std::vector<PadTarget>& valid_targets(WeightScheme scheme, moe::Family fam
           probe.target = PadTarget{rs_name, method, choice.name, std::string(platform.name), 1, 0};
           const pd::Plan plan = plan_for(probe, rs);
           if (!unsupported_reason(plan, scheme).empty() || quarantined(plan, "*")) continue;
-          if (require_padding && !plan.hidden_is_padded() && !plan.intermediate_is_padded()) continue;
+          if (filter == TargetFilter::kPadded && !plan.hidden_is_padded() && !plan.intermediate_is_padded()) continue;
+          if (filter == TargetFilter::kHiddenPadded && !plan.hidden_is_padded()) continue;
           out.push_back(probe.target);
         }
     }
   }
   return cache.emplace(key, std::move(out)).first->second;
+}
+}  // namespace
+
+const std::vector<PadTarget>& valid_targets(WeightScheme scheme, moe::Family family, std::int64_t hidden,
+                                            std::int64_t intermediate, std::int64_t experts, std::int64_t top_k,
+                                            bool require_padding) {
+  return targets(scheme, family, hidden, intermediate, experts, top_k,
+                 require_padding ? TargetFilter::kPadded : TargetFilter::kAny);
+}
+
+const std::vector<PadTarget>& hidden_padding_targets(WeightScheme scheme, moe::Family family, std::int64_t hidden,
+                                                     std::int64_t intermediate, std::int64_t experts,
+                                                     std::int64_t top_k) {
+  return targets(scheme, family, hidden, intermediate, experts, top_k, TargetFilter::kHiddenPadded);
 }
 
 const std::vector<UnboundTargets>& unbound_targets() {
@@ -276,6 +295,12 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
               h += h_off / multiple * multiple;
               i += i_off / multiple * multiple;
             }
+            // Marlin runs only layers whose H is a multiple of 128 (marlin_moe_shape_problem; vLLM
+            // picks another backend otherwise): its rows get such an H, and I as drawn, which
+            // Marlin's tile padding rounds.
+            if (reference::quant::spec(s).repack == reference::quant::WeightRepack::kMarlin &&
+                h % kSizeQuantum == 0)
+              h = reference::quant::round_up(h, reference::quant::kMarlinMoeHiddenMultiple);
             if (!reference::quant::size_problem(reference::quant::spec(s), h, i).empty()) s = WeightScheme::kDense;
             // A scheme no bound backend pads or shards for these sizes (FP8 grids: the ruleset's
             // shard rules need whole blocks; W8A16 FP8 only on CPU and Marlin) stays dense too.
@@ -301,11 +326,18 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
     if (all.empty())
       throw std::logic_error("case_spec: no valid padding target for " + std::string(device::name(sh.scheme)) +
                              " H" + std::to_string(sh.hidden) + " I" + std::to_string(sh.intermediate));
-    // Padding targets most of the time: they are where the bugs are.
-    const rc::Gen<PadTarget> target = padded.empty()
-                                          ? shrinking_element(all)
-                                          : rc::gen::weightedOneOf<PadTarget>(
-                                                {{3, shrinking_element(padded)}, {1, shrinking_element(all)}});
+    const auto hidden_padded = of_methods(
+        hidden_padding_targets(sh.scheme, sh.family, sh.hidden, sh.intermediate, sh.ek.experts, sh.ek.top_k),
+        o.methods);
+    // Padding targets most of the time: they are where the bugs are; those that pad H (padded
+    // activations, a sliced output) half of those times where the shape has any.
+    const rc::Gen<PadTarget> target =
+        padded.empty()          ? shrinking_element(all)
+        : hidden_padded.empty() ? rc::gen::weightedOneOf<PadTarget>(
+                                      {{3, shrinking_element(padded)}, {1, shrinking_element(all)}})
+                                : rc::gen::weightedOneOf<PadTarget>({{3, shrinking_element(padded)},
+                                                                     {3, shrinking_element(hidden_padded)},
+                                                                     {2, shrinking_element(all)}});
     return rc::gen::apply(
         [sh](PadTarget t, ValueSpec x, ValueSpec w, TokenPadding pad) {
           if (pad.on) {

@@ -72,6 +72,11 @@ struct CaseOptions {
 const std::vector<PadTarget>& valid_targets(device::WeightScheme scheme, reference::moe::Family family,
                                             std::int64_t hidden, std::int64_t intermediate, std::int64_t experts,
                                             std::int64_t top_k, bool require_padding);
+// Those of them whose plan pads the hidden size (H_pad > H): the activations are padded and the
+// output sliced, where bugs B5–B7 live; the case generator weights them up.
+const std::vector<PadTarget>& hidden_padding_targets(device::WeightScheme scheme, reference::moe::Family family,
+                                                     std::int64_t hidden, std::int64_t intermediate,
+                                                     std::int64_t experts, std::int64_t top_k);
 
 rc::Gen<CaseSpec> case_spec(CaseOptions options = {});
 

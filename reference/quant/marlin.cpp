@@ -286,7 +286,7 @@ Eigen::VectorXi marlin_checkpoint_g_idx(const MarlinWeight& m) {
 }
 
 std::string marlin_moe_shape_problem(std::int64_t hidden, std::int64_t intermediate_padded) {
-  if (hidden % 128 != 0)
+  if (hidden % kMarlinMoeHiddenMultiple != 0)
     return "Marlin MoE needs H % 128 == 0 (check_moe_marlin_supports_config); found H " + std::to_string(hidden);
   if (intermediate_padded % 64 != 0)
     return "Marlin MoE needs I % 64 == 0 after its tile padding (w2's K, marlin_utils.py:337-338); found I " +

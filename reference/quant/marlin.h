@@ -140,6 +140,8 @@ enum class MarlinMoeShard : std::uint8_t {
   kW13Half,  // gate or up of one expert: [I, H], rows padded (each half separately, OW:505-513)
   kW2,       // down of one expert: [H, I], columns (K) padded
 };
+// Marlin MoE's hidden-size rule: H a multiple of this (MU:376-379).
+inline constexpr std::int64_t kMarlinMoeHiddenMultiple = 128;
 // Why Marlin MoE cannot run a layer of hidden size H and (tile-padded) intermediate size I_pad per
 // partition: H % 128 != 0 or I_pad % 64 != 0 (MU:337-338, 376-379); empty if it can. vLLM then
 // selects another backend, so no Marlin case of that shape exists.

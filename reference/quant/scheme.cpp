@@ -90,6 +90,20 @@ constexpr ComponentSpec kInt4G64Components[] = {
     {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
     {Component::kScales, std::nullopt, Packing{kWna16Group64, 1}, 1, false, "_scales"},
 };
+// Channelwise WNA16 (GPTQ group_size -1, compressed-tensors strategy "channel"): one scale per
+// output channel over the whole of K ([N, 1], kWholeAxis), so padding and TP shards of K keep it.
+// The rows take sizes in multiples of 32 (size_multiple), though a checkpoint may hold any: P1's
+// unpadded reference runs Marlin's scale permutation on the unpadded shapes, whose N (2·I for w13)
+// it needs in whole 64-column tiles. Marlin still pads such an I (96, 160, ...) to its 64-row tile.
+constexpr std::int64_t kSizeQuantumForMarlinReference = 32;
+constexpr ComponentSpec kInt4ChannelComponents[] = {
+    {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, kWholeAxis, 1, false, "_scales"},
+};
+constexpr ComponentSpec kInt8ChannelComponents[] = {
+    {Component::kCodes, std::nullopt, kUnpacked, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, kWholeAxis, 1, false, "_scales"},
+};
 // ModelOpt NVFP4 per expert and projection (numerics.md §3.10, §4; modelopt.py @ 7ca49fbe): `weight`
 // uint8 [N, K/2] (e2m1, low nibble = even k), `weight_scale` e4m3 [N, K/16] (ue4m3: sign 0), and
 // `weight_scale_2` fp32, one per projection part (vLLM's w13_weight_scale_2 [E, 2], w2's [E]).
@@ -280,7 +294,7 @@ constexpr ActivationSpec kFp8PerTokenActivations{ActivationQuant::kFp8PerTokenDy
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 27> kSchemes = {{
+const std::array<SchemeSpec, 29> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -434,6 +448,19 @@ const std::array<SchemeSpec, 27> kSchemes = {{
      "in the model dtype",
      kInt4G64Components, kWna16Group64, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kInt4Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt4G64W4A16, WeightRepack::kMarlin},
+    {WeightScheme::kInt4ChannelW4A16Marlin, "int4_channel_w4a16_marlin",
+     "channelwise int4 (uint4b8, group_size -1: one scale per output channel) on Marlin: I tile-padded to 64, the "
+     "codes tile-repacked and the one-row scales permuted (marlin_permute_scales' single-group layout); the kernel "
+     "sums the bare (q - 8) over K in fp32 and applies the scale in the write-out, after the cast to the model dtype "
+     "(__hmul2), then the bias and the router weight in that dtype",
+     kInt4ChannelComponents, kSizeQuantumForMarlinReference, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt4Wna16MarlinMethods, wna16_dequantize_rows, quantize_wna16_weight, std::nullopt, WeightRepack::kMarlin},
+    {WeightScheme::kInt8ChannelW8A16Marlin, "int8_channel_w8a16_marlin",
+     "channelwise int8 (uint8b128, one scale per output channel) on Marlin, prepared as int4_channel_w4a16_marlin; "
+     "the scale multiplies the fp32 sum before the cast (scale_float), then the bias and the router weight in the "
+     "model dtype",
+     kInt8ChannelComponents, kSizeQuantumForMarlinReference, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
+     kInt8Wna16MarlinMethods, wna16_dequantize_rows, quantize_wna16_weight, std::nullopt, WeightRepack::kMarlin},
 }};
 
 // clang-format off

@@ -49,6 +49,8 @@ enum class WeightScheme : std::uint8_t {
   kFp8PerChannelW8A8,  // FP8 weights with one scale per output channel, activations fp8 per token (dynamic; Triton)
   kInt4G64W4A16,        // symmetric int4 with one scale per 64 along K (group_size 64; Triton WNA16)
   kInt4G64W4A16Marlin,  // the int4_g64_w4a16 checkpoint prepared for Marlin (I tile-padded to lcm(64, 64) = 64)
+  kInt4ChannelW4A16Marlin,  // channelwise int4 (group_size -1: one scale per output channel) on Marlin
+  kInt8ChannelW8A16Marlin,  // channelwise int8 on Marlin
 };
 
 // The storage tensors a weight is made of.

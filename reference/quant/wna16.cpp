@@ -330,7 +330,9 @@ Wna16Scheme wna16_scheme(const SchemeSpec& scheme) {
   const Packing codes = scheme.elements().packing;
   if (scheme.elements().component != Component::kCodes || !scales || (codes != kFp4Bytes && codes != kUnpacked))
     throw std::logic_error(std::string(scheme.name) + " is not a WNA16 row (int4 / int8 codes and group scales)");
-  return Wna16Scheme{codes == kFp4Bytes ? 4 : 8, scales->packing.elements, scheme.find(Component::kZeroPoints) != nullptr};
+  // A whole-axis scale (one per output channel over all of K) is GPTQ's group_size -1.
+  return Wna16Scheme{codes == kFp4Bytes ? 4 : 8, scales->packing.whole_axis() ? -1 : scales->packing.elements,
+                     scheme.find(Component::kZeroPoints) != nullptr};
 }
 
 void wna16_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
@@ -347,7 +349,7 @@ void wna16_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storag
   w.rows = row_end - row_begin;
   w.cols = cols;
   w.bits = q.bits;
-  w.group_size = q.group_size;
+  w.group_size = q.group_size == -1 ? cols : q.group_size;
   w.codes.resize(w.rows, cols);
   w.scales.resize(w.rows, groups);
   for (std::int64_t n = 0; n < w.rows; ++n) {
