@@ -226,7 +226,9 @@ constexpr MethodBinding kInt8Wna16Methods[] = {{"int8_wna16", kWna16TritonBacken
 // (WeightRepack::kMarlin), then a W4A16 / W8A16 kernel that dequantizes (q - 8) · s and (q - 128) · s
 // in the 16-bit dtype. The in-kernel product of a small integer and a 16-bit scale is exact in
 // fp32, so the sim's tile (fp32 product, one rounding to the model dtype) gives Marlin's values;
-// Marlin's own K order is not modelled (the sim's order-preserving sum stands in). BATCHED_MARLIN
+// Marlin's own K order is not modelled (the sim's order-preserving sum stands in). Its write-out is:
+// the fp32 sum cast to the dtype, the bias and the router weight then applied in the dtype
+// (write_result's __hadd2 / __hmul2), and a channelwise scale after the K loop. BATCHED_MARLIN
 // (the batched activation format) stays unbound.
 // The zero-point rows are not bound here: Marlin's preparation of zero points (marlin_zero_points,
 // awq_to_marlin_zero_points) is not run by the sim.
