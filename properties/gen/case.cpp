@@ -244,18 +244,21 @@ rc::Gen<CaseSpec> case_spec(CaseOptions o) {
   // Schemes that some shipped rule pads are drawn three times as often as the others: padding is
   // where the bugs are, and most rows (FP8 blocks, WNA16 on Triton) are never padded by any rule.
   // Probed on a few small sizes; only the drawing odds depend on it, not which cases are valid.
+  // Those that some rule pads H for (padded activations and a sliced output: B5–B7) six times.
   std::vector<WeightScheme> weighted_schemes;  // a padded scheme three times: shrinking_element is uniform
   for (const WeightScheme s : schemes) {
-    bool pads = false;
+    bool pads = false, pads_hidden = false;
     for (const std::int64_t size : {96, 128, 160, 256})
-      pads = pads || !valid_targets(s, moe::Family::kMixtral, size, size, 8, 2, true).empty() ||
-             !valid_targets(s, moe::Family::kGptOss, size, size, 8, 2, true).empty();
+      for (const moe::Family family : {moe::Family::kMixtral, moe::Family::kGptOss}) {
+        pads = pads || !valid_targets(s, family, size, size, 8, 2, true).empty();
+        pads_hidden = pads_hidden || !hidden_padding_targets(s, family, size, size, 8, 2).empty();
+      }
     // So are the weight-only 2-D scale grids, whose TP shards a ruleset may cut off the block grid
     // (B16; W8A8 refuses such shards).
     const reference::quant::SchemeSpec& row = reference::quant::spec(s);
     for (const reference::quant::ComponentSpec& c : row.components)
       pads = pads || (c.row_block > 1 && !row.activation.quantized());
-    weighted_schemes.insert(weighted_schemes.end(), pads ? 3 : 1, s);
+    weighted_schemes.insert(weighted_schemes.end(), pads_hidden ? 6 : pads ? 3 : 1, s);
   }
   const rc::Gen<WeightScheme> scheme_gen = shrinking_element(weighted_schemes);
   // The shared-expert families (their finalize adds a dense expert to the padded path's output)
