@@ -191,6 +191,7 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       {WeightScheme::kInt4G64W4A16Marlin, wna16_reason},
       {WeightScheme::kInt4ChannelW4A16Marlin, wna16_reason},
       {WeightScheme::kInt8ChannelW8A16Marlin, wna16_reason},
+      {WeightScheme::kInt4G128ZpW4A16Marlin, wna16_reason},
       {WeightScheme::kNvfp4W4A16, nvfp4_reason},
       {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_reason},
       {WeightScheme::kFp8PerTensorW8A16,

@@ -46,7 +46,8 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "fp8_block128_w8a8_ue8m0, int4_g128_w4a16_marlin, int8_g128_w8a16_marlin, "
             "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
             "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq, nvfp4_w4a4_qdq, fp8_per_channel_w8a8, "
-            "int4_g64_w4a16, int4_g64_w4a16_marlin, int4_channel_w4a16_marlin, int8_channel_w8a16_marlin");
+            "int4_g64_w4a16, int4_g64_w4a16_marlin, int4_channel_w4a16_marlin, int8_channel_w8a16_marlin, "
+            "int4_g128_zp_w4a16_marlin");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what

@@ -262,6 +262,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kInt4G64W4A16Marlin, wna16_row},
     {WeightScheme::kInt4ChannelW4A16Marlin, wna16_codes_row},
     {WeightScheme::kInt8ChannelW8A16Marlin, wna16_codes_row},
+    {WeightScheme::kInt4G128ZpW4A16Marlin, wna16_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -438,6 +439,19 @@ void end_pad_rows(Tensor<T>& t, std::int64_t i, std::int64_t ip, T fill) {
 // undoes (quant/marlin.h's inverse matched the CUDA repack kernels bit for bit on the shapes it
 // lists), so the sim reads them in checkpoint layout. size_k is the GEMM's K, unless fault B17
 // passes another.
+// Marlin's zero points (marlin_zero_points after the checkpoint's own unpacking): each expert's
+// [N, K/g] zero points transposed to [K/g, N], permuted and packed into int32 words, then read back
+// as the kernel unpacks them (quant/marlin.h).
+void marlin_zero_point_round_trip(Tensor<std::uint8_t>& zero_points, int bits) {
+  const std::int64_t e = zero_points.dim(0), n = zero_points.dim(1), groups = zero_points.dim(2);
+  for (std::int64_t x = 0; x < e; ++x) {
+    Eigen::Map<rq::RowMatrixXu8> z(zero_points.data.data() + x * n * groups, n, groups);
+    const rq::RowMatrixXu8 gptq = z.transpose();
+    const rq::RowMatrixXu8 kernel = rq::marlin_unpack_zero_points(rq::marlin_pack_zero_points(gptq, bits), n, bits);
+    z = kernel.transpose();
+  }
+}
+
 void marlin_scale_round_trip(Tensor<float>& scales, std::int64_t size_k, std::int64_t group) {
   const std::int64_t e = scales.dim(0), n = scales.dim(1), groups = scales.dim(2);
   for (std::int64_t x = 0; x < e; ++x) {
@@ -516,6 +530,10 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     // layer.intermediate_size_per_partition), not w13's K = H_pad.
     marlin_scale_round_trip(prepared.w13.scales, f.marlin_scales_keyed_on_intermediate ? i : hp, group);
     marlin_scale_round_trip(prepared.w2.scales, ip, group);
+    if (scheme.zero_points) {
+      marlin_zero_point_round_trip(prepared.w13.zero_points, rq::wna16_scheme(scheme).bits);
+      marlin_zero_point_round_trip(prepared.w2.zero_points, rq::wna16_scheme(scheme).bits);
+    }
     prepared_from = &prepared;
   }
   const PaddedCase& c = *prepared_from;

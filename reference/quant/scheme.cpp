@@ -230,8 +230,12 @@ constexpr MethodBinding kInt8Wna16Methods[] = {{"int8_wna16", kWna16TritonBacken
 // the fp32 sum cast to the dtype, the bias and the router weight then applied in the dtype
 // (write_result's __hadd2 / __hmul2), and a channelwise scale after the K loop. BATCHED_MARLIN
 // (the batched activation format) stays unbound.
-// The zero-point rows are not bound here: Marlin's preparation of zero points (marlin_zero_points,
-// awq_to_marlin_zero_points) is not run by the sim.
+// int4 with zero points (AWQ) on Marlin: the layer prepares the zero points too (marlin_zero_points
+// after awq_to_marlin_zero_points' unpacking; quant/marlin.h marlin_pack_zero_points), and the
+// kernel's int4 path with integer zero points subtracts them exactly (dequant_skip_flop: sub_zp,
+// then the scale's __hmul2), so the dequantization is the Triton row's (q - zp) · s rounded once.
+// int8 with zero points stays unbound on Marlin: with bf16 activations its kernel computes
+// __hfma2(q, s, -(zp · s)) with zp · s rounded first, a dequantization not modelled here.
 constexpr std::string_view kWna16MarlinBackends[] = {"MARLIN"};
 constexpr MethodBinding kInt4Wna16MarlinMethods[] = {{"int4_wna16", kWna16MarlinBackends}};
 constexpr MethodBinding kInt8Wna16MarlinMethods[] = {{"int8_wna16", kWna16MarlinBackends}};
@@ -296,7 +300,7 @@ constexpr ActivationSpec kFp8PerTokenActivations{ActivationQuant::kFp8PerTokenDy
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 29> kSchemes = {{
+const std::array<SchemeSpec, 30> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -463,6 +467,12 @@ const std::array<SchemeSpec, 29> kSchemes = {{
      "model dtype",
      kInt8ChannelComponents, kSizeQuantumForMarlinReference, GateUpParts::kFused, ScaleLayout::kPlain, false, kModelDtypeActivations,
      kInt8Wna16MarlinMethods, wna16_dequantize_rows, quantize_wna16_weight, std::nullopt, WeightRepack::kMarlin},
+    {WeightScheme::kInt4G128ZpW4A16Marlin, "int4_g128_zp_w4a16_marlin",
+     "the int4_g128_zp_w4a16 (AWQ) checkpoint on Marlin: I tile-padded to lcm(64, 128), the codes tile-repacked, "
+     "the scales and the zero points permuted and packed after loading (marlin_permute_scales, marlin_zero_points); "
+     "dequantized in-tile as (q - zp) * scale in the model dtype",
+     kInt4G128ZpComponents, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, true, kModelDtypeActivations,
+     kInt4Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt4G128ZpW4A16, WeightRepack::kMarlin},
 }};
 
 // clang-format off

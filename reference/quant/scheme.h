@@ -51,6 +51,7 @@ enum class WeightScheme : std::uint8_t {
   kInt4G64W4A16Marlin,  // the int4_g64_w4a16 checkpoint prepared for Marlin (I tile-padded to lcm(64, 64) = 64)
   kInt4ChannelW4A16Marlin,  // channelwise int4 (group_size -1: one scale per output channel) on Marlin
   kInt8ChannelW8A16Marlin,  // channelwise int8 on Marlin
+  kInt4G128ZpW4A16Marlin,   // the int4_g128_zp_w4a16 (AWQ) checkpoint on Marlin: zero points prepared too
 };
 
 // The storage tensors a weight is made of.
