@@ -684,6 +684,47 @@ TEST(SimBackend, NoTokensWritesNothingAndBadCasesThrow) {
   EXPECT_THROW(device::find_backend("sim")->run(c1, right), std::invalid_argument);
 }
 
+// Marlin's write-out — the cast to the model dtype, then the bias added and the router weight
+// multiplied in that dtype — is all that tells the int4 g128 Marlin row from the Triton row whose
+// storage it shares (the scale permutation round-trips): in fp32 each extra rounding is a no-op and
+// the two agree bitwise; in bf16 some outputs move, by a few bf16 ulps.
+TEST(SimBackend, MarlinWritesOutInTheModelDtype) {
+  const device::Backend* sim = device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  for (const Dtype dtype : {Dtype::kF32, Dtype::kBf16}) {
+    Spec s;
+    s.scheme = WeightScheme::kInt4G128W4A16;
+    s.dtype = dtype;
+    s.hidden = 128;
+    s.intermediate = 128;
+    s.experts = 4;
+    s.top_k = 2;
+    s.tokens = 9;
+    s.bias = true;
+    const Built b = build(s);
+    const PaddedCase triton = make_padded(s, b.block, b.hidden, b.golden.routing, 128, 128);
+    PaddedCase marlin = triton;
+    marlin.scheme = WeightScheme::kInt4G128W4A16Marlin;
+    const std::vector<float> ym = run_sliced(*sim, marlin), yt = run_sliced(*sim, triton);
+    const Diff d = diff(ym, yt, dtype);
+    EXPECT_TRUE(d.finite);
+    EXPECT_GT(d.norm, 0.0);
+    if (dtype == Dtype::kF32) {
+      EXPECT_EQ(d.max_ulp, 0) << d.differing << " elements differ";
+    } else {
+      EXPECT_GT(d.differing, 0u) << "bf16: the write-out's roundings changed nothing";
+      // A few bf16 roundings of the row's values: within 2^-6 of the largest output (ULPs mean
+      // little at outputs near zero, where the two roundings of a cancelling sum land far apart).
+      float largest = 0.0f, worst = 0.0f;
+      for (std::size_t n = 0; n < yt.size(); ++n) {
+        largest = std::max(largest, std::fabs(yt[n]));
+        worst = std::max(worst, std::fabs(ym[n] - yt[n]));
+      }
+      EXPECT_LE(worst, largest / 64) << worst << " of " << largest;
+    }
+  }
+}
+
 // The sim has a tile function for every row of the weight-scheme table.
 TEST(SimBackend, RunsEverySchemeOfTheTable) {
   for (const device::Backend* backend : device::backends())
