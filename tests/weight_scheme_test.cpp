@@ -334,6 +334,31 @@ OneExpert one_expert_block(moe::Dtype dtype) {
   return o;
 }
 
+// The golden on a one-expert fp32 block of `row`'s scheme: token 0 beside a token 1 whose values are
+// 24 times token 0's (shifted), and token 0 alone — what tells a batch-coupled activation scale
+// (token 0's output moves) from a row-local one (it does not).
+struct TokenBesideALargerOne {
+  moe::MoeBlock block;
+  moe::RowMatrix<float> hidden, both, alone;
+};
+TokenBesideALargerOne token_beside_a_larger_one(const rq::SchemeSpec& row) {
+  OneExpert one = one_expert_block(moe::Dtype::kF32);
+  TokenBesideALargerOne t;
+  t.block = one.block;
+  moe::Expert e;
+  e.gate_up.parts = {moe::quantize_weight(row.scheme, one.gate_up)};
+  e.down.parts = {moe::quantize_weight(row.scheme, one.down)};
+  t.block.experts = {e};
+  t.hidden.resize(2, 32);
+  for (Eigen::Index i = 0; i < 32; ++i) {
+    t.hidden(0, i) = static_cast<float>((i * 29) % 31) / 7.3f - 1.9f;  // off the fp8 grids
+    t.hidden(1, i) = 24.0f * t.hidden(0, (i + 5) % 32);
+  }
+  t.both = moe::forward(t.block, t.hidden, moe::Accumulate::kFp64, row.activation).output;
+  t.alone = moe::forward(t.block, t.hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output;
+  return t;
+}
+
 // fp8_per_tensor_w8a8_dynamic: one scale per GEMM input, amax / 448 over every row given
 // (dynamic_scaled_fp8_quant: fmaxf from 0, so NaN is ignored and Inf kept), applied as the static
 // quantizer applies its scale; so each row's codes depend on every other row of the batch.
@@ -387,21 +412,9 @@ TEST(WeightSchemes, DynamicPerTensorActivationsTakeOneAmaxOverTheWholeBatch) {
 
   // The golden quantizes with the whole batch's scale: token 0 beside a larger token 1 comes out
   // otherwise than token 0 alone.
-  OneExpert one = one_expert_block(moe::Dtype::kF32);
-  moe::MoeBlock& b = one.block;
-  moe::Expert e;
-  e.gate_up.parts = {moe::quantize_weight(row.scheme, one.gate_up)};
-  e.down.parts = {moe::quantize_weight(row.scheme, one.down)};
-  b.experts = {e};
-  moe::RowMatrix<float> hidden(2, 32);
-  for (Eigen::Index i = 0; i < 32; ++i) {
-    hidden(0, i) = static_cast<float>((i * 29) % 31) / 7.3f - 1.9f;  // off the fp8 grids
-    hidden(1, i) = 24.0f * hidden(0, (i + 5) % 32);
-  }
-  const moe::RowMatrix<float> both = moe::forward(b, hidden, moe::Accumulate::kFp64, row.activation).output;
-  const moe::RowMatrix<float> alone = moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output;
-  EXPECT_NE(both.row(0), alone.row(0));
-  EXPECT_EQ(alone, moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output);
+  const TokenBesideALargerOne t = token_beside_a_larger_one(row);
+  EXPECT_NE(t.both.row(0), t.alone.row(0));
+  EXPECT_EQ(t.alone, moe::forward(t.block, t.hidden.topRows(1), moe::Accumulate::kFp64, row.activation).output);
 }
 
 // fp8_per_channel_w8a8 (compressed-tensors channel weights, dynamic per-token activations): each
@@ -473,20 +486,8 @@ TEST(WeightSchemes, PerChannelW8A8QuantizesEachRowOnItsOwn) {
   }
 
   // The golden: token 0 beside a larger token 1 comes out as token 0 alone (no coupling).
-  OneExpert one = one_expert_block(moe::Dtype::kF32);
-  moe::MoeBlock& b = one.block;
-  moe::Expert e;
-  e.gate_up.parts = {moe::quantize_weight(row.scheme, one.gate_up)};
-  e.down.parts = {moe::quantize_weight(row.scheme, one.down)};
-  b.experts = {e};
-  moe::RowMatrix<float> hidden(2, 32);
-  for (Eigen::Index i = 0; i < 32; ++i) {
-    hidden(0, i) = static_cast<float>((i * 29) % 31) / 7.3f - 1.9f;
-    hidden(1, i) = 24.0f * hidden(0, (i + 5) % 32);
-  }
-  const moe::RowMatrix<float> both = moe::forward(b, hidden, moe::Accumulate::kFp64, a).output;
-  const moe::RowMatrix<float> alone = moe::forward(b, hidden.topRows(1), moe::Accumulate::kFp64, a).output;
-  EXPECT_EQ(both.row(0), alone.row(0));
+  const TokenBesideALargerOne t = token_beside_a_larger_one(row);
+  EXPECT_EQ(t.both.row(0), t.alone.row(0));
 }
 
 // mxfp4_w4a8_qdq (Quark w_mxfp4_a_fp8 on vLLM's OCP MX emulation): GEMM1's input quant-dequantized

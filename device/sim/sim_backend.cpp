@@ -432,13 +432,6 @@ void end_pad_rows(Tensor<T>& t, std::int64_t i, std::int64_t ip, T fill) {
     }
 }
 
-// Marlin's preparation of one projection's group scales [E, N, K/g] (IntWeight orientation) and the
-// kernel's read of them (quant::WeightRepack::kMarlin): per expert, transposed to GPTQ's [K/g, N],
-// permuted as marlin_permute_scales(size_k) lays them out, then un-permuted with the layout that
-// the table's K/g rows make the kernel read. The codes' tile repack is a bijection that the kernel
-// undoes (quant/marlin.h's inverse matched the CUDA repack kernels bit for bit on the shapes it
-// lists), so the sim reads them in checkpoint layout. size_k is the GEMM's K, unless fault B17
-// passes another.
 // Marlin's zero points (marlin_zero_points after the checkpoint's own unpacking): each expert's
 // [N, K/g] zero points transposed to [K/g, N], permuted and packed into int32 words, then read back
 // as the kernel unpacks them (quant/marlin.h).
@@ -452,6 +445,13 @@ void marlin_zero_point_round_trip(Tensor<std::uint8_t>& zero_points, int bits) {
   }
 }
 
+// Marlin's preparation of one projection's group scales [E, N, K/g] (IntWeight orientation) and the
+// kernel's read of them (quant::WeightRepack::kMarlin): per expert, transposed to GPTQ's [K/g, N],
+// permuted as marlin_permute_scales(size_k) lays them out, then un-permuted with the layout that
+// the table's K/g rows make the kernel read. The codes' tile repack is a bijection that the kernel
+// undoes (quant/marlin.h's inverse matched the CUDA repack kernels bit for bit on the shapes it
+// lists), so the sim reads them in checkpoint layout. size_k is the GEMM's K, unless fault B17
+// passes another.
 void marlin_scale_round_trip(Tensor<float>& scales, std::int64_t size_k, std::int64_t group) {
   const std::int64_t e = scales.dim(0), n = scales.dim(1), groups = scales.dim(2);
   for (std::int64_t x = 0; x < e; ++x) {
