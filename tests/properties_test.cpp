@@ -218,6 +218,33 @@ TEST(Generators, PadTheHiddenSizeOften) {
   EXPECT_GE(hidden_padded, n / 16);
 }
 
+// The kernel edge cases the issue names, reached by the default generator: T·k ≡ 1 modulo both
+// sims' BLOCK_M (16, 64: one pair alone in the last block), T·k a whole number of blocks, expert
+// counts not a multiple of 4, a single expert, top-k equal to the expert count, and empty experts
+// (fewer pairs than experts).
+TEST(Generators, ReachTheAlignmentEdgeCases) {
+  bool one_past_16 = false, one_past_64 = false, whole_blocks = false, odd_experts = false, single = false,
+       k_is_e = false, empty_experts = false;
+  for (int seed = 0; seed < 3000; ++seed) {
+    const pg::CaseSpec s = pg::case_spec()(rc::Random(static_cast<std::uint64_t>(seed) * 6007u + 11u), 50).value();
+    const std::int64_t pairs = s.tokens * s.top_k;
+    one_past_16 = one_past_16 || (pairs > 16 && pairs % 16 == 1);
+    one_past_64 = one_past_64 || (pairs > 64 && pairs % 64 == 1);
+    whole_blocks = whole_blocks || (pairs > 0 && pairs % 16 == 0);
+    odd_experts = odd_experts || (s.experts > 4 && s.experts % 4 != 0);
+    single = single || s.experts == 1;
+    k_is_e = k_is_e || (s.experts > 1 && s.top_k == s.experts);
+    empty_experts = empty_experts || (pairs > 0 && pairs < s.experts);
+  }
+  EXPECT_TRUE(one_past_16);
+  EXPECT_TRUE(one_past_64);
+  EXPECT_TRUE(whole_blocks);
+  EXPECT_TRUE(odd_experts);
+  EXPECT_TRUE(single);
+  EXPECT_TRUE(k_is_e);
+  EXPECT_TRUE(empty_experts);
+}
+
 TEST(Generators, ValueDistributions) {
   std::vector<float> a(256), b(256);
   pg::fill({pg::Distribution::kNormal, 3, 1.0f}, a);

@@ -70,12 +70,16 @@ inline rc::Gen<std::int64_t> off_grid_offset() {
 }
 
 // Token counts: 0 and 1 (the edge cases of every sort and reduction), primes (never a multiple of
-// a tile), and anything up to `max_tokens`. Shrinks toward 0.
+// a tile), and anything up to `max_tokens`. With the default bound, also 43 and 65: T·k ≡ 1 modulo
+// the larger sim's BLOCK_M of 64 needs at least 65 pairs (65 at top-1, 43 · 3 = 129 at top-3), one
+// pair alone in the last block. Shrinks toward 0.
 inline rc::Gen<std::int64_t> token_count(std::int64_t max_tokens = 24) {
+  std::vector<std::int64_t> edges = {2, 3, 5, 7, 11, 13, 17, 19, 23};
+  if (max_tokens >= 24) edges.insert(edges.end(), {43, 65});
   return rc::gen::weightedOneOf<std::int64_t>(
       {{1, rc::gen::just<std::int64_t>(0)},
        {2, rc::gen::just<std::int64_t>(1)},
-       {3, shrinking_element<std::int64_t>({2, 3, 5, 7, 11, 13, 17, 19, 23})},
+       {3, shrinking_element<std::int64_t>(std::move(edges))},
        {4, rc::gen::inRange<std::int64_t>(0, max_tokens + 1)}});
 }
 
