@@ -140,6 +140,16 @@ std::string unsupported_reason(const pd::Plan& plan, rq::WeightScheme scheme_id,
   return {};
 }
 
+std::string kernel_problem(const MoeCase& c) {
+  const moe::MoeBlock& b = c.block;
+  rq::KernelInputs in;
+  in.biases = !b.experts.empty() && !b.experts.front().gate_up_bias.empty();
+  in.interleaved_gate_up = b.semantics.layout == moe::GateUpLayout::kInterleaved;
+  in.gelu = b.semantics.activation == moe::Activation::kGeluErf;
+  in.weights_on_input = b.semantics.weights_on_input;
+  return rq::kernel_problem(rq::spec(c.scheme), in);
+}
+
 namespace {
 device::PaddedCase padded_case_impl(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
                                     const PaddingFaults& faults, bool kernel_shape_rules);
@@ -159,6 +169,8 @@ namespace {
 device::PaddedCase padded_case_impl(const MoeCase& c, const pd::Plan& plan, std::uint64_t seed,
                                     const PaddingFaults& faults, bool kernel_shape_rules) {
   if (const std::string why = unsupported_reason(plan, c.scheme, kernel_shape_rules); !why.empty())
+    throw std::invalid_argument("make_padded_case: " + describe(c) + ": " + why);
+  if (const std::string why = kernel_problem(c); !why.empty())
     throw std::invalid_argument("make_padded_case: " + describe(c) + ": " + why);
   const moe::MoeBlock& b = c.block;
   if (c.hidden_states.cols() != b.hidden)

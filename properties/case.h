@@ -55,13 +55,16 @@ reference::padding::Plan unpadded_plan(const reference::padding::Plan& plan);
 // shape the deployed kernel never takes.
 std::string unsupported_reason(const reference::padding::Plan& plan, reference::quant::WeightScheme scheme,
                                bool kernel_shape_rules = true);
+// Why the kernel of c's scheme cannot take c's block (quant::KernelContract: biases, interleaved
+// gate/up, GELU, the router weight on the input); empty if it can. The generators draw no such case.
+std::string kernel_problem(const MoeCase& c);
 
 // The padded case for `plan` (from plan_for or unpadded_plan): the target rank's shard of every
 // weight, padded by reference::padding, activations padded as the kernel receives them, routing
 // computed on the logical hidden states. `seed` seeds the poison of every padded buffer. With
 // expert parallelism the top-k ids are the rank's local ids, -1 for experts of other ranks (vLLM's
 // expert_map). `faults` switches the padding-path bugs B7, B8, B9, B11 (faults.h) on.
-// std::invalid_argument when unsupported_reason(plan, c.scheme) is not empty.
+// std::invalid_argument when unsupported_reason(plan, c.scheme) or kernel_problem(c) is not empty.
 device::PaddedCase make_padded_case(const MoeCase& c, const reference::padding::Plan& plan,
                                     std::uint64_t seed = poison_seed(),
                                     const PaddingFaults& faults = {});

@@ -653,3 +653,21 @@ TEST(Padding202608, GptOssOtherLoader) {
 }
 
 }  // namespace
+
+// fused_moe/experts/mxfp8_native_moe.py:189: the native MXFP8 MoE on gfx950 asserts K % 128 for
+// both GEMMs and no rule rounds the sizes for it, so gpt-oss's H 2880 (22.5 x 128) fails there
+// while Qwen3's 2048 runs; a TP shard of I must be whole 128s too.
+TEST(Padding202608, NativeMxfp8NeedsWhole128s) {
+  for (const char* rs : {"vllm-2026-08", "vllm-52915"}) {
+    const pd::Plan g = plan(rs, "mxfp8", "TRITON_MXFP8", "rocm:gfx950", model("gpt-oss-120b"), {.tp = 1});
+    ASSERT_FALSE(g.ok()) << rs;
+    EXPECT_NE(g.error->find("K % 128"), std::string::npos) << *g.error;
+    pd::Problem q = model("qwen3-30b-a3b");  // H 2048, I 768
+    const pd::Plan ok = plan(rs, "mxfp8", "TRITON_MXFP8", "rocm:gfx950", q, {.tp = 2});  // I 384
+    EXPECT_TRUE(ok.ok()) << ok.error.value_or("");
+    EXPECT_FALSE(ok.hidden_is_padded() || ok.intermediate_is_padded());
+    const pd::Plan tp4 = plan(rs, "mxfp8", "TRITON_MXFP8", "rocm:gfx950", q, {.tp = 4});  // I 192
+    ASSERT_FALSE(tp4.ok()) << rs;
+    EXPECT_NE(tp4.error->find("per-rank I"), std::string::npos) << *tp4.error;
+  }
+}

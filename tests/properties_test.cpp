@@ -245,6 +245,21 @@ TEST(Generators, ReachTheAlignmentEdgeCases) {
   EXPECT_TRUE(empty_experts);
 }
 
+// A row whose kernel cannot take a family's block (quant::KernelContract) has no target for it:
+// the native MXFP8 kernel has no biases, no interleaved gate/up and no router weight on the input.
+TEST(Generators, RespectTheKernelContract) {
+  const auto targets = [](moe::Family f) { return pg::valid_targets(WeightScheme::kMxfp8W8A8, f, 256, 256, 8, 2, false); };
+  EXPECT_TRUE(targets(moe::Family::kGptOss).empty());  // biases, interleaved
+  EXPECT_TRUE(targets(moe::Family::kLlama4).empty());  // the weight on the input
+  ASSERT_FALSE(targets(moe::Family::kMixtral).empty());
+  for (const pr::PadTarget& t : targets(moe::Family::kMixtral)) {
+    EXPECT_EQ(t.backend, "TRITON_MXFP8");
+    EXPECT_EQ(t.platform, "rocm:gfx950");
+  }
+  // Not whole 128s: the kernel's assert (the row's size multiple).
+  EXPECT_TRUE(pg::valid_targets(WeightScheme::kMxfp8W8A8, moe::Family::kMixtral, 192, 256, 8, 2, false).empty());
+}
+
 TEST(Generators, ValueDistributions) {
   std::vector<float> a(256), b(256);
   pg::fill({pg::Distribution::kNormal, 3, 1.0f}, a);

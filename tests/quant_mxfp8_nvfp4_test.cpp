@@ -102,10 +102,52 @@ TEST(Mxfp8, VllmTorchFallbackDoesNotSubtractEmax) {
   EXPECT_EQ(q::quantize(x, Mxfp8Quantizer::kFlashinfer).scales(1, 0), 129);
 }
 
+TEST(Mxfp8, VllmCeilPutsTheAmaxAtTheTopOfE4m3) {
+  RowMatrixXf x = RowMatrixXf::Zero(3, 32);
+  x(0, 0) = 1000;   // ceil(log2(1000/448)) = 2: byte 129, 1000 / 4 = 250 -> 256 (0x78)
+  x(0, 1) = 0.001f;  // 0.00025 is below half the smallest subnormal 2^-9 -> +0
+  x(1, 0) = 448;    // 448 / 448 = 1 exactly: log2 = 0, byte 127, the amax itself 448 (0x7E)
+  x(1, 1) = -3;     // -1.5 · 2^1 (0xC4)
+  // row 2 all zero: FLT_MIN / 448 -> ceil(log2) = -135, clamped: byte 0, codes 0
+  const q::Mxfp8Tensor t = q::quantize(x, Mxfp8Quantizer::kVllmCeil);
+  EXPECT_EQ(t.scales(0, 0), 129);
+  EXPECT_EQ(t.codes(0, 0), 0x78);
+  EXPECT_EQ(t.codes(0, 1), 0x00);
+  EXPECT_EQ(t.scales(1, 0), 127);
+  EXPECT_EQ(t.codes(1, 0), 0x7E);
+  EXPECT_EQ(t.codes(1, 1), 0xC4);
+  EXPECT_EQ(t.scales(2, 0), 0);
+  for (int c = 0; c < 32; ++c) EXPECT_EQ(t.codes(2, c), 0x00) << c;
+  // Just above 448: the next power of two, so that nothing saturates.
+  x(1, 0) = std::nextafter(448.0f, 1000.0f);
+  EXPECT_EQ(q::quantize(x, Mxfp8Quantizer::kVllmCeil).scales(1, 0), 128);
+}
+
+TEST(Mxfp8, FusedSwigluQuantizerLosesTheSmallElementsOfABlock) {
+  // The same block under both of vLLM's gfx950 quantizers: GEMM1's input (kVllmCeil) keeps an
+  // element 2^-12 of the amax; GEMM2's fused SwiGLU quantizer (amax in [1, 2)) sends it to zero.
+  RowMatrixXf x = RowMatrixXf::Zero(2, 32);
+  x(0, 0) = 1.5f;               // floor(log2 1.5) = 0: byte 127, 1.5 (0x3C)
+  x(0, 1) = std::ldexp(1.5f, -12);  // 1.5 · 2^-12 < 2^-10: +0 under the fused rule
+  x(0, 2) = std::ldexp(1.0f, -7);   // a subnormal under the fused rule
+  // row 1 all zero: max(0, 1e-30) -> floor(log2) = -100, byte 27
+  const q::Mxfp8Tensor f = q::quantize(x, Mxfp8Quantizer::kSwigluOaiFused);
+  EXPECT_EQ(f.scales(0, 0), 127);
+  EXPECT_EQ(f.codes(0, 0), 0x3C);
+  EXPECT_EQ(f.codes(0, 1), 0x00);
+  EXPECT_EQ(f.codes(0, 2), 0x04);  // 2^-7 = 4 · 2^-9, the subnormal step
+  EXPECT_EQ(f.scales(1, 0), 27);
+  const q::Mxfp8Tensor c = q::quantize(x, Mxfp8Quantizer::kVllmCeil);
+  EXPECT_EQ(c.scales(0, 0), 119);  // ceil(log2(1.5 / 448)) = -8
+  EXPECT_EQ(q::dequantize(c)(0, 1), x(0, 1));  // 1.5 · 2^-4 after scaling: exact in e4m3
+  EXPECT_EQ(q::dequantize(c)(0, 2), x(0, 2));
+}
+
 TEST(Mxfp8, RoundTripsAndBounds) {
   const RowMatrixXf x = random_matrix(8, 128, 4.0f, 51);
   for (Mxfp8Quantizer qz : {Mxfp8Quantizer::kFlashinfer, Mxfp8Quantizer::kFlashinferNoClamp,
-                            Mxfp8Quantizer::kTritonKernels, Mxfp8Quantizer::kVllmTorchFallback}) {
+                            Mxfp8Quantizer::kTritonKernels, Mxfp8Quantizer::kVllmTorchFallback,
+                            Mxfp8Quantizer::kVllmCeil}) {
     const q::Mxfp8Tensor t = q::quantize(x, qz);
     const RowMatrixXf d = q::dequantize(t);
     // Values survive a second pass for the ROUND_UP paths (see below for the vLLM fallback).

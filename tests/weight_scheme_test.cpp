@@ -47,7 +47,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
             "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq, nvfp4_w4a4_qdq, fp8_per_channel_w8a8, "
             "int4_g64_w4a16, int4_g64_w4a16_marlin, int4_channel_w4a16_marlin, int8_channel_w8a16_marlin, "
-            "int4_g128_zp_w4a16_marlin");
+            "int4_g128_zp_w4a16_marlin, mxfp8_w8a8");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -124,7 +124,8 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
   EXPECT_EQ(rq::scheme_for("fp8_block", "DEEPGEMM"), &rq::spec(rq::WeightScheme::kFp8Block128W8A8Ue8m0));
   EXPECT_EQ(rq::scheme_for("fp8_block", "TRITON"), &rq::spec(rq::WeightScheme::kFp8Block128W8A8));
   EXPECT_EQ(rq::scheme_for("mxfp8", "MARLIN"), &rq::spec(rq::WeightScheme::kMxfp8W8A16));
-  EXPECT_EQ(rq::scheme_for("mxfp8", "DEEPGEMM"), nullptr);  // W8A8: not this row
+  EXPECT_EQ(rq::scheme_for("mxfp8", "DEEPGEMM"), nullptr);  // W8A8 of its own kernel: no row
+  EXPECT_EQ(rq::scheme_for("mxfp8", "TRITON_MXFP8"), &rq::spec(rq::WeightScheme::kMxfp8W8A8));
   // WNA16 on fused_moe_kernel_gptq_awq (TritonWNA16Experts), and on Marlin with its repack.
   EXPECT_EQ(rq::scheme_for("int4_wna16", "TRITON"), &rq::spec(rq::WeightScheme::kInt4G128W4A16));
   EXPECT_EQ(rq::scheme_for("int8_wna16", "TRITON"), &rq::spec(rq::WeightScheme::kInt8G128W8A16));
@@ -587,6 +588,61 @@ TEST(WeightSchemes, Nvfp4W4A4EmulationQuantDequantizesPer16WithTheLayersGlobalSc
   const rq::ComponentSpec* input = row.find(rq::Component::kInputScales);
   ASSERT_NE(input, nullptr);
   EXPECT_EQ(rq::stacked_shape(*input, 3, 2, 64, 32), (Shape{3, 2, 1}));  // w13_input_scale [E, 2]
+}
+
+// mxfp8_w8a8 (fused_moe_mxfp8_native): the two GEMM inputs are quantized by different rules, GEMM2's
+// fused with the SwiGLU; the scales reach the sim as E8M0 values, one per row and 32 columns.
+TEST(WeightSchemes, NativeMxfp8QuantizesEachGemmInputByItsOwnRule) {
+  const rq::SchemeSpec& row = rq::spec(rq::WeightScheme::kMxfp8W8A8);
+  ASSERT_EQ(row.activation.quant, rq::ActivationQuant::kMxfp8Dynamic);
+  EXPECT_TRUE(row.activation.fused_with_activation);
+  EXPECT_FALSE(row.activation.scales_after_k() || row.activation.batch_coupled() || row.activation.qdq);
+  EXPECT_EQ(rq::storage_scheme(row.scheme), rq::WeightScheme::kMxfp8W8A16);
+  EXPECT_EQ(row.size_multiple, 128);  // the kernel's K % 128 assert
+  rq::RowMatrixXf x = rq::RowMatrixXf::Zero(1, 64);
+  x(0, 0) = 1.5f;
+  x(0, 1) = 0x1.8p-12f;  // 1.5 · 2^-12
+  x(0, 32) = 448.0f;
+  const rq::QuantizedActivations g1 = rq::quantize_activations(row.activation, x, std::nullopt, 1);
+  const rq::QuantizedActivations g2 = rq::quantize_activations(row.activation, x, std::nullopt, 2);
+  ASSERT_EQ(g1.group, 32);
+  ASSERT_EQ(g1.scales.cols(), 2);
+  EXPECT_EQ(g1.scales(0, 0), 0x1p-8f);  // ceil(log2(1.5 / 448)) = -8
+  EXPECT_EQ(g1.values(0, 0), 384.0f);
+  EXPECT_EQ(g1.values(0, 1) * g1.scales(0, 0), x(0, 1));  // kept
+  EXPECT_EQ(g2.scales(0, 0), 1.0f);  // floor(log2 1.5) = 0
+  EXPECT_EQ(g2.values(0, 0), 1.5f);
+  EXPECT_EQ(g2.values(0, 1), 0.0f);  // below half the smallest subnormal: lost
+  EXPECT_EQ(g1.scales(0, 1), 1.0f);  // 448 / 448
+  EXPECT_EQ(g2.scales(0, 1), 0x1p8f);  // floor(log2 448) = 8: 448 = 1.75 · 2^8
+  EXPECT_EQ(g2.values(0, 32), 1.75f);
+  // fake_quantize follows the GEMM too.
+  EXPECT_EQ(rq::fake_quantize(row.activation, x, std::nullopt, 1)(0, 1), x(0, 1));
+  EXPECT_EQ(rq::fake_quantize(row.activation, x, std::nullopt, 2)(0, 1), 0.0f);
+}
+
+// KernelContract: fused_moe_mxfp8_native has no bias operand, reads gate and up as halves,
+// computes SwiGLU only and multiplies the router weight in GEMM2 always; the other rows take all.
+TEST(WeightSchemes, KernelContractNamesWhatTheKernelCannotTake) {
+  const rq::SchemeSpec& native = rq::spec(rq::WeightScheme::kMxfp8W8A8);
+  EXPECT_TRUE(rq::kernel_problem(native, {}).empty());
+  const std::pair<rq::KernelInputs, const char*> cases[] = {
+      {{.biases = true}, "biases"},
+      {{.interleaved_gate_up = true}, "two halves"},
+      {{.gelu = true}, "GELU"},
+      {{.weights_on_input = true}, "router weight"},
+  };
+  for (const auto& [in, word] : cases) {
+    const std::string why = rq::kernel_problem(native, in);
+    EXPECT_NE(why.find(word), std::string::npos) << why;
+    EXPECT_NE(why.find("fused_moe_mxfp8_native"), std::string::npos) << why;
+  }
+  for (const rq::SchemeSpec& s : rq::weight_schemes()) {
+    if (s.scheme == rq::WeightScheme::kMxfp8W8A8) continue;
+    EXPECT_TRUE(rq::kernel_problem(s, {true, true, true, true}).empty()) << s.name;
+    EXPECT_FALSE(s.kernel.fp32_gemm2_output) << s.name;
+  }
+  EXPECT_TRUE(native.kernel.fp32_gemm2_output);
 }
 
 }  // namespace

@@ -106,7 +106,10 @@ struct WeightView {
   }
   void row(std::int64_t n, std::int64_t k0, std::int64_t count, float* out) const { tile(*this, n, k0, count, out); }
   // W8A8: the weight scale of the K tile starting at k0 for row n (the tile lies in one block).
-  float k_tile_scale(std::int64_t n, std::int64_t k0) const { return scales[scale_index(n, k0)]; }
+  // fp32 scales (FP8 blocks), or E8M0 bytes (MXFP8 under tl.dot_scaled).
+  float k_tile_scale(std::int64_t n, std::int64_t k0) const {
+    return scales ? scales[scale_index(n, k0)] : reference::formats::e8m0_value(scale_bytes[scale_index(n, k0)]);
+  }
 };
 
 // A W8A8 GEMM's A operand: the quantized rows' code values (QuantizedActivations::values) and
@@ -263,6 +266,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kInt4ChannelW4A16Marlin, wna16_codes_row},
     {WeightScheme::kInt8ChannelW8A16Marlin, wna16_codes_row},
     {WeightScheme::kInt4G128ZpW4A16Marlin, wna16_row},
+    {WeightScheme::kMxfp8W8A8, fp8_codes_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -497,6 +501,11 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     throw std::invalid_argument("backend " + tiles_.name + ": unsupported case (scheme " +
                                 std::string(device::name(input.scheme)) + ")");
   const rq::SchemeSpec& scheme = rq::spec(input.scheme);
+  if (const std::string why = rq::kernel_problem(
+          scheme, {!input.w13_bias.shape.empty(), input.layout == GateUpLayout::kInterleaved,
+                   input.activation == reference::moe::Activation::kGeluErf, input.weights_on_input});
+      !why.empty())
+    throw std::invalid_argument("backend " + tiles_.name + ": " + why);
   const std::int64_t tokens = input.tokens, k = input.top_k, experts = input.experts;
   const std::int64_t hp = input.plan.hidden_padded;
   const std::int64_t i = input.plan.intermediate_per_partition, ip = input.plan.intermediate_per_partition_padded;
@@ -570,8 +579,9 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   // W8A8: each GEMM's A operand quantized as the scheme says, before the kernel
   // (moe_kernel_quantize_input): the hidden states per token (or a1 per pair), cache2 per pair.
   const rq::ActivationSpec& input_quant = scheme.activation;
-  const auto quantize_rows = [&](const float* data, std::int64_t rows, std::int64_t cols) {
-    return rq::quantize_activations(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols));
+  const auto quantize_rows = [&](const float* data, std::int64_t rows, std::int64_t cols, int gemm) {
+    return rq::quantize_activations(input_quant, Eigen::Map<const rq::RowMatrixXf>(data, rows, cols), std::nullopt,
+                                    gemm);
   };
   // The emulation paths quant-dequantize instead: each A row replaced by code · scale in the model
   // dtype, then the 16-bit GEMM as for w·a16.
@@ -619,6 +629,8 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   // multiplied in it (__hmul2). Each step rounds to the dtype (a no-op for fp32 cases, which Marlin
   // does not run: they keep the structure). The scale is the checkpoint's 16-bit value.
   const bool marlin = scheme.repack == rq::WeightRepack::kMarlin;
+  // GEMM2 rows written fp32, the router weight multiplied in fp32 (fused_moe_mxfp8_native).
+  const bool fp32_pairs = scheme.kernel.fp32_gemm2_output;
   const bool marlin_channelwise = marlin && weight_scales && weight_scales->packing.whole_axis();
   const int marlin_bits = marlin ? rq::wna16_scheme(scheme).bits : 0;
   const auto marlin_write_out = [&](float acc, std::optional<float> channel_scale, std::optional<float> bias,
@@ -652,8 +664,8 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
       qdq_rows(x_qdq.data(), tokens, hp, a1_static, 1);
     }
   } else if (input_quant.quantized()) {
-    qa1 = c.weights_on_input ? quantize_rows(a1.data(), pairs, hp)
-                             : quantize_rows(c.hidden_states_padded.data.data(), tokens, hp);
+    qa1 = c.weights_on_input ? quantize_rows(a1.data(), pairs, hp, 1)
+                             : quantize_rows(c.hidden_states_padded.data.data(), tokens, hp, 1);
     a1_scales = AScales{&qa1, c.weights_on_input, k};
   }
 
@@ -729,11 +741,13 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
       },
       no_tail, a1_scales);
 
-  // Activation: cache1 → cache2 [pairs, I_pad], split at I_pad (or interleaved pairs).
+  // Activation: cache1 → cache2 [pairs, I_pad], split at I_pad (or interleaved pairs); in fp32
+  // where GEMM2's quantizer is fused with it.
   std::vector<float> cache2(static_cast<std::size_t>(pairs * ip));
   reference::padding::poison(std::span<float>(cache2), seed ^ 0xc2ULL);
+  const Dtype act_dtype = input_quant.fused_with_activation ? Dtype::kF32 : dtype;
   for (std::int64_t p = 0; p < pairs; ++p)
-    reference::moe::activate(c.activation, c.layout, dtype,
+    reference::moe::activate(c.activation, c.layout, act_dtype,
                              std::span<const float>(cache1.data() + p * n1, static_cast<std::size_t>(n1)),
                              std::span<float>(cache2.data() + p * ip, static_cast<std::size_t>(ip)));
 
@@ -773,7 +787,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
   } else if (input_quant.quantized() && input_quant.qdq) {
     qdq_rows(cache2.data(), pairs, ip, a2_static, 2);
   } else if (input_quant.quantized()) {
-    qa2 = quantize_rows(cache2.data(), pairs, ip);
+    qa2 = quantize_rows(cache2.data(), pairs, ip, 2);
     a2_scales = AScales{&qa2, true, k};
   }
   tiled_gemm(
@@ -791,7 +805,7 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
         float v = scales_after_k ? acc * qa2.scales(p, 0) * weight_scale(c.w2, e, hp, n) : acc;
         if (has_b2) v = v + c.w2_bias.at(e, n);
         if (!c.weights_on_input) v = v * c.topk_weights.data[static_cast<std::size_t>(p)];  // MUL_ROUTED_WEIGHT
-        cache3[static_cast<std::size_t>(p * hp + n)] = round_dtype(dtype, v);
+        cache3[static_cast<std::size_t>(p * hp + n)] = fp32_pairs ? v : round_dtype(dtype, v);
       },
       tail, a2_scales);
 
@@ -804,7 +818,8 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
 
   // moe_sum over the k slots: k = 1 a copy; k in {2, 3, 4} adds in the tensor dtype, rounding after
   // each add (the templated CUDA kernel); other k: at::sum_out, fp32 accumulation, one rounding.
-  const bool dtype_adds = k >= 2 && k <= 4;
+  // fp32 pair rows (KernelContract::fp32_gemm2_output) are summed in fp32 and rounded once.
+  const bool dtype_adds = k >= 2 && k <= 4 && !fp32_pairs;
   for (std::int64_t t = 0; t < tokens; ++t)
     for (std::int64_t h = 0; h < hp; ++h) {
       float s = cache3[static_cast<std::size_t>((t * k) * hp + h)];

@@ -148,6 +148,8 @@ const std::vector<PadTarget>& targets(WeightScheme scheme, moe::Family family, s
   probe.block.experts.resize(static_cast<std::size_t>(experts));
   if (family == moe::Family::kGptOss) probe.block.experts.front().gate_up_bias = {0.0f};
   probe.block.semantics.router.top_k = top_k;
+  // A row whose kernel cannot take the family's block (KernelContract) has no target for it.
+  if (!kernel_problem(probe).empty()) return cache.emplace(key, std::move(out)).first->second;
   for (const std::string& rs_name : fixtures::ruleset_names()) {
     const pd::Ruleset& rs = shipped_ruleset(rs_name);
     for (const reference::quant::MethodBinding& binding : reference::quant::spec(scheme).methods) {

@@ -49,14 +49,14 @@ RowMatrix<float> gemm_input(const quant::ActivationSpec& input_quant, const RowM
   if (!input_quant.quantized()) return x;
   if (input_quant.dequantizes_in_fp16(gemm)) {
     // fp16(code) * fp16(scale), rounded to fp16, then `.to(A.dtype)` (ActivationSpec).
-    const quant::QuantizedActivations q = quant::quantize_activations(input_quant, x, scale);
+    const quant::QuantizedActivations q = quant::quantize_activations(input_quant, x, scale, gemm);
     RowMatrix<float> out(x.rows(), x.cols());
     for (Eigen::Index r = 0; r < x.rows(); ++r)
       for (Eigen::Index c = 0; c < x.cols(); ++c)
         out(r, c) = round_to(dtype, formats::fp16_round(q.values(r, c) * formats::fp16_round(q.scales(r, c / q.group))));  // exact in fp32
     return out;
   }
-  RowMatrix<float> q = quant::fake_quantize(input_quant, x, scale);
+  RowMatrix<float> q = quant::fake_quantize(input_quant, x, scale, gemm);
   if (input_quant.qdq)
     for (Eigen::Index i = 0; i < q.size(); ++i) q.data()[i] = round_to(dtype, q.data()[i]);
   return q;
@@ -112,8 +112,10 @@ RowMatrix<float> expert_hidden(const Expert& expert, const RowMatrix<float>& x, 
                                                   gemm_input(input_quant, x, dtype, scale, 1), dtype, accumulate, ws,
                                                   weight_dtype(input_quant, dtype));
   RowMatrix<float> h(x.rows(), gate_up.cols() / 2);
+  // A quantizer fused with the activation reads it in fp32, never rounded to the model dtype.
+  const Dtype act_dtype = input_quant.fused_with_activation ? Dtype::kF32 : dtype;
   for (Eigen::Index t = 0; t < x.rows(); ++t)
-    activate(activation, layout, dtype, {gate_up.row(t).data(), static_cast<std::size_t>(gate_up.cols())},
+    activate(activation, layout, act_dtype, {gate_up.row(t).data(), static_cast<std::size_t>(gate_up.cols())},
              {h.row(t).data(), static_cast<std::size_t>(h.cols())});
   return h;
 }

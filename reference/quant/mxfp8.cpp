@@ -79,6 +79,18 @@ Mxfp8Tensor quantize(MatrixView x, Mxfp8Quantizer quantizer) {
           for (std::int64_t i = 0; i < kMxBlock; ++i) out[i] = fmt::e4m3fn_torch(blk[i] / descale);
           break;
         }
+        case Mxfp8Quantizer::kVllmCeil:
+        case Mxfp8Quantizer::kSwigluOaiFused: {
+          const bool ceil = quantizer == Mxfp8Quantizer::kVllmCeil;
+          const float lifted = std::max(amax, ceil ? std::numeric_limits<float>::min() : 1e-30f);
+          const float exponent = ceil ? std::ceil(detail::log2_fp32(lifted / 448.0f)) : std::floor(detail::log2_fp32(lifted));
+          const float biased = std::clamp(exponent + 127.0f, 0.0f, 254.0f);
+          scale = std::uint8_t(biased);
+          // A power of two: the division is exact (or a correctly rounded subnormal).
+          const float descale = std::ldexp(1.0f, int(biased) - 127);
+          for (std::int64_t i = 0; i < kMxBlock; ++i) out[i] = fmt::e4m3fn_torch(blk[i] / descale);
+          break;
+        }
       }
       q.scales(r, b) = scale;
     }

@@ -38,6 +38,20 @@ enum class Mxfp8Quantizer : std::uint8_t {
   // floor(log2(max(amax, FLT_MIN))) + 127, 0, 254) — no "- emax", so elements sit in [0, 2);
   // q = (x / 2^(b-127)).to(float8_e4m3fn). Newer vLLM uses ceil(log2(amax / 448)) instead.
   kVllmTorchFallback,
+  // vLLM `mxfp8_e4m3_quantize` off SM100 (mxfp8_utils.py @ HollowMan6/vllm 2026-08-22: the ROCm
+  // Triton kernel `_mxfp8_e4m3_quantize_triton` and the torch fallback compute the same):
+  // b = clamp(ceil(log2(max(amax, FLT_MIN) / 448)) + 127, 0, 254), an IEEE division and log2 taken
+  // as correctly rounded (tl.log2 on gfx950 unverified); q = (x / 2^(b-127)).to(e4m3fn). The block's
+  // amax lands at the top of the e4m3 range. An all-zero block gives scale 0x00, codes 0.
+  kVllmCeil,
+  // The GEMM2 input of vLLM's native MXFP8 MoE on gfx950: `_swiglu_oai_quant_kernel`
+  // (models/minimax_m3/amd/ops/swiglu_oai.py @ HollowMan6/vllm 2026-08-22), fused with the SwiGLU
+  // and reading it in fp32: b = clamp(floor(log2(max(amax, 1e-30))) + 127, 0, 254), q = (x /
+  // 2^(b-127)).to(e4m3fn). Unlike kVllmCeil the amax lands in [1, 2), so an element below
+  // 2^-6 · amax of its block is an e4m3 subnormal and one below 2^-10 · amax is zero (its
+  // docstring calls it identical to mxfp8_e4m3_quantize of the SwiGLU, which it is not). An all-zero
+  // block gives scale 27 (log2(1e-30) = -99.7), codes 0.
+  kSwigluOaiFused,
 };
 
 Mxfp8Tensor quantize(MatrixView x, Mxfp8Quantizer quantizer);

@@ -9,6 +9,7 @@
 #include "reference/names.h"
 #include "reference/quant/fp8.h"
 #include "reference/quant/mxfp4.h"
+#include "reference/quant/mxfp8.h"
 #include "reference/quant/mx.h"
 #include "reference/quant/nvfp4.h"
 #include "reference/quant/swizzle.h"
@@ -208,6 +209,20 @@ constexpr MethodBinding kFp8BlockW8A8Methods[] = {{"fp8_block", kFp8BlockW8A8Bac
 // which is a scheme of its own.
 constexpr std::string_view kMxfp8W8A16Backends[] = {"MARLIN", "EMULATION"};
 constexpr MethodBinding kMxfp8Methods[] = {{"mxfp8", kMxfp8W8A16Backends}};
+// MXFP8 W8A8 on gfx950 (Mxfp8NativeTritonExperts -> fused_moe_mxfp8_native,
+// experts/mxfp8_native_moe.py @ HollowMan6/vllm 2026-08-22; the oracle's TRITON_MXFP8 when the
+// AITER FlyDSL kernel is not taken): moe_align_block_size with BLOCK_M 64; GEMM1's input quantized
+// per 32 columns by mxfp8_e4m3_quantize, tl.dot_scaled(e4m3 x e4m3) per K tile with both E8M0
+// scales, the fp32 sum cast to the model dtype (no bias, no router weight); the SwiGLU of the split
+// halves in fp32 fused with GEMM2's quantizer (swiglu_oai_quantize_mxfp8); GEMM2 the same, its sum
+// times the router weight in fp32, written fp32; the k slots summed in fp32, one cast. The kernel
+// asserts K % 128 (GEMM1's K is H, GEMM2's the rank's I): the row stores multiples of 128.
+constexpr std::string_view kMxfp8TritonBackends[] = {"TRITON_MXFP8"};
+constexpr MethodBinding kMxfp8W8A8Methods[] = {{"mxfp8", kMxfp8TritonBackends}};
+constexpr ActivationSpec kMxfp8DynamicActivations{ActivationQuant::kMxfp8Dynamic, kMxBlock, false, true};
+constexpr KernelContract kMxfp8NativeKernel{false, false, false, false, true,
+                                            "fused_moe_mxfp8_native (experts/mxfp8_native_moe.py:244-324)"};
+constexpr std::int64_t kMxfp8NativeKMultiple = 128;  // `assert K % 128 == 0` (mxfp8_native_moe.py:189)
 // Quark w_mxfp6_e3m2 / w_mxfp6_e2m3 without input quantization: the emulation dequantizes the
 // weights and runs in the model dtype (quark_moe.py QuarkOCP_MX_MoEMethod, ocp_mx_utils.py
 // OCP_MX_Scheme @ 7ca49fbe). One registry method covers both element formats.
@@ -300,7 +315,7 @@ constexpr ActivationSpec kFp8PerTokenActivations{ActivationQuant::kFp8PerTokenDy
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 30> kSchemes = {{
+const std::array<SchemeSpec, 31> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -473,6 +488,15 @@ const std::array<SchemeSpec, 30> kSchemes = {{
      "dequantized in-tile as (q - zp) * scale in the model dtype",
      kInt4G128ZpComponents, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, true, kModelDtypeActivations,
      kInt4Wna16MarlinMethods, nullptr, nullptr, WeightScheme::kInt4G128ZpW4A16, WeightRepack::kMarlin},
+    {WeightScheme::kMxfp8W8A8, "mxfp8_w8a8",
+     "OCP MXFP8 weights as mxfp8_w8a16; GEMM1's input quantized to e4m3fn per 32 columns with E8M0 scales "
+     "(ceil(log2(amax/448))), GEMM2's by the quantizer fused with the SwiGLU (fp32, floor(log2(amax))); each K tile's "
+     "e4m3 dot scaled by both E8M0 scales (tl.dot_scaled), GEMM1 cast to the model dtype, GEMM2 written fp32 times the "
+     "router weight and summed over the k slots in fp32 (vLLM's native MXFP8 MoE on gfx950); sizes in multiples of "
+     "128, no biases, SiLU only, gate and up concatenated",
+     kMxfp8Components, kMxfp8NativeKMultiple, GateUpParts::kFused, ScaleLayout::kPlain, false,
+     kMxfp8DynamicActivations, kMxfp8W8A8Methods, nullptr, nullptr, WeightScheme::kMxfp8W8A16, WeightRepack::kNone,
+     kMxfp8NativeKernel},
 }};
 
 // clang-format off
@@ -485,8 +509,8 @@ constexpr UnboundReason kUnboundReasons[] = {
                              "load (Fp8PerBlockOnlineMoEMethod); that load-time quantizer is not a row yet"},
     {"mxfp4_online", "an online method: the layer quantizes bf16 checkpoint weights to MXFP4 at load "
                      "(Mxfp4OnlineMoEMethod); that load-time quantizer is not a row yet"},
-    {"mxfp8", "these quantize the activations to MXFP8 (W8A8), not a row yet; only the W8A16 paths (MARLIN, "
-              "EMULATION) are"},
+    {"mxfp8", "FlashInfer TRT-LLM, DeepGEMM, XPU, AITER's FlyDSL kernel and HUMMING run W8A8 kernels of their own, "
+              "not modelled; the W8A16 paths (MARLIN, EMULATION) and TRITON_MXFP8's native W8A8 are rows"},
     {"quark_w_mxfp4_a_fp8", "AITER's W4A8 kernel (AITER_MXFP4_FP8) runs its own numerics, and vLLM's XPU platform "
                             "does not allow quark; CPU (W4A16 numerics) and EMULATION's quant-dequantize are rows"},
     {"quark_w_mxfp4_a_mxfp4", "AITER's CK W4A4 kernel (AITER_MXFP4_MXFP4, CK), XPU and CPU run their own numerics "
@@ -552,6 +576,7 @@ std::string_view name(ActivationQuant quant) {
     case ActivationQuant::kNvfp4Qdq: return "nvfp4_qdq";
     case ActivationQuant::kFp8PerTokenDynamic: return "fp8_per_token_dynamic";
     case ActivationQuant::kMxfp4QuarkEven: return "mxfp4_quark_even";
+    case ActivationQuant::kMxfp8Dynamic: return "mxfp8_dynamic";
   }
   return "unknown";
 }
@@ -586,7 +611,8 @@ float batch_scale(const ActivationSpec& spec, MatrixView x) {
   return dynamic_tensor_scale(x, formats::Format::kE4m3fn);
 }
 
-QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale) {
+QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale,
+                                          int gemm) {
   if (spec.quant == ActivationQuant::kFp8PerTensorDynamic) {
     const float scale = static_scale ? *static_scale : batch_scale(spec, x);
     const Fp8Quantized q = quantize(x, Fp8PerTensorStatic{scale, formats::Format::kE4m3fn});
@@ -641,6 +667,17 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
     for (Eigen::Index i = 0; i < out.scales.size(); ++i) out.scales.data()[i] = formats::e8m0_value(q.scales[i]);
     return out;
   }
+  if (spec.quant == ActivationQuant::kMxfp8Dynamic) {
+    const Mxfp8Tensor q = quantize(x, gemm == 2 ? Mxfp8Quantizer::kSwigluOaiFused : Mxfp8Quantizer::kVllmCeil);
+    QuantizedActivations out;
+    out.group = kMxBlock;
+    out.values.resize(x.rows(), x.cols());
+    out.scales.resize(x.rows(), x.cols() / kMxBlock);
+    const float* decode = formats::decode_table(formats::Format::kE4m3fn);
+    for (Eigen::Index i = 0; i < q.codes.size(); ++i) out.values.data()[i] = decode[q.codes.data()[i]];
+    for (Eigen::Index i = 0; i < q.scales.size(); ++i) out.scales.data()[i] = formats::e8m0_value(q.scales.data()[i]);
+    return out;
+  }
   if (spec.quant != ActivationQuant::kFp8TokenGroup && spec.quant != ActivationQuant::kFp8TokenGroupUe8m0)
     throw std::invalid_argument("quantize_activations: activations of scheme '" + std::string(name(spec.quant)) +
                                 "' are not quantized");
@@ -653,9 +690,9 @@ QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView
   return {decoded_codes(q), q.scales, spec.group};
 }
 
-RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale) {
+RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale, int gemm) {
   if (!spec.quantized()) return x;
-  const QuantizedActivations q = quantize_activations(spec, x, static_scale);
+  const QuantizedActivations q = quantize_activations(spec, x, static_scale, gemm);
   RowMatrixXf out(x.rows(), x.cols());
   for (Eigen::Index r = 0; r < x.rows(); ++r)
     for (Eigen::Index c = 0; c < x.cols(); ++c) out(r, c) = q.values(r, c) * q.scales(r, c / q.group);
@@ -693,6 +730,18 @@ const SchemeSpec& spec(WeightScheme scheme) {
 }
 
 std::string_view name(WeightScheme scheme) { return spec(scheme).name; }
+
+std::string kernel_problem(const SchemeSpec& scheme, const KernelInputs& inputs) {
+  const KernelContract& k = scheme.kernel;
+  const auto why = [&](const char* what) { return std::string(scheme.name) + ": " + std::string(k.kernel) + " " + what; };
+  if (inputs.biases && !k.biases) return why("takes no expert biases (the layer's would be dropped)");
+  if (inputs.interleaved_gate_up && !k.interleaved_gate_up)
+    return why("reads gate and up as the two halves of w13, not interleaved rows");
+  if (inputs.gelu && !k.gelu) return why("computes SwiGLU whatever the layer's activation (GELU would become SiLU)");
+  if (inputs.weights_on_input && !k.weights_on_input)
+    return why("multiplies the router weight in GEMM2 even when the layer applies it on the input (twice)");
+  return {};
+}
 
 std::optional<WeightScheme> parse_weight_scheme(std::string_view text) {
   return find_by_name(kSchemes, text, &SchemeSpec::scheme);

@@ -52,6 +52,7 @@ enum class WeightScheme : std::uint8_t {
   kInt4ChannelW4A16Marlin,  // channelwise int4 (group_size -1: one scale per output channel) on Marlin
   kInt8ChannelW8A16Marlin,  // channelwise int8 on Marlin
   kInt4G128ZpW4A16Marlin,   // the int4_g128_zp_w4a16 (AWQ) checkpoint on Marlin: zero points prepared too
+  kMxfp8W8A8,  // OCP MXFP8 weights, activations MXFP8 per 32 (dynamic; vLLM's native Triton MXFP8 MoE on gfx950)
 };
 
 // The storage tensors a weight is made of.
@@ -156,6 +157,11 @@ enum class ActivationQuant : std::uint8_t {
   kMxfp4QuarkEven,  // dynamic MXFP4 per 32 columns, amd-quark `qdq_mxfp4(x, "even")` (vLLM
                     // fused_moe/utils.py _mxfp4_quantize -> quant_dequant_mxfp4; quant/mxfp4.h
                     // Mxfp4Rounding::kQuarkEven)
+  // dynamic MXFP8 per 32 columns, e4m3fn codes with E8M0 scales (fused_moe_mxfp8_native,
+  // experts/mxfp8_native_moe.py @ HollowMan6/vllm 2026-08-22): GEMM1's input by
+  // mxfp8_e4m3_quantize (quant/mxfp8.h Mxfp8Quantizer::kVllmCeil), GEMM2's by the quantizer fused
+  // with the SwiGLU (kSwigluOaiFused, ActivationSpec::fused_with_activation).
+  kMxfp8Dynamic,
 };
 std::string_view name(ActivationQuant quant);
 
@@ -185,6 +191,9 @@ struct ActivationSpec {
   // model dtype before a 16-bit GEMM, which then runs as for w·a16. Otherwise the kernel's tensor
   // cores read the codes and each K tile's sum is scaled (W8A8).
   bool qdq = false;
+  // GEMM2's quantizer is fused with the activation (swiglu_oai_quantize_mxfp8): it reads the
+  // activation computed in fp32, never rounded to the model dtype.
+  bool fused_with_activation = false;
   bool quantized() const { return quant != ActivationQuant::kNone; }
   // One scale for the whole GEMM input (per tensor): the kernel sums the code products over all
   // of K and scales the sum once, acc · a_scale · b_scale, after the K loop (fused_moe_kernel's
@@ -245,11 +254,14 @@ struct QuantizedActivations {
 // quantizer lacks it. For kFp8PerTensorDynamic it is the batch's scale (batch_scale) where x is
 // one part of the batch, as one expert's rows are; absent, x is the whole batch. A quantizer whose
 // GEMMs differ (kFp8PerTensorStaticThenDynamic) always needs it: the caller knows the GEMM.
+// `gemm` (1 or 2) picks the quantizer where the two GEMMs' inputs are quantized by different rules
+// (kMxfp8Dynamic).
 QuantizedActivations quantize_activations(const ActivationSpec& spec, MatrixView x,
-                                          std::optional<float> static_scale = std::nullopt);
+                                          std::optional<float> static_scale = std::nullopt, int gemm = 1);
 // What the golden model computes with: code · scale, one fp32 product per element (x unchanged
 // for kNone).
-RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale = std::nullopt);
+RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optional<float> static_scale = std::nullopt,
+                          int gemm = 1);
 // The dynamic per-tensor scale of x (a ScaleSource::kDynamic GEMM): the max over rows of row amax / 448,
 // NaN ignored (fmaxf), Inf kept. The scale of a batch split into parts is the fmax of the parts'
 // scales: the division by 448 is monotone, so the max commutes with it.
@@ -277,6 +289,26 @@ struct MethodBinding {
   std::string_view method;
   std::span<const std::string_view> backends = {};
   bool binds(std::string_view backend) const;
+};
+
+// Where the kernel a row emulates is not Triton's fused_moe_kernel: the operands it lacks and how
+// it writes GEMM2 out, read from its source. The default is fused_moe_kernel's.
+struct KernelContract {
+  // What it cannot take; the generators draw no case that needs it, and the sim refuses one
+  // (properties::kernel_problem gives the reason).
+  bool biases = true;            // false: no bias operand (a layer's expert biases would be dropped)
+  bool interleaved_gate_up = true;  // false: it reads gate and up as the two halves of w13
+  bool gelu = true;              // false: it computes gate · σ(α·gate) · (up + β), which is SiLU only at α 1, β 0
+  bool weights_on_input = true;  // false: it multiplies the router weight in GEMM2 whatever the layer asks
+  // GEMM2 writes fp32 rows, the router weight multiplied in fp32, and the k slots are summed in
+  // fp32 and rounded once (fused_moe_mxfp8_native's `g2.view(T, k, H).sum(dim=1)`), not moe_sum's.
+  bool fp32_gemm2_output = false;
+  std::string_view kernel;  // the kernel and its source, for the reasons
+};
+
+// What a case asks of the kernel, for KernelContract's checks.
+struct KernelInputs {
+  bool biases = false, interleaved_gate_up = false, gelu = false, weights_on_input = false;
 };
 
 struct SchemeSpec;
@@ -311,6 +343,7 @@ struct SchemeSpec {
   // storage row; storage_scheme() maps a case's scheme to it.
   std::optional<WeightScheme> shares_storage_with = std::nullopt;
   WeightRepack repack = WeightRepack::kNone;
+  KernelContract kernel = {};
 
   const ComponentSpec* find(Component component) const;  // nullptr if the scheme has none
   const ComponentSpec& elements() const { return components.front(); }
@@ -351,6 +384,10 @@ bool swizzled_on_device(const SchemeSpec& scheme, const ComponentSpec& component
 // [E, round_up(parts · part_rows, 128), round_up(stored_cols(cols), 4)]. device::validate checks it.
 std::vector<std::int64_t> device_shape(const SchemeSpec& scheme, const ComponentSpec& component, std::int64_t experts,
                                        std::int64_t parts, std::int64_t part_rows, std::int64_t cols);
+
+// Why a case asking `inputs` of the kernel cannot run on the row's (its KernelContract lacks one of
+// them: the first, named with the kernel); empty if it can.
+std::string kernel_problem(const SchemeSpec& scheme, const KernelInputs& inputs);
 
 // Why sizes H and I cannot be stored in `scheme` (not multiples of size_multiple); empty if they can.
 std::string size_problem(const SchemeSpec& scheme, std::int64_t hidden, std::int64_t intermediate);
