@@ -11,13 +11,19 @@ namespace moecheck::device {
 namespace rq = reference::quant;
 
 reference::padding::Tensor<float>& PaddedWeight::floats(rq::Component c) {
-  return c == rq::Component::kValues ? values : c == rq::Component::kInputScales ? input_scales : scales;
+  return c == rq::Component::kValues        ? values
+         : c == rq::Component::kInputScales ? input_scales
+         : c == rq::Component::kGroupIndex  ? group_index
+                                            : scales;
 }
 reference::padding::Tensor<std::uint8_t>& PaddedWeight::bytes(rq::Component c) {
   return c == rq::Component::kCodes ? codes : c == rq::Component::kZeroPoints ? zero_points : scale_bytes;
 }
 const reference::padding::Tensor<float>& PaddedWeight::floats(rq::Component c) const {
-  return c == rq::Component::kValues ? values : c == rq::Component::kInputScales ? input_scales : scales;
+  return c == rq::Component::kValues        ? values
+         : c == rq::Component::kInputScales ? input_scales
+         : c == rq::Component::kGroupIndex  ? group_index
+                                            : scales;
 }
 const reference::padding::Tensor<std::uint8_t>& PaddedWeight::bytes(rq::Component c) const {
   return c == rq::Component::kCodes ? codes : c == rq::Component::kZeroPoints ? zero_points : scale_bytes;
@@ -115,8 +121,9 @@ void expect_shape(const reference::padding::Tensor<T>& t, const Shape& expected,
 }
 
 // Every component of `scheme` has the shape rule's shape; the others are empty.
+// `whole_cols`: the K extent of a component the loader keeps whole under TP (whole_k_under_tp).
 void expect_weight(const PaddedWeight& w, const rq::SchemeSpec& scheme, std::int64_t experts, std::int64_t parts,
-                   std::int64_t part_rows, std::int64_t cols, std::string_view what) {
+                   std::int64_t part_rows, std::int64_t cols, std::int64_t whole_cols, std::string_view what) {
   for (const rq::Component c : rq::kAllComponents) {
     const std::string field = std::string(what) + "." + std::string(rq::name(c));
     const rq::ComponentSpec* spec = scheme.find(c);
@@ -132,8 +139,9 @@ void expect_weight(const PaddedWeight& w, const rq::SchemeSpec& scheme, std::int
     if (offset < 0 || (offset > 0 && offset >= spec->row_block))
       throw std::invalid_argument("PaddedCase." + std::string(what) + ".scale_grid_offset: expected in [0, " +
                                   std::to_string(spec->row_block) + "), found " + std::to_string(offset));
-    const Shape expected = parts == 2 ? rq::device_shape(scheme, *spec, experts, parts, part_rows + offset, cols)
-                                      : rq::device_shape(scheme, *spec, experts, parts, part_rows, cols + offset);
+    const std::int64_t k = spec->whole_k_under_tp ? whole_cols : cols;
+    const Shape expected = parts == 2 ? rq::device_shape(scheme, *spec, experts, parts, part_rows + offset, k)
+                                      : rq::device_shape(scheme, *spec, experts, parts, part_rows, k + offset);
     if (rq::holds_floats(c))
       expect_shape(w.floats(c), expected, field);
     else
@@ -159,8 +167,9 @@ void validate(const PaddedCase& c) {
   const rq::SchemeSpec& scheme = rq::spec(c.scheme);
   if (const std::string why = rq::size_problem(scheme, hp, ip); !why.empty())
     throw std::invalid_argument("PaddedCase: padded sizes: " + why);
-  expect_weight(c.w13, scheme, e, 2, ip, hp, "w13");
-  expect_weight(c.w2, scheme, e, 1, hp, ip, "w2");
+  expect_weight(c.w13, scheme, e, 2, ip, hp, hp, "w13");
+  // w2's K is the rank's I; a component kept whole under TP spans the checkpoint's (unpadded) I.
+  expect_weight(c.w2, scheme, e, 1, hp, ip, c.plan.intermediate_full, "w2");
   if (!c.w13_bias.shape.empty()) expect_shape(c.w13_bias, {e, 2 * ip}, "w13_bias");
   if (!c.w2_bias.shape.empty()) expect_shape(c.w2_bias, {e, hp}, "w2_bias");
   expect_shape(c.hidden_states_padded, {t, hp}, "hidden_states_padded");

@@ -79,6 +79,7 @@ struct PaddedWeight {
   reference::padding::Tensor<float> scales;              // kScales: fp32 multipliers
   reference::padding::Tensor<std::uint8_t> zero_points;  // kZeroPoints: integer zero points (WNA16 qzeros)
   reference::padding::Tensor<float> input_scales;        // kInputScales: static activation scales [E, 1, 1]
+  reference::padding::Tensor<float> group_index;         // kGroupIndex: act-order g_idx [E, 1, K] (exact fp32)
   // A 2-D scale grid of a TP shard off the block grid (GenericLoader::BlockScales::kGlobalGrid,
   // spec/bugs.md B16): the shard's first intermediate row sits `scale_grid_offset` rows into its
   // first block, so intermediate row r (w13's rows, w2's K) uses grid block (offset + r) / block,

@@ -115,6 +115,12 @@ std::string unsupported_reason(const pd::Plan& plan, rq::WeightScheme scheme_id,
     if (const std::string why = rq::marlin_moe_shape_problem(plan.hidden_padded, plan.intermediate_per_partition_padded);
         !why.empty())
       return why;
+  // Act-order (a g_idx component): vLLM never pads such a layer (Marlin keeps its exact shapes), and
+  // padding g_idx or the whole-K scales is not modelled.
+  for (const rq::ComponentSpec& c : scheme.components)
+    if ((c.per_column || c.whole_k_under_tp) && (plan.hidden_is_padded() || plan.intermediate_is_padded()))
+      return std::string(scheme.name) + ": padding an act-order layer's " + std::string(rq::name(c.component)) +
+             " is not modelled (vLLM never pads one)";
   const bool global_grid = plan.generic_loader.block_scales == pd::GenericLoader::BlockScales::kGlobalGrid;
   for (const rq::ComponentSpec& c : scheme.components) {
     if (c.row_block == 1) continue;
@@ -219,6 +225,19 @@ device::PaddedCase padded_case_impl(const MoeCase& c, const pd::Plan& plan, std:
           t = at_expert_scales(full, part, rank, faults);
           return;
         }
+      if constexpr (std::is_same_v<T, float>) {
+        // Act-order's g_idx: w13's is whole on every TP rank (gate and up share it; the cut is of
+        // its rows), w2's is cut along K as its codes are; neither is ever padded (unsupported_reason).
+        if (comp.per_column) {
+          t = w13 ? pd::shard_experts(part, rank, full) : pd::shard_w2(part, rank, full, comp.packing);
+          return;
+        }
+        // w2's act-order scales: the loader keeps every group on every TP rank (load_full_w2).
+        if (comp.whole_k_under_tp && !w13) {
+          t = pd::shard_experts(part, rank, full);
+          return;
+        }
+      }
       if constexpr (std::is_same_v<T, float>)
         if (comp.row_block > 1) {
           const bool global = plan.generic_loader.block_scales == pd::GenericLoader::BlockScales::kGlobalGrid;

@@ -157,6 +157,9 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
   static const std::string wna16_reason =
       "WNA16 weights are (fp32(q) - zp) * scale in fp32 on both sides (fused_moe_kernel_gptq_awq's order), "
       "then rounded to the model dtype, so quantization adds no sim/golden difference";
+  static const std::string wna16_act_order_reason =
+      wna16_reason + " (act-order: each column's scale is its g_idx group's, alike on both sides; the sum runs in "
+                     "column order, not Marlin's sorted order)";
   static const std::string nvfp4_reason =
       "NVFP4 weights are e2m1 * (fp32(ue4m3) * weight_scale_2) in fp32 on both sides (the emulation kernel's "
       "order), then rounded to the model dtype, so quantization adds no sim/golden difference";
@@ -192,6 +195,7 @@ const std::vector<GoldenTolerance>& golden_tolerances() {
       {WeightScheme::kInt4ChannelW4A16Marlin, wna16_reason},
       {WeightScheme::kInt8ChannelW8A16Marlin, wna16_reason},
       {WeightScheme::kInt4G128ZpW4A16Marlin, wna16_reason},
+      {WeightScheme::kInt4G128ActOrderW4A16Marlin, wna16_act_order_reason},
       {WeightScheme::kNvfp4W4A16, nvfp4_reason},
       {WeightScheme::kNvfp4W4A16Swizzled, nvfp4_reason},
       {WeightScheme::kFp8PerTensorW8A16,

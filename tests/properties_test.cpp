@@ -467,6 +467,50 @@ TEST(Properties, DynamicW8A8IsCoupledToTheWholeBatch) {
   EXPECT_NE(p6.message.find("amax of its own shard"), std::string::npos) << p6.message;
 }
 
+// GPTQ act-order on Marlin: each TP rank cuts w2's codes and g_idx along K but keeps every w2
+// scale group (vLLM's load_full_w2), since a rank's columns may belong to any group; w13's g_idx
+// is whole on every rank. P6 then holds; the plan is never padded.
+TEST(Properties, ActOrderRanksKeepEveryW2ScaleGroup) {
+  pg::CaseSpec spec = padded_spec(WeightScheme::kInt4G128ActOrderW4A16Marlin);
+  spec.hidden = 128;
+  spec.intermediate = 512;  // four groups of 128; TP 2: 256 columns per rank
+  const auto& targets = pg::valid_targets(spec.scheme, spec.family, spec.hidden, spec.intermediate, spec.experts,
+                                          spec.top_k, false);
+  ASSERT_FALSE(targets.empty());
+  spec.target = targets.front();
+  const pr::MoeCase whole = pg::build_case(spec);  // P2 and P6 take the TP 1 case and partition it
+  spec.target.tp = 2;
+  const pr::MoeCase c = pg::build_case(spec);
+  const pd::Plan plan = pr::plan_for(c, pr::shipped_ruleset(c.target.ruleset));
+  ASSERT_TRUE(plan.ok()) << plan.error.value_or("");
+  EXPECT_FALSE(plan.hidden_is_padded() || plan.intermediate_is_padded());
+  ASSERT_EQ(plan.intermediate_per_partition, 256);
+  bool foreign_group = false;
+  for (int rank = 0; rank < 2; ++rank) {
+    pr::MoeCase r = c;
+    r.target.rank = rank;
+    const auto p = pr::make_padded_case(r, plan);
+    EXPECT_EQ(p.w2.scales.shape, (pd::Shape{4, 128, 4})) << rank;       // all of I's groups
+    EXPECT_EQ(p.w2.group_index.shape, (pd::Shape{4, 1, 256})) << rank;  // the rank's columns
+    EXPECT_EQ(p.w13.group_index.shape, (pd::Shape{4, 1, 128})) << rank;
+    for (const float g : p.w2.group_index.data) {
+      ASSERT_GE(g, 0.0f);
+      ASSERT_LT(g, 4.0f);
+      // Rank r's own columns, had the groups stayed in place, would be groups 2r and 2r + 1.
+      foreign_group = foreign_group || (g != 2.0f * rank && g != 2.0f * rank + 1);
+    }
+  }
+  EXPECT_TRUE(foreign_group) << "every rank's columns fell in its own groups: the case does not tell the loaders apart";
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  const pr::Verdict p6 = pr::check_tensor_parallel(whole, *sim);
+  ASSERT_FALSE(p6.skipped) << p6.message;
+  EXPECT_TRUE(p6.ok) << p6.message;
+  EXPECT_NE(p6.message.find("TP 2: "), std::string::npos) << p6.message;
+  const pr::Verdict p2 = pr::check_golden_agreement(whole, *sim);
+  EXPECT_TRUE(p2.ok) << p2.message;
+}
+
 // fp8_per_channel_w8a8: per-token scales are row-local, so the generator draws token padding for
 // the row and an Inf pad row leaves every real token's output alone (P1 passes, where the dynamic
 // per-tensor row fails); P6 bounds TP by the rank-local bound (a GEMM2 row's amax is over the

@@ -40,6 +40,32 @@ TEST(Wna16, SymmetricQuantizeByHand) {
   for (int i = 0; i < 8; ++i) EXPECT_EQ(back(0, i), values[i]) << i;
 }
 
+// GPTQ act-order: the columns are grouped by decreasing mean square (the Hessian diagonal's
+// stand-in), so group 0 holds the two largest columns wherever they are; the codes stay in place.
+TEST(Wna16, ActOrderGroupsTheColumnsByImportance) {
+  RowMatrixXf w(1, 4);
+  w << 0.875f, -4.0f, 0.25f, 3.5f;  // by |w|: columns 1, 3 then 0, 2
+  const q::IntWeight r = q::quantize(w, q::Wna16Scheme{4, 2, false, true});
+  ASSERT_EQ(r.g_idx.size(), 4u);
+  EXPECT_EQ(r.g_idx, (std::vector<std::int32_t>{1, 0, 1, 0}));
+  EXPECT_EQ(r.scales(0, 0), 0.5f);    // group 0 = {-4, 3.5}: max(3.5/7, 4/8)
+  EXPECT_EQ(r.scales(0, 1), 0.125f);  // group 1 = {0.875, 0.25}: max(0.875/7, 0.25/8)
+  const RowMatrixXf back = q::dequantize(r);
+  EXPECT_EQ(back(0, 1), -4.0f);
+  EXPECT_EQ(back(0, 3), 3.5f);
+  EXPECT_EQ(back(0, 0), 0.875f);
+  EXPECT_EQ(back(0, 2), 0.25f);
+  // In place, the same values group as {0.875, -4} and {0.25, 3.5}, both with scale 0.5: 0.25 is lost.
+  const q::IntWeight plain = q::quantize(w, q::Wna16Scheme{4, 2, false, false});
+  EXPECT_TRUE(plain.g_idx.empty());
+  EXPECT_EQ(plain.scales(0, 1), 0.5f);
+  EXPECT_EQ(q::dequantize(plain)(0, 2), 0.0f);
+  // A g_idx that names a group the scales do not have is refused.
+  q::IntWeight bad = r;
+  bad.g_idx[2] = 2;
+  EXPECT_THROW(q::dequantize(bad), std::invalid_argument);
+}
+
 TEST(Wna16, AsymmetricQuantizeByHand) {
   // min -0.25, max 3.5: s = 3.75 / 15 = 0.25, z = round(|-0.25 / 0.25|) = 1.
   RowMatrixXf w(1, 4);

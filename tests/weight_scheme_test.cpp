@@ -47,7 +47,7 @@ TEST(WeightSchemes, RowsAreInEnumOrderWithUniqueNamesThatParse) {
             "fp8_per_tensor_w8a16, int4_g128_zp_w4a16, int8_g128_zp_w8a16, int4_g32_w4a16, int4_g32_w4a16_marlin, "
             "fp8_per_tensor_w8a8_static, fp8_per_tensor_w8a8_dynamic, mxfp4_w4a8_qdq, nvfp4_w4a4_qdq, fp8_per_channel_w8a8, "
             "int4_g64_w4a16, int4_g64_w4a16_marlin, int4_channel_w4a16_marlin, int8_channel_w8a16_marlin, "
-            "int4_g128_zp_w4a16_marlin, mxfp8_w8a8");
+            "int4_g128_zp_w4a16_marlin, mxfp8_w8a8, int4_g128_act_order_w4a16_marlin");
 }
 
 // Each listed method exists in the registry, is a checkpoint method (not online), and stores what
@@ -106,8 +106,10 @@ TEST(WeightSchemes, MethodsAgreeWithTheRegistry) {
             const rq::ComponentSpec* c = x.find(rq::Component::kScales);
             return c ? c->packing.elements : 0;
           };
+          const auto act_order = [](const rq::SchemeSpec& x) { return x.find(rq::Component::kGroupIndex) != nullptr; };
           EXPECT_TRUE(other.elements().format != s.elements().format || group(other) != group(s) ||
-                      other.zero_points != s.zero_points || other.activation.quant != s.activation.quant)
+                      other.zero_points != s.zero_points || other.activation.quant != s.activation.quant ||
+                      act_order(other) != act_order(s))
               << method << " " << b << " in " << other.name << " and " << s.name;
           EXPECT_EQ(other.elements().packing, s.elements().packing) << method;
         }

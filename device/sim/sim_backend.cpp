@@ -72,6 +72,15 @@ struct WeightView {
   bool interleaved = false;
   // Fault B1: row `b1_row` of each half takes the scales of row `b1_source` of that half.
   std::int64_t b1_row = -1, b1_source = -1;
+  // GPTQ act-order (quant::Component::kGroupIndex): the scale group of each of the expert's K
+  // columns (exact fp32), into scales that may span more groups than this rank's K (w2 under TP:
+  // load_full_w2); nullptr: column k is in group k / scale_k_block.
+  const float* group_index = nullptr;
+
+  // The scale group along K of column k.
+  std::int64_t group_of(std::int64_t k) const {
+    return group_index ? static_cast<std::int64_t>(group_index[k]) : (scale_k_offset + k) / scale_k_block;
+  }
 
   // The row whose scales row n uses, in w13 row numbering.
   std::int64_t scale_row(std::int64_t n) const {
@@ -93,7 +102,7 @@ struct WeightView {
   // The scale of element (n, k), wrapped inside the expert's scales (fault B2 reads past a row).
   std::int64_t scale_index(std::int64_t n, std::int64_t k) const {
     if (swizzle_cols > 0) return rq::swizzled_offset(scale_row(n), k / scale_k_block, swizzle_cols);
-    return (stored_scale_row(n) * scale_stride + (scale_k_offset + k) / scale_k_block) % scale_count;
+    return (stored_scale_row(n) * scale_stride + group_of(k)) % scale_count;
   }
   // The per-part scalar of row n: its half's (w13) or the projection's (w2).
   float part_scale(std::int64_t n) const {
@@ -102,6 +111,7 @@ struct WeightView {
   }
   // The end of the scale block along K that holds element k (in [k0, k0 + count) coordinates).
   std::int64_t scale_block_end(std::int64_t k) const {
+    if (group_index) return k + 1;  // act-order: neighbouring columns may be in any group
     return ((scale_k_offset + k) / scale_k_block + 1) * scale_k_block - scale_k_offset;
   }
   void row(std::int64_t n, std::int64_t k0, std::int64_t count, float* out) const { tile(*this, n, k0, count, out); }
@@ -189,7 +199,7 @@ void wna16_row(const WeightView& w, std::int64_t n, std::int64_t k0, std::int64_
     int zp = w.symmetric_zero_point;
     if (w.zero_points) {
       // Zero points share the scales' row (fault B1 included) and group.
-      const std::int64_t row = w.scale_row(n), group = k / w.scale_k_block;
+      const std::int64_t row = w.scale_row(n), group = w.group_of(k);
       zp = w.zero_points[row * w.zp_stride + group];  // one per byte (the rows' storage, scheme.cpp)
     }
     const float s = w.scales[i], z = static_cast<float>(zp);
@@ -267,6 +277,7 @@ constexpr SimScheme kTileFunctions[] = {
     {WeightScheme::kInt8ChannelW8A16Marlin, wna16_codes_row},
     {WeightScheme::kInt4G128ZpW4A16Marlin, wna16_row},
     {WeightScheme::kMxfp8W8A8, fp8_codes_row},
+    {WeightScheme::kInt4G128ActOrderW4A16Marlin, wna16_row},
 };
 TileFunction tile_function(WeightScheme scheme) {
   for (const SimScheme& s : kTileFunctions)
@@ -304,6 +315,10 @@ WeightView view_of(const PaddedWeight& w, const rq::SchemeSpec& scheme, Dtype dt
     }
     // Static activation scales: the layer's, read by run() (not part of the B operand).
     if (c.component == rq::Component::kInputScales) return;
+    if (c.component == rq::Component::kGroupIndex) {
+      if constexpr (std::is_same_v<T, float>) v.group_index = base;
+      return;
+    }
     if (c.component == rq::Component::kZeroPoints) {
       if constexpr (std::is_same_v<T, std::uint8_t>) {
         v.zero_points = base;
@@ -538,7 +553,9 @@ void SimBackend::run(const PaddedCase& input, std::span<float> output) const {
     // Fault B17: w13's size_k is the per-partition intermediate size (upstream's
     // layer.intermediate_size_per_partition), not w13's K = H_pad.
     marlin_scale_round_trip(prepared.w13.scales, f.marlin_scales_keyed_on_intermediate ? i : hp, group);
-    marlin_scale_round_trip(prepared.w2.scales, ip, group);
+    // w2's size_k is the scale table's groups · group (marlin_w2_scales.shape[1] · group_size): the
+    // rank's I, or the whole I of act-order's unsharded scales.
+    marlin_scale_round_trip(prepared.w2.scales, group > 0 ? prepared.w2.scales.dim(2) * group : ip, group);
     if (scheme.zero_points) {
       marlin_zero_point_round_trip(prepared.w13.zero_points, rq::wna16_scheme(scheme).bits);
       marlin_zero_point_round_trip(prepared.w2.zero_points, rq::wna16_scheme(scheme).bits);

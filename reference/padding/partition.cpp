@@ -209,6 +209,17 @@ Tensor<float> shard_expert_scalars(const Partition& p, int rank, const Tensor<fl
   return out;
 }
 
+Tensor<float> shard_experts(const Partition& p, int rank, const Tensor<float>& full) {
+  const RankShard& r = shard_of(p, rank);
+  if (full.shape.size() != 3 || full.dim(0) < r.expert_end)
+    throw std::invalid_argument("shard_experts: expected [E >= " + std::to_string(r.expert_end) + ", R, C], found " +
+                                to_string(full.shape));
+  const std::int64_t per_expert = full.dim(1) * full.dim(2);
+  Tensor<float> out({r.experts(), full.dim(1), full.dim(2)}, 0.0f);
+  std::copy_n(full.data.data() + r.expert_begin * per_expert, r.experts() * per_expert, out.data.data());
+  return out;
+}
+
 template <class T>
 Tensor<T> shard_w13_bias(const Partition& p, int rank, const Tensor<T>& full, W13Layout layout, bool gated) {
   if (full.shape.size() != 2) throw std::invalid_argument("shard_w13_bias: expected [E, 2·I], found " + to_string(full.shape));

@@ -84,6 +84,9 @@ Tensor<T> shard_w2_bias(const Partition& p, int rank, const Tensor<T>& full);
 // column of the expert), an EP rank takes those of its experts [expert_begin, expert_end), indexed by
 // global id (spec/bugs.md B19).
 Tensor<float> shard_expert_scalars(const Partition& p, int rank, const Tensor<float>& full);
+// The rank's experts of [E, R, C], each whole: a component no TP cut touches (act-order's g_idx
+// of w13, the w2 scales that vLLM's load_full_w2 keeps whole).
+Tensor<float> shard_experts(const Partition& p, int rank, const Tensor<float>& full);
 
 // FP8 128×128 block-scale grids (weight_scale_inv, padding.md §1.5) of one rank, for a
 // concatenated gated w13 stored as per-half grids (gate rows first, as vLLM's w13_weight_scale_inv).

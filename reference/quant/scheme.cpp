@@ -61,6 +61,14 @@ constexpr ComponentSpec kInt4G128Components[] = {
     {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
     {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales"},
 };
+// GPTQ act-order (desc_act) int4 g128: the codes and scales as int4_g128_w4a16 (group j's scales
+// belong to the columns whose g_idx is j), plus the group index per column; w2's scales keep the
+// whole K on every TP rank (load_full_w2: auto_gptq.py create_weights @ HollowMan6/vllm 2026-08-22).
+constexpr ComponentSpec kInt4G128ActOrderComponents[] = {
+    {Component::kCodes, std::nullopt, kFp4Bytes, 1, false, "_qweight"},
+    {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales", false, false, false, true},
+    {Component::kGroupIndex, std::nullopt, kUnpacked, 1, false, "_g_idx", false, false, true},
+};
 constexpr ComponentSpec kInt8G128Components[] = {
     {Component::kCodes, std::nullopt, kUnpacked, 1, false, "_qweight"},
     {Component::kScales, std::nullopt, Packing{kWna16Group128, 1}, 1, false, "_scales"},
@@ -315,7 +323,7 @@ constexpr ActivationSpec kFp8PerTokenActivations{ActivationQuant::kFp8PerTokenDy
 constexpr ActivationSpec kFp8TokenGroup128{ActivationQuant::kFp8TokenGroup, kFp8WeightBlock};
 constexpr ActivationSpec kFp8TokenGroup128Ue8m0{ActivationQuant::kFp8TokenGroupUe8m0, kFp8WeightBlock};
 
-const std::array<SchemeSpec, 31> kSchemes = {{
+const std::array<SchemeSpec, 32> kSchemes = {{
     {WeightScheme::kDense, "dense",
      "unquantized weights in the model dtype (vLLM UnquantizedFusedMoEMethod -> Triton fused_moe)", kDenseComponents, 1,
      GateUpParts::kFused, ScaleLayout::kNone, false, kModelDtypeActivations, kDenseMethods},
@@ -497,6 +505,14 @@ const std::array<SchemeSpec, 31> kSchemes = {{
      kMxfp8Components, kMxfp8NativeKMultiple, GateUpParts::kFused, ScaleLayout::kPlain, false,
      kMxfp8DynamicActivations, kMxfp8W8A8Methods, nullptr, nullptr, WeightScheme::kMxfp8W8A16, WeightRepack::kNone,
      kMxfp8NativeKernel},
+    {WeightScheme::kInt4G128ActOrderW4A16Marlin, "int4_g128_act_order_w4a16_marlin",
+     "GPTQ act-order (desc_act) int4 g128 on Marlin: codes and scales as int4_g128_w4a16, plus g_idx, the scale "
+     "group of each column (group j: the j-th 128 columns by decreasing importance); never padded (Marlin keeps "
+     "act-order layers' exact shapes); under TP each rank cuts w2's codes and g_idx along K but keeps all of w2's "
+     "scales (load_full_w2, is_k_full false); dequantized in-tile as (q - 8) * scale[g_idx[k]] in the model dtype",
+     kInt4G128ActOrderComponents, kWna16Group128, GateUpParts::kFused, ScaleLayout::kPlain, false,
+     kModelDtypeActivations, kInt4Wna16MarlinMethods, wna16_dequantize_rows, quantize_wna16_weight, std::nullopt,
+     WeightRepack::kMarlin},
 }};
 
 // clang-format off
@@ -545,11 +561,13 @@ std::string_view name(Component component) {
     case Component::kScales: return "scales";
     case Component::kZeroPoints: return "zero_points";
     case Component::kInputScales: return "input_scales";
+    case Component::kGroupIndex: return "g_idx";
   }
   return "unknown";
 }
 bool holds_floats(Component component) {
-  return component == Component::kValues || component == Component::kScales || component == Component::kInputScales;
+  return component == Component::kValues || component == Component::kScales || component == Component::kInputScales ||
+         component == Component::kGroupIndex;
 }
 bool is_scale(Component component) {
   return component == Component::kScaleBytes || component == Component::kScales || component == Component::kZeroPoints ||
@@ -700,7 +718,7 @@ RowMatrixXf fake_quantize(const ActivationSpec& spec, MatrixView x, std::optiona
 }
 
 std::int64_t ComponentSpec::stored_rows(std::int64_t n) const {
-  if (per_part) return 1;
+  if (per_part || per_column) return 1;
   if (partial_blocks) return cdiv(n, row_block);
   if (n % row_block != 0)
     throw std::invalid_argument(std::string(name(component)) + ": " + std::to_string(n) + " rows are not whole " +
@@ -750,13 +768,19 @@ std::optional<WeightScheme> parse_weight_scheme(std::string_view text) {
 std::string weight_scheme_names() { return joined_names(kSchemes); }
 
 std::vector<float>& SchemeStorage::floats(Component c) {
-  return c == Component::kValues ? values : c == Component::kInputScales ? input_scales : scales;
+  return c == Component::kValues        ? values
+         : c == Component::kInputScales ? input_scales
+         : c == Component::kGroupIndex  ? group_index
+                                        : scales;
 }
 std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) {
   return c == Component::kCodes ? codes : c == Component::kZeroPoints ? zero_points : scale_bytes;
 }
 const std::vector<float>& SchemeStorage::floats(Component c) const {
-  return c == Component::kValues ? values : c == Component::kInputScales ? input_scales : scales;
+  return c == Component::kValues        ? values
+         : c == Component::kInputScales ? input_scales
+         : c == Component::kGroupIndex  ? group_index
+                                        : scales;
 }
 const std::vector<std::uint8_t>& SchemeStorage::bytes(Component c) const {
   return c == Component::kCodes ? codes : c == Component::kZeroPoints ? zero_points : scale_bytes;
@@ -779,6 +803,7 @@ const SchemeSpec* scheme_for(std::string_view method, std::string_view backend) 
 std::vector<std::int64_t> stacked_shape(const ComponentSpec& c, std::int64_t experts, std::int64_t parts,
                                         std::int64_t part_rows, std::int64_t cols) {
   if (c.per_part && c.per_projection) return {experts, 1, 1};
+  if (c.per_column) return {experts, 1, c.stored_cols(cols)};  // w13's gate and up share it
   return {experts, parts * c.stored_rows(part_rows), c.stored_cols(cols)};
 }
 

@@ -53,6 +53,7 @@ enum class WeightScheme : std::uint8_t {
   kInt8ChannelW8A16Marlin,  // channelwise int8 on Marlin
   kInt4G128ZpW4A16Marlin,   // the int4_g128_zp_w4a16 (AWQ) checkpoint on Marlin: zero points prepared too
   kMxfp8W8A8,  // OCP MXFP8 weights, activations MXFP8 per 32 (dynamic; vLLM's native Triton MXFP8 MoE on gfx950)
+  kInt4G128ActOrderW4A16Marlin,  // GPTQ act-order (desc_act) int4 g128: a group index per column (g_idx), on Marlin
 };
 
 // The storage tensors a weight is made of.
@@ -66,12 +67,18 @@ enum class Component : std::uint8_t {
   // `w13_input_scale`, `w2_input_scale`): what the layer divides each GEMM's input by, not part of
   // the weight's value; per_part, so padding never changes them and EP takes its experts'.
   kInputScales,
+  // GPTQ act-order's group index (`g_idx`): the scale group of each column k of the projection, one
+  // per column for all of its rows (per_column), held as exact fp32 values (the checkpoint's int32;
+  // group ids stay far below 2^24). Never padded: act-order layers keep their exact shapes.
+  kGroupIndex,
 };
-inline constexpr Component kAllComponents[] = {Component::kValues, Component::kCodes, Component::kScaleBytes,
-                                               Component::kScales, Component::kZeroPoints, Component::kInputScales};
-// "values", "codes", "scale_bytes", "scales", "zero_points", "input_scales"
+inline constexpr Component kAllComponents[] = {Component::kValues,     Component::kCodes,
+                                               Component::kScaleBytes, Component::kScales,
+                                               Component::kZeroPoints, Component::kInputScales,
+                                               Component::kGroupIndex};
+// "values", "codes", "scale_bytes", "scales", "zero_points", "input_scales", "g_idx"
 std::string_view name(Component component);
-bool holds_floats(Component component);      // kValues, kScales, kInputScales; the others hold bytes
+bool holds_floats(Component component);      // kValues, kScales, kInputScales, kGroupIndex; the others hold bytes
 // kScaleBytes, kScales and kZeroPoints: the tensors that travel with the scales (padding Role::kScale).
 bool is_scale(Component component);
 
@@ -96,6 +103,14 @@ struct ComponentSpec {
   // w13 as for w2): the per-tensor FP8 w13_weight_scale after vLLM's requantization of both halves
   // to one scale (process_fp8_weight_tensor_strategy_moe).
   bool per_projection = false;
+  // One value per column k for the whole projection, whatever its rows (act-order's g_idx): stored
+  // [1, K] per part; a TP shard of the rows keeps it whole, a shard of K cuts it as the codes are
+  // cut, an EP rank takes its experts'.
+  bool per_column = false;
+  // The loader keeps the whole K extent on every TP rank (act-order's w2 scales: vLLM's
+  // load_full_w2), so that a rank's cut of g_idx still indexes the checkpoint's groups; an EP rank
+  // takes its experts'.
+  bool whole_k_under_tp = false;
 
   // Stored rows of n matrix rows, and stored units of k matrix columns; std::invalid_argument
   // when whole groups are required and n or k is not a whole number of them.
@@ -274,10 +289,10 @@ float reduce_input_scales(std::span<const float> per_expert, std::string_view wh
 // A part's storage: one row-major array per component of its scheme, in the component's stored
 // [rows, cols] (ComponentSpec). Arrays of components the scheme lacks stay empty.
 struct SchemeStorage {
-  std::vector<float> values, scales, input_scales;
+  std::vector<float> values, scales, input_scales, group_index;
   std::vector<std::uint8_t> codes, scale_bytes, zero_points;
 
-  std::vector<float>& floats(Component component);  // kValues, kScales or kInputScales
+  std::vector<float>& floats(Component component);  // kValues, kScales, kInputScales or kGroupIndex
   std::vector<std::uint8_t>& bytes(Component component);  // kCodes, kScaleBytes or kZeroPoints
   const std::vector<float>& floats(Component component) const;
   const std::vector<std::uint8_t>& bytes(Component component) const;
@@ -374,7 +389,8 @@ const UnboundReason* unbound_reason(std::string_view method);  // nullptr if the
 // The shape rule: a projection of `experts` experts made of `parts` stacked parts of `part_rows`
 // matrix rows each, over K = `cols`: [E, parts · stored_rows(part_rows), stored_cols(cols)]. w13 is
 // two parts of I (gate, up: a 2-D scale grid per half), w2 one part of H. device::validate checks
-// every padded component with it; fixtures write and read with it.
+// every padded component with it; fixtures write and read with it. A per_column component (g_idx)
+// is [E, 1, stored_cols(cols)] whatever the parts: w13's gate and up share one.
 std::vector<std::int64_t> stacked_shape(const ComponentSpec& component, std::int64_t experts, std::int64_t parts,
                                         std::int64_t part_rows, std::int64_t cols);
 // Whether the layer stores `component` of `scheme` swizzled on the device (ScaleLayout::kSwizzled128x4

@@ -53,6 +53,13 @@ void validate(const IntWeight& w) {
   check_shape(w.codes, w.rows, w.cols, "IntWeight.codes shape");
   check_shape(w.scales, w.rows, w.cols / w.group_size, "IntWeight.scales shape");
   if (w.zeros) check_shape(*w.zeros, w.rows, w.cols / w.group_size, "IntWeight.zeros shape");
+  if (!w.g_idx.empty()) {
+    if (static_cast<std::int64_t>(w.g_idx.size()) != w.cols)
+      detail::fail("IntWeight.g_idx size", std::to_string(w.cols) + " (K)", static_cast<std::int64_t>(w.g_idx.size()));
+    for (const std::int32_t g : w.g_idx)
+      if (g < 0 || g >= w.cols / w.group_size)
+        detail::fail("IntWeight.g_idx value", "in [0, " + std::to_string(w.cols / w.group_size) + ")", g);
+  }
   const std::uint32_t max_code = mask_of(w.bits);
   for (Eigen::Index i = 0; i < w.codes.size(); ++i)
     if (w.codes.data()[i] > max_code)
@@ -72,7 +79,7 @@ RowMatrixXf dequantize(const IntWeight& w, Wna16Compute compute) {
   RowMatrixXf out(w.rows, w.cols);
   for (std::int64_t r = 0; r < w.rows; ++r)
     for (std::int64_t c = 0; c < w.cols; ++c) {
-      const std::int64_t g = c / w.group_size;
+      const std::int64_t g = w.g_idx.empty() ? c / w.group_size : w.g_idx[static_cast<std::size_t>(c)];
       const float v = (float(w.codes(r, c)) - float(zero_point(w, r, g))) * w.scales(r, g);
       switch (compute) {
         case Wna16Compute::kFp32: out(r, c) = v; break;
@@ -95,11 +102,26 @@ IntWeight quantize(MatrixView w, const Wna16Scheme& scheme) {
   q.codes.resize(q.rows, q.cols);
   q.scales.resize(q.rows, q.cols / g);
   if (scheme.zero_points) q.zeros = RowMatrixXu8(q.rows, q.cols / g);
+  // The columns in quantization order: in place, or act-order's decreasing mean square.
+  std::vector<std::int64_t> order(static_cast<std::size_t>(q.cols));
+  for (std::int64_t c = 0; c < q.cols; ++c) order[static_cast<std::size_t>(c)] = c;
+  if (scheme.act_order) {
+    std::vector<double> energy(order.size(), 0.0);
+    for (std::int64_t c = 0; c < q.cols; ++c)
+      for (std::int64_t r = 0; r < q.rows; ++r) energy[static_cast<std::size_t>(c)] += double{w(r, c)} * w(r, c);
+    std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+      return energy[static_cast<std::size_t>(a)] > energy[static_cast<std::size_t>(b)];
+    });
+    q.g_idx.resize(order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) q.g_idx[static_cast<std::size_t>(order[i])] = static_cast<std::int32_t>(i / g);
+  }
   const std::int64_t half = std::int64_t(1) << (scheme.bits - 1);
+  std::vector<float> group(static_cast<std::size_t>(g));
   for (std::int64_t r = 0; r < q.rows; ++r)
     for (std::int64_t j = 0; j < q.cols / g; ++j) {
-      const auto group = w.row(r).segment(j * g, g);
-      const float mx = group.maxCoeff(), mn = group.minCoeff();
+      const std::int64_t* cols = order.data() + j * g;  // the group's columns
+      for (std::int64_t i = 0; i < g; ++i) group[static_cast<std::size_t>(i)] = w(r, cols[i]);
+      const float mx = *std::max_element(group.begin(), group.end()), mn = *std::min_element(group.begin(), group.end());
       if (scheme.zero_points) {
         const float qmax = float(mask_of(scheme.bits));
         const float s = std::max(mx - mn, 1e-5f) / qmax;
@@ -107,15 +129,15 @@ IntWeight quantize(MatrixView w, const Wna16Scheme& scheme) {
         q.scales(r, j) = s;
         (*q.zeros)(r, j) = std::uint8_t(z);
         for (std::int64_t i = 0; i < g; ++i)
-          q.codes(r, j * g + i) =
-              std::uint8_t(std::clamp<std::int64_t>(round_to_int(group[i] / s) + z, 0, std::int64_t(qmax)));
+          q.codes(r, cols[i]) = std::uint8_t(
+              std::clamp<std::int64_t>(round_to_int(group[static_cast<std::size_t>(i)] / s) + z, 0, std::int64_t(qmax)));
       } else {
         const float qmax = float(half - 1), qmin = float(-half);
         const float s = std::max(std::fabs(mx / qmax), std::fabs(mn / qmin));
         q.scales(r, j) = s;
         for (std::int64_t i = 0; i < g; ++i)
-          q.codes(r, j * g + i) =
-              std::uint8_t(std::clamp<std::int64_t>(round_to_int(group[i] / s), -half, half - 1) + half);
+          q.codes(r, cols[i]) = std::uint8_t(
+              std::clamp<std::int64_t>(round_to_int(group[static_cast<std::size_t>(i)] / s), -half, half - 1) + half);
       }
     }
   return q;
@@ -332,7 +354,7 @@ Wna16Scheme wna16_scheme(const SchemeSpec& scheme) {
     throw std::logic_error(std::string(scheme.name) + " is not a WNA16 row (int4 / int8 codes and group scales)");
   // A whole-axis scale (one per output channel over all of K) is GPTQ's group_size -1.
   return Wna16Scheme{codes == kFp4Bytes ? 4 : 8, scales->packing.whole_axis() ? -1 : scales->packing.elements,
-                     scheme.find(Component::kZeroPoints) != nullptr};
+                     scheme.find(Component::kZeroPoints) != nullptr, scheme.find(Component::kGroupIndex) != nullptr};
 }
 
 void wna16_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storage, std::int64_t rows,
@@ -365,6 +387,14 @@ void wna16_dequantize_rows(const SchemeSpec& scheme, const SchemeStorage& storag
         z(n, g) = storage.zero_points[static_cast<std::size_t>((row_begin + n) * groups + g)];
     w.zeros = z;
   }
+  if (q.act_order) {
+    // One group index per column of the projection (held as exact fp32 values), for every row.
+    if (static_cast<std::int64_t>(storage.group_index.size()) != cols)
+      throw std::invalid_argument(std::string(scheme.name) + ": g_idx: expected " + std::to_string(cols) +
+                                  " values (K), found " + std::to_string(storage.group_index.size()));
+    w.g_idx.resize(static_cast<std::size_t>(cols));
+    for (std::int64_t k = 0; k < cols; ++k) w.g_idx[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(storage.group_index[static_cast<std::size_t>(k)]);
+  }
   const RowMatrixXf v = dequantize(w, Wna16Compute::kFp32);
   std::copy(v.data(), v.data() + v.size(), out);
 }
@@ -377,6 +407,7 @@ SchemeStorage quantize_wna16_weight(const SchemeSpec& scheme, MatrixView values)
   s.scales.assign(p.scales.data(), p.scales.data() + p.scales.size());
   // Zero points one per byte, [N, K/g] (the row's storage; pack_wna16 packs int4 ones along N).
   if (w.zeros) s.zero_points.assign(w.zeros->data(), w.zeros->data() + w.zeros->size());
+  s.group_index.assign(w.g_idx.begin(), w.g_idx.end());
   return s;
 }
 

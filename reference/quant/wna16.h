@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "reference/quant/common.h"
 #include "reference/quant/scheme.h"
@@ -18,6 +19,9 @@ struct IntWeight {
   RowMatrixXu8 codes;               // [N, K] unsigned codes 0 .. 2^bits - 1
   RowMatrixXf scales;               // [N, K / group_size]
   std::optional<RowMatrixXu8> zeros;  // [N, K / group_size]; absent: 2^(bits-1) (8 or 128)
+  // GPTQ act-order (desc_act): the group of each column k, [K], each group holding group_size
+  // columns in any order; empty: column k is in group k / group_size.
+  std::vector<std::int32_t> g_idx;
 };
 
 void validate(const IntWeight& w);
@@ -37,10 +41,15 @@ RowMatrixXf dequantize(const IntWeight& w, Wna16Compute compute = Wna16Compute::
 //   z = clamp(round(|min / s|), 0, 2^bits - 1); q = clamp(round(w / s) + z, 0, 2^bits - 1).
 // group_size = -1 means channelwise (one group of K). An all-zero symmetric group has s = 0, w / s
 // = NaN, and torch's NaN -> int32 (INT_MIN on x86) clamps to qmin: stored code 0.
+// act_order: GPTQ's desc_act, which quantizes the columns in the order of decreasing Hessian
+// diagonal, so that group j holds the j-th group_size columns of that order (g_idx); the
+// checkpoint keeps the columns in place. The stand-in for the Hessian diagonal here is the column's
+// mean square over N (diag(XᵀX) needs the calibration inputs), ties in column order.
 struct Wna16Scheme {
   int bits = 4;
   std::int64_t group_size = 128;
   bool zero_points = false;
+  bool act_order = false;
 };
 IntWeight quantize(MatrixView w, const Wna16Scheme& scheme);  // w is [N, K]
 
