@@ -5,10 +5,12 @@
 
 #include <bit>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "reference/formats.h"
 #include "reference/quant.h"
@@ -85,6 +87,13 @@ TEST(Mxfp8, FlashinferAndTritonDifferBelowTheE8m0Range) {
   EXPECT_EQ(q::dequantize(tk)(0, 0), x(0, 0));
 }
 
+// Row `row` of t has scale byte `scale` and the codes given as (column, code).
+void expect_block(const q::Mxfp8Tensor& t, int row, std::uint8_t scale,
+                  std::initializer_list<std::pair<int, std::uint8_t>> codes) {
+  EXPECT_EQ(t.scales(row, 0), scale) << "row " << row;
+  for (const auto& [col, code] : codes) EXPECT_EQ(t.codes(row, col), code) << "row " << row << " column " << col;
+}
+
 TEST(Mxfp8, VllmTorchFallbackDoesNotSubtractEmax) {
   RowMatrixXf x = RowMatrixXf::Zero(2, 32);
   x(0, 0) = 3;       // floor(log2 3) = 1: byte 128, 3 / 2 = 1.5
@@ -92,12 +101,8 @@ TEST(Mxfp8, VllmTorchFallbackDoesNotSubtractEmax) {
   x(1, 0) = 1000;    // floor(log2 1000) = 9: byte 136, 1000 / 512 = 1.953 -> 2
   x(1, 1) = -0.5f;   // -2^-10: a tie between 0 and the smallest subnormal 2^-9 -> -0
   const q::Mxfp8Tensor t = q::quantize(x, Mxfp8Quantizer::kVllmTorchFallback);
-  EXPECT_EQ(t.scales(0, 0), 128);
-  EXPECT_EQ(t.codes(0, 0), 0x3C);
-  EXPECT_EQ(t.codes(0, 1), 0xB0);
-  EXPECT_EQ(t.scales(1, 0), 136);
-  EXPECT_EQ(t.codes(1, 0), 0x40);
-  EXPECT_EQ(t.codes(1, 1), 0x80);
+  expect_block(t, 0, 128, {{0, 0x3C}, {1, 0xB0}});
+  expect_block(t, 1, 136, {{0, 0x40}, {1, 0x80}});
   // flashinfer would use 2^ceil(log2(1000/448)) = 4 for the same block.
   EXPECT_EQ(q::quantize(x, Mxfp8Quantizer::kFlashinfer).scales(1, 0), 129);
 }
@@ -110,14 +115,9 @@ TEST(Mxfp8, VllmCeilPutsTheAmaxAtTheTopOfE4m3) {
   x(1, 1) = -3;     // -1.5 · 2^1 (0xC4)
   // row 2 all zero: FLT_MIN / 448 -> ceil(log2) = -135, clamped: byte 0, codes 0
   const q::Mxfp8Tensor t = q::quantize(x, Mxfp8Quantizer::kVllmCeil);
-  EXPECT_EQ(t.scales(0, 0), 129);
-  EXPECT_EQ(t.codes(0, 0), 0x78);
-  EXPECT_EQ(t.codes(0, 1), 0x00);
-  EXPECT_EQ(t.scales(1, 0), 127);
-  EXPECT_EQ(t.codes(1, 0), 0x7E);
-  EXPECT_EQ(t.codes(1, 1), 0xC4);
-  EXPECT_EQ(t.scales(2, 0), 0);
-  for (int c = 0; c < 32; ++c) EXPECT_EQ(t.codes(2, c), 0x00) << c;
+  expect_block(t, 0, 129, {{0, 0x78}, {1, 0x00}});
+  expect_block(t, 1, 127, {{0, 0x7E}, {1, 0xC4}});
+  expect_block(t, 2, 0, {{0, 0x00}, {17, 0x00}, {31, 0x00}});
   // Just above 448: the next power of two, so that nothing saturates.
   x(1, 0) = std::nextafter(448.0f, 1000.0f);
   EXPECT_EQ(q::quantize(x, Mxfp8Quantizer::kVllmCeil).scales(1, 0), 128);
@@ -132,11 +132,8 @@ TEST(Mxfp8, FusedSwigluQuantizerLosesTheSmallElementsOfABlock) {
   x(0, 2) = std::ldexp(1.0f, -7);   // a subnormal under the fused rule
   // row 1 all zero: max(0, 1e-30) -> floor(log2) = -100, byte 27
   const q::Mxfp8Tensor f = q::quantize(x, Mxfp8Quantizer::kSwigluOaiFused);
-  EXPECT_EQ(f.scales(0, 0), 127);
-  EXPECT_EQ(f.codes(0, 0), 0x3C);
-  EXPECT_EQ(f.codes(0, 1), 0x00);
-  EXPECT_EQ(f.codes(0, 2), 0x04);  // 2^-7 = 4 · 2^-9, the subnormal step
-  EXPECT_EQ(f.scales(1, 0), 27);
+  expect_block(f, 0, 127, {{0, 0x3C}, {1, 0x00}, {2, 0x04}});  // 2^-7 = 4 · 2^-9, the subnormal step
+  expect_block(f, 1, 27, {});
   const q::Mxfp8Tensor c = q::quantize(x, Mxfp8Quantizer::kVllmCeil);
   EXPECT_EQ(c.scales(0, 0), 119);  // ceil(log2(1.5 / 448)) = -8
   EXPECT_EQ(q::dequantize(c)(0, 1), x(0, 1));  // 1.5 · 2^-4 after scaling: exact in e4m3
