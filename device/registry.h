@@ -14,5 +14,8 @@ namespace moecheck::device {
 std::span<const Backend* const> backends();
 const Backend* find_backend(std::string_view name);  // nullptr if not built
 std::string backend_names();                         // comma-separated, for error messages
+// The backends built into this binary that cannot run here, each with the reason ("cuda (no CUDA
+// device on this machine)"); empty when every built backend is listed by backends().
+std::string unusable_backends();
 
 }  // namespace moecheck::device

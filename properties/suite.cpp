@@ -38,12 +38,14 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-void require_known(const std::vector<std::string>& names, const std::vector<std::string>& valid, const char* what) {
+// `also`: appended to the message (the backends built but not usable here, and why).
+void require_known(const std::vector<std::string>& names, const std::vector<std::string>& valid, const char* what,
+                   const std::string& also = {}) {
   for (const std::string& n : names)
     if (std::find(valid.begin(), valid.end(), n) == valid.end()) {
       std::string list;
       for (const std::string& v : valid) list += (list.empty() ? "" : ", ") + v;
-      throw std::invalid_argument(std::string("unknown ") + what + " '" + n + "'; valid: " + list);
+      throw std::invalid_argument(std::string("unknown ") + what + " '" + n + "'; valid: " + list + also);
     }
 }
 
@@ -62,7 +64,8 @@ SuiteResult run_suite(const SuiteOptions& o) {
     properties.push_back(resolve_property(p));
   std::vector<std::string> backend_names;
   for (const device::Backend* b : device::backends()) backend_names.emplace_back(b->name());
-  require_known(o.backends, backend_names, "backend");
+  const std::string unusable = device::unusable_backends();
+  require_known(o.backends, backend_names, "backend", unusable.empty() ? "" : "; built but not usable here: " + unusable);
   std::vector<std::string> method_names;
   for (const reference::padding::MethodInfo& m : reference::padding::methods()) method_names.emplace_back(m.name);
   require_known(o.methods, method_names, "method");
