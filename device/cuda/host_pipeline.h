@@ -1,0 +1,20 @@
+// The `cuda` backend's pipeline on the CPU: driver.h with an executor that runs each kernel's
+// per-thread function (pipeline.h) over its whole grid, in a host loop. Not a backend of the
+// registry: it exists so that the kernels' indexing, dequantization and roundings are checked
+// against the sim everywhere, GPU or not (tests/cuda_pipeline_host_test.cpp).
+#pragma once
+
+#include <span>
+
+#include "device/backend.h"
+
+namespace moecheck::device::cuda {
+
+// What both executors run: the dense and mxfp4_w4a16 rows, both layouts, SiLU / GELU /
+// SwiGLU-OAI, fp32 and bf16, biases, the router weight on the input; order-preserving.
+Capabilities pipeline_capabilities();
+
+// validate(input), the capabilities' check, then the pipeline; output [T, H_pad].
+void run_pipeline_on_host(const PaddedCase& input, std::span<float> output);
+
+}  // namespace moecheck::device::cuda

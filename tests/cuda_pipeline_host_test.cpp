@@ -1,0 +1,155 @@
+// The `cuda` backend's kernels on the CPU (device/cuda/host_pipeline.h: driver.h and the
+// per-thread functions of pipeline.h looped over each kernel's grid): their helpers against the
+// reference codecs, their output against the sim bit for bit, and P1–P6, on every machine. The
+// GPU run of the same functions is tests/cuda/cuda_backend_test.cpp.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "device/cuda/host_pipeline.h"
+#include "device/cuda/pipeline.h"
+#include "device/registry.h"
+#include "properties/case.h"
+#include "properties/gen/case.h"
+#include "properties/properties.h"
+#include "reference/formats/codecs.h"
+#include "reference/moe/activation.h"
+
+namespace {
+
+namespace pr = moecheck::properties;
+namespace pg = moecheck::properties::gen;
+namespace pd = moecheck::reference::padding;
+namespace pl = moecheck::device::cuda::pipeline;
+namespace fmt = moecheck::reference::formats;
+namespace moe = moecheck::reference::moe;
+using moecheck::device::WeightScheme;
+
+// The host pipeline as a Backend, so that the properties can run on it.
+class HostPipeline final : public moecheck::device::Backend {
+ public:
+  std::string_view name() const override { return "cuda-host"; }
+  moecheck::device::Capabilities capabilities() const override { return moecheck::device::cuda::pipeline_capabilities(); }
+  void run(const moecheck::device::PaddedCase& c, std::span<float> out) const override {
+    moecheck::device::cuda::run_pipeline_on_host(c, out);
+  }
+};
+
+std::vector<pr::MoeCase> cases(int count) {
+  pg::CaseOptions options;
+  options.methods = {"unquantized", "mxfp4", "gpt_oss_mxfp4"};
+  const moecheck::device::Capabilities caps = moecheck::device::cuda::pipeline_capabilities();
+  std::vector<pr::MoeCase> out;
+  for (int i = 0; static_cast<int>(out.size()) < count && i < 50 * count; ++i) {
+    const pg::CaseSpec spec =
+        pg::case_spec(options)(rc::Random(static_cast<std::uint64_t>(i) * 7919u + 11u), 60).value();
+    if (caps.supports(spec.scheme)) out.push_back(pg::build_case(spec));
+  }
+  return out;
+}
+
+TEST(CudaPipeline, HelpersAgreeWithTheReference) {
+  EXPECT_EQ(pl::kSwigluOaiAlpha, moe::kSwigluOaiAlpha);
+  EXPECT_EQ(pl::kSwigluOaiLimit, moe::kSwigluOaiLimit);
+  EXPECT_EQ(pl::kSilu, static_cast<int>(moe::Activation::kSilu));
+  EXPECT_EQ(pl::kGeluErf, static_cast<int>(moe::Activation::kGeluErf));
+  EXPECT_EQ(pl::kSwigluOai, static_cast<int>(moe::Activation::kSwigluOai));
+  const float* e2m1 = fmt::decode_table(fmt::Format::kE2m1);
+  for (int c = 0; c < 16; ++c)
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(pl::e2m1_value(static_cast<std::uint8_t>(c))), std::bit_cast<std::uint32_t>(e2m1[c])) << c;
+  for (int b = 0; b < 256; ++b) {
+    const float a = pl::e8m0_value(static_cast<std::uint8_t>(b)), e = fmt::e8m0_value(static_cast<std::uint8_t>(b));
+    EXPECT_TRUE(std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(e) || (std::isnan(a) && std::isnan(e))) << b;
+  }
+  // bf16 rounding: the edges (ties, the largest finite, subnormals, infinities) and 2^22 random patterns.
+  std::vector<std::uint32_t> inputs = {0x00000000u, 0x80000000u, 0x3F808000u, 0x3F818000u, 0x7F7FFFFFu, 0x7F7F8000u,
+                                       0x7F7F7FFFu, 0x00008000u, 0x00018000u, 0x7F800000u, 0xFF800000u, 0x807FFFFFu};
+  std::mt19937 rng(5);
+  for (int i = 0; i < (1 << 22); ++i) inputs.push_back(rng());
+  std::int64_t nan_inputs = 0;
+  for (const std::uint32_t u : inputs) {
+    const float v = std::bit_cast<float>(u);
+    const float got = pl::bf16_round(v);
+    if (std::isnan(v)) {
+      ++nan_inputs;
+      ASSERT_TRUE(std::isnan(got)) << std::hex << u;
+      continue;
+    }
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::uint32_t(fmt::bf16_rne(v)) << 16) << std::hex << u;
+  }
+  EXPECT_GT(nan_inputs, 0);
+}
+
+// The kernels' work in the sim's order: equal to the sim bit for bit on the real tokens' rows
+// (+0 = -0), on dense and MXFP4 cases of both layouts and dtypes, padded ones among them.
+TEST(CudaPipeline, MatchesTheSimBitForBit) {
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  int compared = 0, padded = 0, mxfp4 = 0, interleaved = 0;
+  for (const pr::MoeCase& c : cases(150)) {
+    const pd::Plan plan = pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset));
+    const moecheck::device::PaddedCase p = pr::make_padded_case(c, plan);
+    std::vector<float> a(static_cast<std::size_t>(p.tokens * p.hidden_padded())), b(a.size());
+    sim->run(p, a);
+    moecheck::device::cuda::run_pipeline_on_host(p, b);
+    const std::size_t real = static_cast<std::size_t>((p.tokens - p.pad_rows) * p.hidden_padded());
+    std::int64_t differ = 0, first = 0;
+    for (std::size_t i = 0; i < real; ++i)
+      if (!(a[i] == b[i]) && std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i]))
+        if (differ++ == 0) first = static_cast<std::int64_t>(i);
+    EXPECT_EQ(differ, 0) << pr::describe(c) << ": first at (t" << first / p.hidden_padded() << ", c"
+                         << first % p.hidden_padded() << "): sim " << a[static_cast<std::size_t>(first)]
+                         << ", pipeline " << b[static_cast<std::size_t>(first)];
+    ++compared;
+    padded += plan.hidden_is_padded() || plan.intermediate_is_padded();
+    mxfp4 += c.scheme == WeightScheme::kMxfp4W4A16;
+    interleaved += c.block.semantics.layout == moe::GateUpLayout::kInterleaved;
+  }
+  EXPECT_EQ(compared, 150);
+  EXPECT_GT(padded, 30);
+  EXPECT_GT(mxfp4, 30);
+  EXPECT_GT(interleaved, 10);
+}
+
+TEST(CudaPipeline, PassesEveryProperty) {
+  const HostPipeline backend;
+  int checked[6] = {};
+  for (const pr::MoeCase& c : cases(30)) {
+    const pr::Verdict v[6] = {pr::check_padding_invariance(c, backend), pr::check_golden_agreement(c, backend),
+                              pr::check_poison(c, backend), pr::check_routing(c), pr::check_metamorphic(c, backend),
+                              pr::check_tensor_parallel(c, backend)};
+    for (int i = 0; i < 6; ++i) {
+      checked[i] += !v[i].skipped;
+      EXPECT_TRUE(v[i].ok || v[i].skipped) << "P" << i + 1 << ": " << v[i].message;
+    }
+  }
+  for (int i = 0; i < 6; ++i) EXPECT_GT(checked[i], 15) << "P" << i + 1;
+}
+
+TEST(CudaPipeline, RefusesWhatItDoesNotRun) {
+  pg::CaseSpec spec;
+  pg::CaseOptions options;
+  options.methods = {"fp8_block"};
+  for (int i = 0; i < 200; ++i) {
+    spec = pg::case_spec(options)(rc::Random(static_cast<std::uint64_t>(i) + 5u), 40).value();
+    if (spec.scheme != WeightScheme::kDense && spec.scheme != WeightScheme::kMxfp4W4A16) break;
+  }
+  ASSERT_NE(spec.scheme, WeightScheme::kDense);
+  const pr::MoeCase c = pg::build_case(spec);
+  const moecheck::device::PaddedCase p = pr::make_padded_case(c, pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset)));
+  std::vector<float> out(static_cast<std::size_t>(p.tokens * p.hidden_padded()));
+  try {
+    moecheck::device::cuda::run_pipeline_on_host(p, out);
+    FAIL() << "no exception for " << pr::describe(c);
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("unsupported case"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
