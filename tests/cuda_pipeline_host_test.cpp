@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "properties/properties.h"
 #include "reference/formats/codecs.h"
 #include "reference/moe/activation.h"
+#include "reference/quant/wna16.h"
 
 namespace {
 
@@ -43,7 +45,7 @@ class HostPipeline final : public moecheck::device::Backend {
 
 std::vector<pr::MoeCase> cases(int count) {
   pg::CaseOptions options;
-  options.methods = {"unquantized", "mxfp4", "gpt_oss_mxfp4"};
+  options.methods = {"unquantized", "mxfp4", "gpt_oss_mxfp4", "fp8_block", "int4_wna16", "int8_wna16"};
   const moecheck::device::Capabilities caps = moecheck::device::cuda::pipeline_capabilities();
   std::vector<pr::MoeCase> out;
   for (int i = 0; static_cast<int>(out.size()) < count && i < 50 * count; ++i) {
@@ -63,6 +65,12 @@ TEST(CudaPipeline, HelpersAgreeWithTheReference) {
   const float* e2m1 = fmt::decode_table(fmt::Format::kE2m1);
   for (int c = 0; c < 16; ++c)
     EXPECT_EQ(std::bit_cast<std::uint32_t>(pl::e2m1_value(static_cast<std::uint8_t>(c))), std::bit_cast<std::uint32_t>(e2m1[c])) << c;
+  const float* e4m3 = fmt::decode_table(fmt::Format::kE4m3fn);
+  for (int c = 0; c < 256; ++c) {
+    const float a = pl::e4m3fn_value(static_cast<std::uint8_t>(c));
+    EXPECT_TRUE(std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(e4m3[c]) || (std::isnan(a) && std::isnan(e4m3[c])))
+        << c;
+  }
   for (int b = 0; b < 256; ++b) {
     const float a = pl::e8m0_value(static_cast<std::uint8_t>(b)), e = fmt::e8m0_value(static_cast<std::uint8_t>(b));
     EXPECT_TRUE(std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(e) || (std::isnan(a) && std::isnan(e))) << b;
@@ -91,7 +99,7 @@ TEST(CudaPipeline, HelpersAgreeWithTheReference) {
 TEST(CudaPipeline, MatchesTheSimBitForBit) {
   const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
   ASSERT_NE(sim, nullptr);
-  int compared = 0, padded = 0, mxfp4 = 0, interleaved = 0;
+  int compared = 0, padded = 0, mxfp4 = 0, interleaved = 0, fp8 = 0, wna16 = 0;
   for (const pr::MoeCase& c : cases(150)) {
     const pd::Plan plan = pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset));
     const moecheck::device::PaddedCase p = pr::make_padded_case(c, plan);
@@ -109,12 +117,18 @@ TEST(CudaPipeline, MatchesTheSimBitForBit) {
     ++compared;
     padded += plan.hidden_is_padded() || plan.intermediate_is_padded();
     mxfp4 += c.scheme == WeightScheme::kMxfp4W4A16;
+    fp8 += c.scheme == WeightScheme::kFp8Block128W8A16;
+    wna16 += moecheck::reference::quant::is_wna16(moecheck::reference::quant::spec(c.scheme));
     interleaved += c.block.semantics.layout == moe::GateUpLayout::kInterleaved;
   }
   EXPECT_EQ(compared, 150);
   EXPECT_GT(padded, 30);
   EXPECT_GT(mxfp4, 30);
   EXPECT_GT(interleaved, 10);
+  EXPECT_GT(fp8, 5);
+  EXPECT_GT(wna16, 20);
+  std::printf("[ pipeline ] %d cases bitwise against the sim: %d padded, %d MXFP4, %d FP8 blocks, %d WNA16, %d interleaved\n",
+              compared, padded, mxfp4, fp8, wna16, interleaved);
 }
 
 TEST(CudaPipeline, PassesEveryProperty) {
@@ -136,11 +150,12 @@ TEST(CudaPipeline, RefusesWhatItDoesNotRun) {
   pg::CaseSpec spec;
   pg::CaseOptions options;
   options.methods = {"fp8_block"};
+  const moecheck::device::Capabilities caps = moecheck::device::cuda::pipeline_capabilities();
   for (int i = 0; i < 200; ++i) {
     spec = pg::case_spec(options)(rc::Random(static_cast<std::uint64_t>(i) + 5u), 40).value();
-    if (spec.scheme != WeightScheme::kDense && spec.scheme != WeightScheme::kMxfp4W4A16) break;
+    if (!caps.supports(spec.scheme)) break;  // W8A8: not a row the kernels run yet
   }
-  ASSERT_NE(spec.scheme, WeightScheme::kDense);
+  ASSERT_FALSE(caps.supports(spec.scheme));
   const pr::MoeCase c = pg::build_case(spec);
   const moecheck::device::PaddedCase p = pr::make_padded_case(c, pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset)));
   std::vector<float> out(static_cast<std::size_t>(p.tokens * p.hidden_padded()));

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -133,7 +134,7 @@ void CudaBackend::run(const PaddedCase& input, std::span<float> output) const {
   validate(input);
   if (!capabilities().supports(input))
     throw std::invalid_argument("backend cuda: unsupported case (scheme " + std::string(device::name(input.scheme)) +
-                                "; this kernel set runs dense and mxfp4_w4a16)");
+                                "; the kernels run " + std::to_string(std::size(kPipelineSchemes)) + " rows of the scheme table)");
   if (const std::string why = unavailable_reason(); !why.empty()) throw std::runtime_error("backend cuda: " + why);
   DeviceExec x("T" + std::to_string(input.tokens) + " E" + std::to_string(input.experts) + " k" +
                std::to_string(input.top_k) + " H_pad " + std::to_string(input.plan.hidden_padded) + " I_pad " +

@@ -2,12 +2,13 @@
 // preset, -DMOECHECK_CUDA=ON). The structure the engines use, one kernel per stage:
 //   moe_align_block_size (on the device) → GEMM1 with the epilogue (bias, cast) → the activation →
 //   GEMM2 (bias, router weight, cast) → the top-k reduction (moe_sum's rounding).
-// This first kernel set runs the dense and MXFP4 W4A16 rows (fp32 and bf16 models; MXFP4
-// dequantized in the tile as the sim does): one thread per output element
+// This first kernel set runs the rows of driver.h's kPipelineSchemes — dense, MXFP4 W4A16, FP8
+// 128 × 128 blocks W8A16, Triton WNA16 (int4 / int8, groups 32 / 64 / 128, zero points) — in fp32
+// and bf16 models, each B element dequantized in the tile as the sim does: one thread per output element
 // of a BLOCK_M × BLOCK_N tile, its fp32 sum over K in ascending order with every product and sum
 // rounded apart (__fmul_rn, __fadd_rn: no FMA contraction), which is the golden model's
 // Accumulate::kFp32 order and the sim's. It is order-preserving — the zero products that padding
-// appends leave every sum bitwise unchanged — so P1 demands bit identity, and on dense cases its
+// appends leave every sum bitwise unchanged — so P1 demands bit identity, and on these rows its
 // output equals the sim's bit for bit wherever the activation's double-precision exp / erf agree
 // with the host's in the last place (libdevice's are within 1-2 double ulps; the result is rounded
 // to fp32 or bf16 after). Each kernel is its thread's indices around a per-thread function of

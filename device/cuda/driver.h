@@ -15,8 +15,72 @@
 
 #include "device/backend.h"
 #include "device/cuda/pipeline.h"
+#include "reference/quant/scheme.h"
+#include "reference/quant/wna16.h"
 
 namespace moecheck::device::cuda {
+
+// The rows the kernels run, each with how its B operand is read (pipeline::WeightKind).
+struct PipelineScheme {
+  WeightScheme scheme;
+  pipeline::WeightKind kind;
+};
+inline constexpr PipelineScheme kPipelineSchemes[] = {
+    {WeightScheme::kDense, pipeline::kDenseValues},       {WeightScheme::kMxfp4W4A16, pipeline::kMxfp4Codes},
+    {WeightScheme::kFp8Block128W8A16, pipeline::kFp8Block}, {WeightScheme::kInt4G128W4A16, pipeline::kWna16},
+    {WeightScheme::kInt8G128W8A16, pipeline::kWna16},     {WeightScheme::kInt4G128ZpW4A16, pipeline::kWna16},
+    {WeightScheme::kInt8G128ZpW8A16, pipeline::kWna16},   {WeightScheme::kInt4G32W4A16, pipeline::kWna16},
+    {WeightScheme::kInt4G64W4A16, pipeline::kWna16},
+};
+
+// One projection's components uploaded, and the reference the kernels read them through: the
+// component layout from the scheme table (packing, blocks, grids), the pointers from the executor.
+// `half_rows`: w13's I_pad (its 2-D grid is per half), 0 for w2.
+template <class Exec>
+pipeline::WeightRef upload_weight(Exec& x, const PaddedWeight& w, const reference::quant::SchemeSpec& scheme,
+                                  pipeline::WeightKind kind, std::int64_t rows, std::int64_t cols,
+                                  std::int64_t half_rows, const char* what) {
+  namespace rq = reference::quant;
+  pipeline::WeightRef r;
+  r.kind = kind;
+  r.rows = rows;
+  r.cols = cols;
+  r.values = x.upload(w.values.data, what);
+  r.codes = x.upload(w.codes.data, what);
+  r.scale_bytes = x.upload(w.scale_bytes.data, what);
+  r.scales = x.upload(w.scales.data, what);
+  r.zero_points = x.upload(w.zero_points.data, what);
+  for (const rq::ComponentSpec& c : scheme.components) {
+    if (c.component == rq::Component::kCodes) {
+      r.code_stride = w.codes.dim(2);
+      r.codes_per_byte = c.packing.elements / c.packing.units;
+    }
+    if (c.component == rq::Component::kScales || c.component == rq::Component::kScaleBytes) {
+      const auto& shape = c.component == rq::Component::kScales ? w.scales.shape : w.scale_bytes.shape;
+      r.scale_stride = shape[2];
+      r.scales_per_expert = shape[1] * shape[2];
+      r.scale_k_block = c.packing.elements;
+      r.scale_row_block = c.row_block;
+      if (c.row_block > 1 && half_rows > 0) {
+        r.half_rows = half_rows;
+        r.half_blocks = shape[1] / 2;
+        r.row_offset = w.scale_grid_offset;
+      } else if (c.row_block > 1) {
+        r.k_offset = w.scale_grid_offset;
+      }
+    }
+    if (c.component == rq::Component::kZeroPoints) r.zp_per_expert = w.zero_points.dim(1) * w.zero_points.dim(2);
+  }
+  if (kind == pipeline::kWna16) r.zp_default = 1 << (rq::wna16_scheme(scheme).bits - 1);
+  return r;
+}
+
+// The kind of `scheme`'s B operand; std::invalid_argument for a row the kernels do not run.
+inline pipeline::WeightKind pipeline_kind(WeightScheme scheme) {
+  for (const PipelineScheme& s : kPipelineSchemes)
+    if (s.scheme == scheme) return s.kind;
+  throw std::invalid_argument("backend cuda: no kernel reads " + std::string(device::name(scheme)));
+}
 
 template <class Exec>
 void run_pipeline(Exec& x, const PaddedCase& input, std::span<float> output) {
@@ -28,7 +92,8 @@ void run_pipeline(Exec& x, const PaddedCase& input, std::span<float> output) {
                                 " floats, expected [T, H_pad] = " + std::to_string(tokens * hp));
   if (tokens == 0) return;
   const bool bf16 = input.dtype == reference::moe::Dtype::kBf16;
-  const bool mxfp4 = input.scheme == WeightScheme::kMxfp4W4A16;
+  const reference::quant::SchemeSpec& scheme = reference::quant::spec(input.scheme);
+  const pipeline::WeightKind kind = pipeline_kind(input.scheme);
   const std::int64_t pairs = tokens * k, n1 = 2 * ip;
   const std::int64_t capacity = pairs + experts * (pl::kBlockM - 1);
   const std::int64_t max_blocks = (capacity + pl::kBlockM - 1) / pl::kBlockM;
@@ -36,12 +101,8 @@ void run_pipeline(Exec& x, const PaddedCase& input, std::span<float> output) {
   const std::int32_t* ids = x.upload(input.topk_ids.data, "topk_ids");
   const float* weights = x.upload(input.topk_weights.data, "topk_weights");
   const float* hidden = x.upload(input.hidden_states_padded.data, "hidden_states");
-  const float* w13 = x.upload(input.w13.values.data, "w13");
-  const float* w2 = x.upload(input.w2.values.data, "w2");
-  const std::uint8_t* w13_codes = x.upload(input.w13.codes.data, "w13 codes");
-  const std::uint8_t* w2_codes = x.upload(input.w2.codes.data, "w2 codes");
-  const std::uint8_t* w13_scales = x.upload(input.w13.scale_bytes.data, "w13 scale bytes");
-  const std::uint8_t* w2_scales = x.upload(input.w2.scale_bytes.data, "w2 scale bytes");
+  const pipeline::WeightRef w13 = upload_weight(x, input.w13, scheme, kind, n1, hp, ip, "w13");
+  const pipeline::WeightRef w2 = upload_weight(x, input.w2, scheme, kind, hp, ip, 0, "w2");
   const float* b13 = x.upload(input.w13_bias.data, "w13_bias");
   const float* b2 = x.upload(input.w2_bias.data, "w2_bias");
   std::int32_t* sorted = x.template buffer<std::int32_t>(max_blocks * pl::kBlockM, "sorted_token_ids");
@@ -55,13 +116,13 @@ void run_pipeline(Exec& x, const PaddedCase& input, std::span<float> output) {
 
   x.align(ids, pairs, experts, sorted, max_blocks * pl::kBlockM, expert_ids, num_post);
   if (a1) x.weight_input(hidden, weights, k, hp, bf16, a1, pairs * hp);
-  const pl::GemmArgs g1{a1 ? a1 : hidden, a1 ? 1 : k, mxfp4 ? nullptr : w13, w13_codes, w13_scales, b13, nullptr,
-                        cache1, n1, hp, pairs, sorted, expert_ids, num_post, bf16};
+  const pl::GemmArgs g1{a1 ? a1 : hidden, a1 ? 1 : k, w13, b13, nullptr, cache1, n1, hp, pairs,
+                        sorted, expert_ids, num_post, bf16};
   x.gemm(g1, max_blocks, "fused_moe GEMM1 (w13)");
   x.activation(cache1, ip, static_cast<int>(input.activation),
                input.layout == reference::moe::GateUpLayout::kInterleaved, bf16, cache2, pairs * ip);
-  const pl::GemmArgs g2{cache2, 1, mxfp4 ? nullptr : w2, w2_codes, w2_scales, b2, a1 ? nullptr : weights,
-                        cache3, hp, ip, pairs, sorted, expert_ids, num_post, bf16};
+  const pl::GemmArgs g2{cache2, 1, w2, b2, a1 ? nullptr : weights, cache3, hp, ip, pairs,
+                        sorted, expert_ids, num_post, bf16};
   x.gemm(g2, max_blocks, "fused_moe GEMM2 (w2)");
   x.sum(cache3, ids, k, hp, bf16, out, tokens * hp);
   x.download(output.data(), out, tokens * hp);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -68,7 +69,7 @@ Capabilities pipeline_capabilities() {
   using reference::moe::Dtype;
   using reference::moe::GateUpLayout;
   Capabilities c;
-  c.schemes = {WeightScheme::kDense, WeightScheme::kMxfp4W4A16};
+  for (const PipelineScheme& s : kPipelineSchemes) c.schemes.push_back(s.scheme);
   c.layouts = {GateUpLayout::kConcatenated, GateUpLayout::kInterleaved};
   c.activations = {Activation::kSilu, Activation::kGeluErf, Activation::kSwigluOai};
   c.dtypes = {Dtype::kF32, Dtype::kBf16};
@@ -90,7 +91,7 @@ void run_pipeline_on_host(const PaddedCase& input, std::span<float> output) {
   validate(input);
   if (!pipeline_capabilities().supports(input))
     throw std::invalid_argument("backend cuda: unsupported case (scheme " + std::string(device::name(input.scheme)) +
-                                "; this kernel set runs dense and mxfp4_w4a16)");
+                                "; the kernels run " + std::to_string(std::size(kPipelineSchemes)) + " rows of the scheme table)");
   HostExec x;
   run_pipeline(x, input, output);
 }

@@ -10,7 +10,7 @@
 
 namespace moecheck::device::cuda {
 
-// What both executors run: the dense and mxfp4_w4a16 rows, both layouts, SiLU / GELU /
+// What both executors run: the rows of driver.h's kPipelineSchemes, both layouts, SiLU / GELU /
 // SwiGLU-OAI, fp32 and bf16, biases, the router weight on the input; order-preserving.
 Capabilities pipeline_capabilities();
 

@@ -106,15 +106,76 @@ MOECHECK_HD inline void weight_input(const float* x, const float* topk_weights, 
   a1[i] = round_dtype(mul(x[(p / k) * width + h], round_dtype(topk_weights[p], bf16)), bf16);
 }
 
+// OCP / NVIDIA e4m3fn: s eeee mmm, exponent bias 7, exponent 0 subnormal (m · 2^-9), 0x7F / 0xFF NaN.
+MOECHECK_HD inline float e4m3fn_value(std::uint8_t code) {
+  const std::uint32_t e = (code >> 3) & 15u, m = code & 7u;
+  if (e == 15u && m == 7u) return from_bits(0x7FC00000u | (static_cast<std::uint32_t>(code & 0x80) << 24));
+  // Both forms are exact: m · 2^-9, (8 + m) · 2^(e - 10).
+  const float magnitude = e == 0 ? static_cast<float>(m) * from_bits((127u - 9u) << 23)
+                                 : static_cast<float>(8u + m) * from_bits((127u + e - 10u) << 23);
+  return (code & 0x80) ? -magnitude : magnitude;
+}
+
+// How one expert's B operand is stored (the sim's WeightView and its tile functions, for the rows
+// the kernels run). Element (n, k) of expert e, dequantized into the model dtype.
+enum WeightKind : int {
+  kDenseValues = 0,  // dense: fp32 values of the model dtype
+  kMxfp4Codes = 1,   // mxfp4_w4a16: e2m1 two per byte along K (low nibble = even k) × E8M0 per 32
+  kFp8Block = 2,     // fp8_block128_w8a16: e4m3fn × the fp32 multiplier of its 128 × 128 block
+  kWna16 = 3,        // Triton WNA16: (fp32(q) - fp32(zp)) · scale per group along K
+};
+struct WeightRef {
+  int kind = kDenseValues;
+  const float* values = nullptr;
+  const std::uint8_t* codes = nullptr;
+  const std::uint8_t* scale_bytes = nullptr;
+  const float* scales = nullptr;
+  const std::uint8_t* zero_points = nullptr;  // WNA16, one per byte [N, K/g]; nullptr: zp_default
+  std::int64_t rows = 0, cols = 0;            // N, K of one expert
+  std::int64_t code_stride = 0;               // stored code bytes per row
+  std::int64_t codes_per_byte = 1;            // 2: int4 / e2m1 nibbles along K
+  std::int64_t scale_stride = 0;              // stored scale columns per stored scale row
+  std::int64_t scale_k_block = 1, scale_row_block = 1;
+  std::int64_t scales_per_expert = 0, zp_per_expert = 0;
+  // A 2-D grid (FP8 blocks) is per half of w13 (gate rows, then up rows: half_rows = I_pad, each
+  // half `half_blocks` block rows); 0 for w2. A TP shard off the block grid (B16, a ruleset that
+  // loads tiles in global coordinates) starts `row_offset` rows (w13) or `k_offset` columns (w2)
+  // into its first block.
+  std::int64_t half_rows = 0, half_blocks = 0, row_offset = 0, k_offset = 0;
+  int zp_default = 0;  // 8 / 128 for symmetric WNA16
+};
+
+MOECHECK_HD inline float weight_value(const WeightRef& w, std::int64_t e, std::int64_t n, std::int64_t k, bool bf16) {
+  switch (w.kind) {
+    case kDenseValues:
+      return w.values[(e * w.rows + n) * w.cols + k];
+    case kMxfp4Codes: {
+      const std::uint8_t byte = w.codes[(e * w.rows + n) * w.code_stride + k / 2];
+      const float s = e8m0_value(w.scale_bytes[(e * w.rows + n) * w.scale_stride + k / w.scale_k_block]);
+      return round_dtype(mul(e2m1_value(k % 2 == 0 ? byte & 0x0F : byte >> 4), s), bf16);
+    }
+    case kFp8Block: {
+      const std::int64_t stored_row =
+          w.half_rows == 0 ? n / w.scale_row_block
+                           : (n / w.half_rows) * w.half_blocks + (w.row_offset + n % w.half_rows) / w.scale_row_block;
+      const float s = w.scales[e * w.scales_per_expert + stored_row * w.scale_stride + (w.k_offset + k) / w.scale_k_block];
+      return round_dtype(mul(e4m3fn_value(w.codes[(e * w.rows + n) * w.code_stride + k]), s), bf16);
+    }
+    default: {  // kWna16
+      const std::uint8_t byte = w.codes[(e * w.rows + n) * w.code_stride + k / w.codes_per_byte];
+      const int q = w.codes_per_byte == 2 ? (k % 2 == 0 ? byte & 0x0F : byte >> 4) : byte;
+      const std::int64_t group = n * w.scale_stride + k / w.scale_k_block;
+      const int zp = w.zero_points ? w.zero_points[e * w.zp_per_expert + group] : w.zp_default;
+      return round_dtype(mul(static_cast<float>(q) - static_cast<float>(zp), w.scales[e * w.scales_per_expert + group]),
+                         bf16);
+    }
+  }
+}
+
 struct GemmArgs {
   const float* a;      // A rows
   std::int64_t a_div;  // pair p reads A row p / a_div (GEMM1 on tokens: top_k; else 1)
-  const float* w;      // dense: [E, n_total, k_total] values of the model dtype; else nullptr
-  // MXFP4 (mxfp4_w4a16): e2m1 codes two per byte along K (low nibble = even k) [E, n_total, k/2]
-  // and E8M0 scale bytes per 32 along K [E, n_total, k/32], dequantized in the tile into the model
-  // dtype (the sim's mxfp4_row: round(e2m1 · 2^(s - 127))).
-  const std::uint8_t* codes;
-  const std::uint8_t* scale_bytes;
+  WeightRef b;         // the experts' B operand, [E, n_total, k_total] as a matrix
   const float* bias;          // [E, n_total] or nullptr
   const float* topk_weights;  // [pairs] or nullptr: multiplied in the epilogue (GEMM2)
   float* c;                   // [pairs, n_total]
@@ -135,18 +196,7 @@ MOECHECK_HD inline void gemm_element(const GemmArgs& g, std::int64_t block, std:
   const std::int64_t e = g.expert_ids[block];
   const float* a = g.a + (pair / g.a_div) * g.k_total;
   float acc = 0.0f;
-  if (g.w) {
-    const float* w = g.w + (e * g.n_total + n) * g.k_total;
-    for (std::int64_t k = 0; k < g.k_total; ++k) acc = add(acc, mul(a[k], w[k]));
-  } else {
-    const std::uint8_t* codes = g.codes + (e * g.n_total + n) * (g.k_total / 2);
-    const std::uint8_t* scales = g.scale_bytes + (e * g.n_total + n) * (g.k_total / 32);
-    for (std::int64_t k = 0; k < g.k_total; ++k) {
-      const std::uint8_t byte = codes[k / 2];
-      const std::uint8_t code = k % 2 == 0 ? byte & 0x0F : byte >> 4;
-      acc = add(acc, mul(a[k], round_dtype(mul(e2m1_value(code), e8m0_value(scales[k / 32])), g.bf16)));
-    }
-  }
+  for (std::int64_t k = 0; k < g.k_total; ++k) acc = add(acc, mul(a[k], weight_value(g.b, e, n, k, g.bf16)));
   if (g.bias) acc = add(acc, g.bias[e * g.n_total + n]);
   if (g.topk_weights) acc = mul(acc, g.topk_weights[pair]);
   g.c[static_cast<std::int64_t>(pair) * g.n_total + n] = round_dtype(acc, g.bf16);

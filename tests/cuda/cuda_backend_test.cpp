@@ -1,5 +1,5 @@
-// The `cuda` backend (device/cuda) on the GPU: bitwise against the sim on generated dense and MXFP4
-// cases (the same fp32 accumulation order), and every property P1–P6 on it. Skips, saying why,
+// The `cuda` backend (device/cuda) on the GPU: bitwise against the sim on generated cases of the
+// rows its kernels run (the same fp32 accumulation order), and every property P1–P6 on it. Skips, saying why,
 // where no CUDA device is usable.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -30,7 +30,10 @@ using moecheck::device::WeightScheme;
       GTEST_SKIP() << "the cuda backend needs a CUDA device: " << why;         \
   } while (0)
 
-// Generated cases of the methods whose rows the backend runs, from a fixed seed sequence.
+// The methods with rows the kernels run (dense, MXFP4 W4A16, FP8 block W8A16, Triton WNA16).
+const std::vector<std::string> kMethods = {"unquantized", "mxfp4", "gpt_oss_mxfp4", "fp8_block", "int4_wna16", "int8_wna16"};
+
+// Generated cases of those methods whose rows the backend runs, from a fixed seed sequence.
 std::vector<pr::MoeCase> cases(int count, std::vector<std::string> methods) {
   pg::CaseOptions options;
   options.methods = std::move(methods);
@@ -63,7 +66,7 @@ TEST(CudaBackend, MatchesTheSimBitForBit) {
   ASSERT_NE(sim, nullptr);
   const cuda::CudaBackend gpu;
   int compared = 0, padded = 0;
-  for (const pr::MoeCase& c : cases(120, {"unquantized", "mxfp4", "gpt_oss_mxfp4"})) {
+  for (const pr::MoeCase& c : cases(120, kMethods)) {
     const pd::Plan plan = pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset));
     const moecheck::device::PaddedCase p = pr::make_padded_case(c, plan);
     std::vector<float> a(static_cast<std::size_t>(p.tokens * p.hidden_padded())), b(a.size());
@@ -93,7 +96,7 @@ TEST(CudaBackend, PassesEveryProperty) {
   SKIP_WITHOUT_GPU();
   const cuda::CudaBackend gpu;
   int checked[6] = {}, skipped[6] = {};
-  for (const pr::MoeCase& c : cases(80, {"unquantized", "mxfp4", "gpt_oss_mxfp4"})) {
+  for (const pr::MoeCase& c : cases(80, kMethods)) {
     const pr::Verdict v[6] = {pr::check_padding_invariance(c, gpu), pr::check_golden_agreement(c, gpu),
                               pr::check_poison(c, gpu), pr::check_routing(c), pr::check_metamorphic(c, gpu),
                               pr::check_tensor_parallel(c, gpu)};
@@ -114,7 +117,7 @@ TEST(CudaBackend, RefusesWhatItDoesNotRun) {
   options.methods = {"fp8_block"};
   for (int i = 0; i < 200; ++i) {
     const pg::CaseSpec spec = pg::case_spec(options)(rc::Random(static_cast<std::uint64_t>(i) + 5u), 40).value();
-    if (spec.scheme == WeightScheme::kDense || spec.scheme == WeightScheme::kMxfp4W4A16) continue;
+    if (cuda::CudaBackend().capabilities().supports(spec.scheme)) continue;  // W8A8: not a row the kernels run yet
     const pr::MoeCase c = pg::build_case(spec);
     const moecheck::device::PaddedCase p = pr::make_padded_case(c, pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset)));
     std::vector<float> out(static_cast<std::size_t>(p.tokens * p.hidden_padded()));
