@@ -45,7 +45,8 @@ class HostPipeline final : public moecheck::device::Backend {
 
 std::vector<pr::MoeCase> cases(int count) {
   pg::CaseOptions options;
-  options.methods = {"unquantized", "mxfp4", "gpt_oss_mxfp4", "fp8_block", "int4_wna16", "int8_wna16"};
+  options.methods = {"unquantized", "mxfp4",      "gpt_oss_mxfp4", "fp8_block", "int4_wna16",
+                     "int8_wna16",  "mxfp8", "nvfp4",         "fp8_per_tensor"};
   const moecheck::device::Capabilities caps = moecheck::device::cuda::pipeline_capabilities();
   std::vector<pr::MoeCase> out;
   for (int i = 0; static_cast<int>(out.size()) < count && i < 50 * count; ++i) {
@@ -99,7 +100,7 @@ TEST(CudaPipeline, HelpersAgreeWithTheReference) {
 TEST(CudaPipeline, MatchesTheSimBitForBit) {
   const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
   ASSERT_NE(sim, nullptr);
-  int compared = 0, padded = 0, mxfp4 = 0, interleaved = 0, fp8 = 0, wna16 = 0;
+  int compared = 0, padded = 0, mxfp4 = 0, interleaved = 0, fp8 = 0, wna16 = 0, other = 0;
   for (const pr::MoeCase& c : cases(150)) {
     const pd::Plan plan = pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset));
     const moecheck::device::PaddedCase p = pr::make_padded_case(c, plan);
@@ -119,6 +120,8 @@ TEST(CudaPipeline, MatchesTheSimBitForBit) {
     mxfp4 += c.scheme == WeightScheme::kMxfp4W4A16;
     fp8 += c.scheme == WeightScheme::kFp8Block128W8A16;
     wna16 += moecheck::reference::quant::is_wna16(moecheck::reference::quant::spec(c.scheme));
+    other += c.scheme == WeightScheme::kMxfp8W8A16 || c.scheme == WeightScheme::kNvfp4W4A16 ||
+             c.scheme == WeightScheme::kFp8PerTensorW8A16;
     interleaved += c.block.semantics.layout == moe::GateUpLayout::kInterleaved;
   }
   EXPECT_EQ(compared, 150);
@@ -127,8 +130,11 @@ TEST(CudaPipeline, MatchesTheSimBitForBit) {
   EXPECT_GT(interleaved, 10);
   EXPECT_GT(fp8, 5);
   EXPECT_GT(wna16, 20);
-  std::printf("[ pipeline ] %d cases bitwise against the sim: %d padded, %d MXFP4, %d FP8 blocks, %d WNA16, %d interleaved\n",
-              compared, padded, mxfp4, fp8, wna16, interleaved);
+  EXPECT_GT(other, 10);
+  std::printf(
+      "[ pipeline ] %d cases bitwise against the sim: %d padded, %d MXFP4, %d FP8 blocks, %d WNA16, %d MXFP8 / NVFP4 / "
+      "FP8 per-tensor, %d interleaved\n",
+      compared, padded, mxfp4, fp8, wna16, other, interleaved);
 }
 
 TEST(CudaPipeline, PassesEveryProperty) {

@@ -2,8 +2,9 @@
 // preset, -DMOECHECK_CUDA=ON). The structure the engines use, one kernel per stage:
 //   moe_align_block_size (on the device) → GEMM1 with the epilogue (bias, cast) → the activation →
 //   GEMM2 (bias, router weight, cast) → the top-k reduction (moe_sum's rounding).
-// This first kernel set runs the rows of driver.h's kPipelineSchemes — dense, MXFP4 W4A16, FP8
-// 128 × 128 blocks W8A16, Triton WNA16 (int4 / int8, groups 32 / 64 / 128, zero points) — in fp32
+// This first kernel set runs the rows of driver.h's kPipelineSchemes — dense, MXFP4 / MXFP8 /
+// NVFP4 weight-only, FP8 128 × 128 blocks and per-tensor W8A16, Triton WNA16 (int4 / int8, groups
+// 32 / 64 / 128, zero points) — in fp32
 // and bf16 models, each B element dequantized in the tile as the sim does: one thread per output element
 // of a BLOCK_M × BLOCK_N tile, its fp32 sum over K in ascending order with every product and sum
 // rounded apart (__fmul_rn, __fadd_rn: no FMA contraction), which is the golden model's

@@ -30,7 +30,8 @@ inline constexpr PipelineScheme kPipelineSchemes[] = {
     {WeightScheme::kFp8Block128W8A16, pipeline::kFp8Block}, {WeightScheme::kInt4G128W4A16, pipeline::kWna16},
     {WeightScheme::kInt8G128W8A16, pipeline::kWna16},     {WeightScheme::kInt4G128ZpW4A16, pipeline::kWna16},
     {WeightScheme::kInt8G128ZpW8A16, pipeline::kWna16},   {WeightScheme::kInt4G32W4A16, pipeline::kWna16},
-    {WeightScheme::kInt4G64W4A16, pipeline::kWna16},
+    {WeightScheme::kInt4G64W4A16, pipeline::kWna16},     {WeightScheme::kMxfp8W8A16, pipeline::kMxfp8Codes},
+    {WeightScheme::kNvfp4W4A16, pipeline::kNvfp4Codes},   {WeightScheme::kFp8PerTensorW8A16, pipeline::kFp8Tensor},
 };
 
 // One projection's components uploaded, and the reference the kernels read them through: the
@@ -54,6 +55,12 @@ pipeline::WeightRef upload_weight(Exec& x, const PaddedWeight& w, const referenc
     if (c.component == rq::Component::kCodes) {
       r.code_stride = w.codes.dim(2);
       r.codes_per_byte = c.packing.elements / c.packing.units;
+    }
+    if (c.per_part) {  // one fp32 per part of each expert: [E, parts, 1]
+      r.part_scales = r.scales;
+      r.part_count = w.scales.dim(1);
+      r.part_half_rows = r.part_count == 2 ? half_rows : 0;
+      continue;
     }
     if (c.component == rq::Component::kScales || c.component == rq::Component::kScaleBytes) {
       const auto& shape = c.component == rq::Component::kScales ? w.scales.shape : w.scale_bytes.shape;

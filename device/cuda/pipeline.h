@@ -123,6 +123,9 @@ enum WeightKind : int {
   kMxfp4Codes = 1,   // mxfp4_w4a16: e2m1 two per byte along K (low nibble = even k) × E8M0 per 32
   kFp8Block = 2,     // fp8_block128_w8a16: e4m3fn × the fp32 multiplier of its 128 × 128 block
   kWna16 = 3,        // Triton WNA16: (fp32(q) - fp32(zp)) · scale per group along K
+  kMxfp8Codes = 4,   // mxfp8_w8a16: e4m3fn one per byte × E8M0 per 32
+  kNvfp4Codes = 5,   // nvfp4_w4a16: e2m1 nibbles × (fp32(ue4m3 per 16) · weight_scale_2 of the part)
+  kFp8Tensor = 6,    // fp8_per_tensor_w8a16: e4m3fn × the projection's one fp32 scale
 };
 struct WeightRef {
   int kind = kDenseValues;
@@ -143,6 +146,15 @@ struct WeightRef {
   // into its first block.
   std::int64_t half_rows = 0, half_blocks = 0, row_offset = 0, k_offset = 0;
   int zp_default = 0;  // 8 / 128 for symmetric WNA16
+  // Per-part scalars (NVFP4 weight_scale_2, FP8 per-tensor weight_scale): part_count per expert,
+  // w13's gate and up (rows split at half_rows) or one for the projection.
+  const float* part_scales = nullptr;
+  std::int64_t part_count = 0, part_half_rows = 0;
+
+  MOECHECK_HD float part_scale(std::int64_t e, std::int64_t n) const {
+    const float* p = part_scales + e * part_count;
+    return part_count == 1 || part_half_rows == 0 ? p[0] : p[n / part_half_rows];
+  }
 };
 
 MOECHECK_HD inline float weight_value(const WeightRef& w, std::int64_t e, std::int64_t n, std::int64_t k, bool bf16) {
@@ -161,6 +173,19 @@ MOECHECK_HD inline float weight_value(const WeightRef& w, std::int64_t e, std::i
       const float s = w.scales[e * w.scales_per_expert + stored_row * w.scale_stride + (w.k_offset + k) / w.scale_k_block];
       return round_dtype(mul(e4m3fn_value(w.codes[(e * w.rows + n) * w.code_stride + k]), s), bf16);
     }
+    case kMxfp8Codes: {
+      const float s = e8m0_value(w.scale_bytes[(e * w.rows + n) * w.scale_stride + k / w.scale_k_block]);
+      return round_dtype(mul(e4m3fn_value(w.codes[(e * w.rows + n) * w.code_stride + k]), s), bf16);
+    }
+    case kNvfp4Codes: {
+      const std::uint8_t byte = w.codes[(e * w.rows + n) * w.code_stride + k / 2];
+      // ue4m3: the block scale's positive e4m3 code; b_scale = fp32(ue4m3) · weight_scale_2 first.
+      const float b_scale =
+          mul(e4m3fn_value(w.scale_bytes[(e * w.rows + n) * w.scale_stride + k / w.scale_k_block]), w.part_scale(e, n));
+      return round_dtype(mul(e2m1_value(k % 2 == 0 ? byte & 0x0F : byte >> 4), b_scale), bf16);
+    }
+    case kFp8Tensor:
+      return round_dtype(mul(e4m3fn_value(w.codes[(e * w.rows + n) * w.code_stride + k]), w.part_scale(e, n)), bf16);
     default: {  // kWna16
       const std::uint8_t byte = w.codes[(e * w.rows + n) * w.code_stride + k / w.codes_per_byte];
       const int q = w.codes_per_byte == 2 ? (k % 2 == 0 ? byte & 0x0F : byte >> 4) : byte;

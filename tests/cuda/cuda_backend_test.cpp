@@ -31,7 +31,8 @@ using moecheck::device::WeightScheme;
   } while (0)
 
 // The methods with rows the kernels run (dense, MXFP4 W4A16, FP8 block W8A16, Triton WNA16).
-const std::vector<std::string> kMethods = {"unquantized", "mxfp4", "gpt_oss_mxfp4", "fp8_block", "int4_wna16", "int8_wna16"};
+const std::vector<std::string> kMethods = {"unquantized", "mxfp4",      "gpt_oss_mxfp4", "fp8_block", "int4_wna16",
+                                           "int8_wna16",  "mxfp8", "nvfp4",         "fp8_per_tensor"};
 
 // Generated cases of those methods whose rows the backend runs, from a fixed seed sequence.
 std::vector<pr::MoeCase> cases(int count, std::vector<std::string> methods) {
