@@ -229,21 +229,12 @@ MOECHECK_HD inline void gemm_element(const GemmArgs& g, std::int64_t block, std:
 
 // Double-precision exp and erf: libdevice's on the device, the C library's on the host (both
 // within a double's last place or two; the results are rounded to fp32 or bf16 after).
-MOECHECK_HD inline double exp_d(double v) {
 #ifdef __CUDA_ARCH__
-  return ::exp(v);
+#define MOECHECK_DOUBLE_MATH(f) ::f
 #else
-  return std::exp(v);
+#define MOECHECK_DOUBLE_MATH(f) std::f
 #endif
-}
-MOECHECK_HD inline double erf_d(double v) {
-#ifdef __CUDA_ARCH__
-  return ::erf(v);
-#else
-  return std::erf(v);
-#endif
-}
-MOECHECK_HD inline double sigmoid(double v) { return 1.0 / (1.0 + exp_d(-v)); }
+MOECHECK_HD inline double sigmoid(double v) { return 1.0 / (1.0 + MOECHECK_DOUBLE_MATH(exp)(-v)); }
 
 // Element i of cache2 (pair i / half, column i % half): reference::moe::activate's double-precision
 // steps and roundings, gate and up interleaved or split at `half`.
@@ -259,7 +250,7 @@ MOECHECK_HD inline void activation_element(const float* cache1, std::int64_t hal
       out = round_exact(double{round_exact(gate * sigmoid(gate), bf16)} * up, bf16);
       break;
     case kGeluErf:
-      out = round_exact(double{round_exact(0.5 * gate * (1.0 + erf_d(gate / 1.4142135623730951)), bf16)} * up, bf16);
+      out = round_exact(double{round_exact(0.5 * gate * (1.0 + MOECHECK_DOUBLE_MATH(erf)(gate / 1.4142135623730951)), bf16)} * up, bf16);
       break;
     default: {  // kSwigluOai
       const double limit = kSwigluOaiLimit;
