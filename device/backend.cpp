@@ -182,6 +182,16 @@ void validate(const PaddedCase& c) {
                                   std::to_string(e) + ") or -1 (an expert of another EP rank)");
 }
 
+bool Capabilities::injects(std::string_view fault) const {
+  return std::find(faults.begin(), faults.end(), fault) != faults.end();
+}
+std::string Capabilities::fault_problem(const FaultSwitches& switches) const {
+  for (const KernelFaultInfo& info : kernel_faults())
+    if (switches.*info.flag && !injects(info.name))
+      return "does not inject fault " + std::string(info.name) + " (" + std::string(info.bug) + ")";
+  return {};
+}
+
 bool Capabilities::supports(WeightScheme scheme) const {
   return std::find(schemes.begin(), schemes.end(), scheme) != schemes.end();
 }

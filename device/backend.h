@@ -37,8 +37,8 @@ using reference::quant::name;
 // Faults the `sim` pipeline can exhibit, one switch per bug class of spec/bugs.md that lives in
 // the kernel (padding-code faults live in the caller's padding path, properties/faults.h). What
 // each does, its upstream reference and when it is visible are written once, in kernel_faults().
-// Every field defaults to "no fault". Backends that cannot inject faults declare
-// Capabilities::injects_faults = false and ignore this struct.
+// Every field defaults to "no fault". A backend lists the faults it injects in
+// Capabilities::faults and refuses a case that switches on another (Capabilities::fault_problem).
 struct FaultSwitches {
   bool skip_last_output_tile = false;       // B3
   bool uninitialized_k_tail_lanes = false;  // B4
@@ -184,7 +184,8 @@ struct Capabilities {
 
   // Tile sizes the backend models (0 where not meaningful).
   std::int64_t block_m = 0, block_n = 0, block_k = 0;
-  bool injects_faults = false;  // honours PaddedCase::faults
+  // The kernel faults it injects (kernel_faults() names); a case switching on another one is refused.
+  std::vector<std::string> faults;
 
   bool supports(WeightScheme scheme) const;
   bool supports(reference::moe::GateUpLayout layout) const;
@@ -192,6 +193,10 @@ struct Capabilities {
   bool supports(reference::moe::Dtype dtype) const;
   // Whether this backend can run the case (scheme, layout, activation, dtype, biases, weights on input).
   bool supports(const PaddedCase& padded_case) const;
+  bool injects(std::string_view fault) const;
+  // The first switch of `switches` that is on and not injected ("does not inject fault NAME
+  // (B3)"), or empty.
+  std::string fault_problem(const FaultSwitches& switches) const;
 };
 
 class Backend {

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "device/cuda/host_pipeline.h"
@@ -43,10 +44,11 @@ class HostPipeline final : public moecheck::device::Backend {
   }
 };
 
-std::vector<pr::MoeCase> cases(int count) {
+std::vector<pr::MoeCase> cases(int count, std::vector<std::string> methods = {"unquantized", "mxfp4", "gpt_oss_mxfp4",
+                                                                            "fp8_block", "int4_wna16", "int8_wna16",
+                                                                            "mxfp8", "nvfp4", "fp8_per_tensor"}) {
   pg::CaseOptions options;
-  options.methods = {"unquantized", "mxfp4",      "gpt_oss_mxfp4", "fp8_block", "int4_wna16",
-                     "int8_wna16",  "mxfp8", "nvfp4",         "fp8_per_tensor"};
+  options.methods = std::move(methods);
   const moecheck::device::Capabilities caps = moecheck::device::cuda::pipeline_capabilities();
   std::vector<pr::MoeCase> out;
   for (int i = 0; static_cast<int>(out.size()) < count && i < 50 * count; ++i) {
@@ -150,6 +152,85 @@ TEST(CudaPipeline, PassesEveryProperty) {
     }
   }
   for (int i = 0; i < 6; ++i) EXPECT_GT(checked[i], 15) << "P" << i + 1;
+}
+
+// The faults whose effect is deterministic (a scale index, a stride, a grid offset, the NaN of an
+// empty expert) give the sim's output bit for bit (NaN = NaN), and change it on some case.
+TEST(CudaPipeline, InjectsItsDeterministicFaultsAsTheSimDoes) {
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  const std::vector<pr::MoeCase> all = cases(50);
+  for (bool moecheck::device::FaultSwitches::*flag :
+       {&moecheck::device::FaultSwitches::read_padded_scales, &moecheck::device::FaultSwitches::e8m0_scale_misindex,
+        &moecheck::device::FaultSwitches::scale_tile_rank_local, &moecheck::device::FaultSwitches::nan_for_empty_experts}) {
+    int exposed = 0;
+    std::string name;
+    for (const moecheck::device::KernelFaultInfo& info : moecheck::device::kernel_faults())
+      if (info.flag == flag) name = info.name;
+    for (const pr::MoeCase& c : all) {
+      moecheck::device::PaddedCase p = pr::make_padded_case(c, pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset)));
+      std::vector<float> clean(static_cast<std::size_t>(p.tokens * p.hidden_padded())), a(clean.size()), b(clean.size());
+      moecheck::device::cuda::run_pipeline_on_host(p, clean);
+      p.faults.*flag = true;
+      sim->run(p, a);
+      moecheck::device::cuda::run_pipeline_on_host(p, b);
+      const std::size_t real = static_cast<std::size_t>((p.tokens - p.pad_rows) * p.hidden_padded());
+      bool changed = false;
+      for (std::size_t i = 0; i < real; ++i) {
+        const bool same = a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]));
+        ASSERT_TRUE(same) << name << ": " << pr::describe(c) << " element " << i << ": sim " << a[i] << ", pipeline " << b[i];
+        changed = changed || !(clean[i] == b[i] || (std::isnan(clean[i]) && std::isnan(b[i])));
+      }
+      exposed += changed;
+    }
+    // B16 acts on a TP shard off the 128-row grid only, which these TP 1 cases never are.
+    if (flag != &moecheck::device::FaultSwitches::scale_tile_rank_local) EXPECT_GT(exposed, 0) << name;
+    std::printf("[ pipeline ] %s: the sim's output on %zu cases, %d of them changed by it\n", name.c_str(), all.size(),
+                exposed);
+  }
+}
+
+// The faults that leave workspace unwritten (GEMM1's last output tiles, another EP rank's slots)
+// hold the executor's NaN fill where the sim holds its poison, so they are shown by the properties
+// that catch them, P1 and P6, as `moecheck selftest` would; B16 by P6 on TP shards, as on the sim.
+TEST(CudaPipeline, ThePropertiesCatchItsFaults) {
+  const HostPipeline backend;
+  int p1_caught = 0, p6_caught = 0;
+  for (const pr::MoeCase& c : cases(40)) {
+    moecheck::device::FaultSwitches skip;
+    skip.skip_last_output_tile = true;
+    p1_caught += !pr::check_padding_invariance(c, backend, skip).ok;
+    moecheck::device::FaultSwitches unwritten;
+    unwritten.unwritten_slots_reduced = true;
+    const pr::Verdict p6 = pr::check_tensor_parallel(c, backend, unwritten);
+    p6_caught += !p6.ok && !p6.skipped;
+  }
+  EXPECT_GT(p1_caught, 0) << "skip_last_output_tile";
+  EXPECT_GT(p6_caught, 0) << "unwritten_slots_reduced";
+  // B16 lives in a TP shard off the 128-row grid of FP8 blocks (a ruleset that loads scale tiles in
+  // global coordinates): P6 sees it, on the pipeline exactly when on the sim.
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  int b16_caught = 0;
+  moecheck::device::FaultSwitches rank_local;
+  rank_local.scale_tile_rank_local = true;
+  for (const pr::MoeCase& c : cases(40, {"fp8_block"})) {
+    const pr::Verdict on_pipeline = pr::check_tensor_parallel(c, backend, rank_local);
+    EXPECT_EQ(on_pipeline.ok, pr::check_tensor_parallel(c, *sim, rank_local).ok) << pr::describe(c);
+    b16_caught += !on_pipeline.ok;
+  }
+  EXPECT_GT(b16_caught, 0) << "scale_tile_rank_local";
+  // A fault it does not inject is refused, not ignored.
+  const pr::MoeCase c = cases(1).front();
+  moecheck::device::PaddedCase p = pr::make_padded_case(c, pr::layer_plan(c, pr::shipped_ruleset(c.target.ruleset)));
+  p.faults.w13_end_padded = true;
+  std::vector<float> out(static_cast<std::size_t>(p.tokens * p.hidden_padded()));
+  try {
+    moecheck::device::cuda::run_pipeline_on_host(p, out);
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("does not inject fault w13_end_padded (B12)"), std::string::npos) << e.what();
+  }
 }
 
 TEST(CudaPipeline, RefusesWhatItDoesNotRun) {

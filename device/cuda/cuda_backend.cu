@@ -39,9 +39,9 @@ __global__ void activation_kernel(const float* cache1, std::int64_t half, int ac
   if (i < count) pl::activation_element(cache1, half, act, interleaved, bf16, cache2, i);
 }
 __global__ void sum_kernel(const float* cache3, const std::int32_t* ids, std::int64_t k, std::int64_t width, bool bf16,
-                           float* out, std::int64_t count) {
+                           float* out, std::int64_t count, pl::SumFaults f) {
   const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < count) pl::sum_element(cache3, ids, k, width, bf16, out, i);
+  if (i < count) pl::sum_element(cache3, ids, k, width, bf16, out, i, f);
 }
 
 constexpr unsigned kThreads = 256;
@@ -84,8 +84,8 @@ class DeviceExec {
     weight_input_kernel<<<grid_of(count, kThreads), kThreads>>>(x, w, k, width, bf16, a1, count);
     launched("apply_router_weight_on_input");
   }
-  void gemm(const pl::GemmArgs& g, std::int64_t blocks, const char* what) {
-    gemm_kernel<<<dim3(static_cast<unsigned>(blocks), grid_of(g.n_total, pl::kBlockN)), dim3(pl::kBlockN, pl::kBlockM)>>>(g);
+  void gemm(const pl::GemmArgs& g, std::int64_t blocks, std::int64_t n_tiles, const char* what) {
+    gemm_kernel<<<dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(n_tiles)), dim3(pl::kBlockN, pl::kBlockM)>>>(g);
     launched(what);
   }
   void activation(const float* cache1, std::int64_t half, int act, bool interleaved, bool bf16, float* cache2,
@@ -94,8 +94,8 @@ class DeviceExec {
     launched("activation");
   }
   void sum(const float* cache3, const std::int32_t* ids, std::int64_t k, std::int64_t width, bool bf16, float* out,
-           std::int64_t count) {
-    sum_kernel<<<grid_of(count, kThreads), kThreads>>>(cache3, ids, k, width, bf16, out, count);
+           std::int64_t count, const pl::SumFaults& f) {
+    sum_kernel<<<grid_of(count, kThreads), kThreads>>>(cache3, ids, k, width, bf16, out, count, f);
     launched("moe_sum");
   }
   void download(float* dst, const float* src, std::int64_t count) {
@@ -132,6 +132,8 @@ Capabilities CudaBackend::capabilities() const { return pipeline_capabilities();
 
 void CudaBackend::run(const PaddedCase& input, std::span<float> output) const {
   validate(input);
+  if (const std::string why = capabilities().fault_problem(input.faults); !why.empty())
+    throw std::invalid_argument("backend cuda: " + why);
   if (!capabilities().supports(input))
     throw std::invalid_argument("backend cuda: unsupported case (scheme " + std::string(device::name(input.scheme)) +
                                 "; the kernels run " + std::to_string(std::size(kPipelineSchemes)) + " rows of the scheme table)");

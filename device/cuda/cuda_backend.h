@@ -14,8 +14,9 @@
 // with the host's in the last place (libdevice's are within 1-2 double ulps; the result is rounded
 // to fp32 or bf16 after). Each kernel is its thread's indices around a per-thread function of
 // pipeline.h, and driver.h runs the stages once for both the GPU executor here and the host one
-// (host_pipeline.h), which the CPU test suite checks against the sim. Tensor cores, the quantized
-// schemes and the fault switches are later steps of issue 11 (device/README.md).
+// (host_pipeline.h), which the CPU test suite checks against the sim. It injects the kernel faults
+// of driver.h's kPipelineFaults and refuses the others; tensor cores and the remaining rows are later
+// steps of issue 11 (device/README.md).
 #pragma once
 
 #include <string>

@@ -12,9 +12,11 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "device/backend.h"
 #include "device/cuda/pipeline.h"
+#include "reference/formats/format.h"
 #include "reference/quant/scheme.h"
 #include "reference/quant/wna16.h"
 
@@ -37,6 +39,13 @@ inline constexpr PipelineScheme kPipelineSchemes[] = {
 // One projection's components uploaded, and the reference the kernels read them through: the
 // component layout from the scheme table (packing, blocks, grids), the pointers from the executor.
 // `half_rows`: w13's I_pad (its 2-D grid is per half), 0 for w2.
+// The kernel faults the pipeline injects (FaultSwitches members; kernel_faults() describes each).
+inline constexpr bool FaultSwitches::*kPipelineFaults[] = {
+    &FaultSwitches::read_padded_scales,       &FaultSwitches::e8m0_scale_misindex,
+    &FaultSwitches::skip_last_output_tile,    &FaultSwitches::nan_for_empty_experts,
+    &FaultSwitches::scale_tile_rank_local,    &FaultSwitches::unwritten_slots_reduced,
+};
+
 template <class Exec>
 pipeline::WeightRef upload_weight(Exec& x, const PaddedWeight& w, const reference::quant::SchemeSpec& scheme,
                                   pipeline::WeightKind kind, std::int64_t rows, std::int64_t cols,
@@ -46,6 +55,7 @@ pipeline::WeightRef upload_weight(Exec& x, const PaddedWeight& w, const referenc
   r.kind = kind;
   r.rows = rows;
   r.cols = cols;
+  r.half_rows = half_rows;
   r.values = x.upload(w.values.data, what);
   r.codes = x.upload(w.codes.data, what);
   r.scale_bytes = x.upload(w.scale_bytes.data, what);
@@ -69,7 +79,6 @@ pipeline::WeightRef upload_weight(Exec& x, const PaddedWeight& w, const referenc
       r.scale_k_block = c.packing.elements;
       r.scale_row_block = c.row_block;
       if (c.row_block > 1 && half_rows > 0) {
-        r.half_rows = half_rows;
         r.half_blocks = shape[1] / 2;
         r.row_offset = w.scale_grid_offset;
       } else if (c.row_block > 1) {
@@ -108,8 +117,27 @@ void run_pipeline(Exec& x, const PaddedCase& input, std::span<float> output) {
   const std::int32_t* ids = x.upload(input.topk_ids.data, "topk_ids");
   const float* weights = x.upload(input.topk_weights.data, "topk_weights");
   const float* hidden = x.upload(input.hidden_states_padded.data, "hidden_states");
-  const pipeline::WeightRef w13 = upload_weight(x, input.w13, scheme, kind, n1, hp, ip, "w13");
-  const pipeline::WeightRef w2 = upload_weight(x, input.w2, scheme, kind, hp, ip, 0, "w2");
+  const FaultSwitches& f = input.faults;
+  const std::int64_t i = input.plan.intermediate_per_partition;
+  pipeline::WeightRef w13 = upload_weight(x, input.w13, scheme, kind, n1, hp, ip, "w13");
+  pipeline::WeightRef w2 = upload_weight(x, input.w2, scheme, kind, hp, ip, 0, "w2");
+  w13.interleaved = input.layout == reference::moe::GateUpLayout::kInterleaved;
+  if (f.read_padded_scales && ip > i) {  // B1: the last real row of each half reads its half's last padded row's scales
+    w13.b1_row = i - 1;
+    w13.b1_source = ip - 1;
+  }
+  if (f.scale_tile_rank_local) w13.row_offset = w2.k_offset = 0;  // B16: a shard's grid indexed rank-locally
+  // B2: w2's E8M0 scales read with the stride of a 256-aligned I.
+  if (const auto* sb = scheme.find(reference::quant::Component::kScaleBytes);
+      f.e8m0_scale_misindex && sb && sb->format == reference::formats::Format::kE8m0 && ip % 256 != 0)
+    w2.scale_stride = (ip + 255) / 256 * 256 / sb->packing.elements;
+  pipeline::SumFaults sum_faults{f.unwritten_slots_reduced, f.nan_for_empty_experts, 0};
+  if (f.nan_for_empty_experts) {  // B10: the experts with no token keep their NaN scale
+    std::vector<bool> routed(static_cast<std::size_t>(experts), false);
+    for (const std::int32_t id : input.topk_ids.data)
+      if (id >= 0) routed[static_cast<std::size_t>(id)] = true;
+    for (const bool r : routed) sum_faults.empty_experts += !r;
+  }
   const float* b13 = x.upload(input.w13_bias.data, "w13_bias");
   const float* b2 = x.upload(input.w2_bias.data, "w2_bias");
   std::int32_t* sorted = x.template buffer<std::int32_t>(max_blocks * pl::kBlockM, "sorted_token_ids");
@@ -125,13 +153,15 @@ void run_pipeline(Exec& x, const PaddedCase& input, std::span<float> output) {
   if (a1) x.weight_input(hidden, weights, k, hp, bf16, a1, pairs * hp);
   const pl::GemmArgs g1{a1 ? a1 : hidden, a1 ? 1 : k, w13, b13, nullptr, cache1, n1, hp, pairs,
                         sorted, expert_ids, num_post, bf16};
-  x.gemm(g1, max_blocks, "fused_moe GEMM1 (w13)");
+  // B3: GEMM1's grid sized from the logical intermediate size.
+  x.gemm(g1, max_blocks, ((f.skip_last_output_tile ? 2 * i : n1) + pl::kBlockN - 1) / pl::kBlockN,
+         "fused_moe GEMM1 (w13)");
   x.activation(cache1, ip, static_cast<int>(input.activation),
                input.layout == reference::moe::GateUpLayout::kInterleaved, bf16, cache2, pairs * ip);
   const pl::GemmArgs g2{cache2, 1, w2, b2, a1 ? nullptr : weights, cache3, hp, ip, pairs,
                         sorted, expert_ids, num_post, bf16};
-  x.gemm(g2, max_blocks, "fused_moe GEMM2 (w2)");
-  x.sum(cache3, ids, k, hp, bf16, out, tokens * hp);
+  x.gemm(g2, max_blocks, (hp + pl::kBlockN - 1) / pl::kBlockN, "fused_moe GEMM2 (w2)");
+  x.sum(cache3, ids, k, hp, bf16, out, tokens * hp, sum_faults);
   x.download(output.data(), out, tokens * hp);
 }
 

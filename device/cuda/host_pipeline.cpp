@@ -40,19 +40,18 @@ class HostExec {
     for (std::int64_t i = 0; i < count; ++i) pl::weight_input(x, w, k, width, bf16, a1, i);
   }
   // The grid of the kernel: blocks × N tiles × BLOCK_M rows × BLOCK_N columns.
-  void gemm(const pl::GemmArgs& g, std::int64_t blocks, const char*) {
+  void gemm(const pl::GemmArgs& g, std::int64_t blocks, std::int64_t n_tiles, const char*) {
     for (std::int64_t b = 0; b < blocks; ++b)
       for (std::int64_t row = 0; row < pl::kBlockM; ++row)
-        for (std::int64_t n = 0; n < (g.n_total + pl::kBlockN - 1) / pl::kBlockN * pl::kBlockN; ++n)
-          pl::gemm_element(g, b, row, n);
+        for (std::int64_t n = 0; n < n_tiles * pl::kBlockN; ++n) pl::gemm_element(g, b, row, n);
   }
   void activation(const float* cache1, std::int64_t half, int act, bool interleaved, bool bf16, float* cache2,
                   std::int64_t count) {
     for (std::int64_t i = 0; i < count; ++i) pl::activation_element(cache1, half, act, interleaved, bf16, cache2, i);
   }
   void sum(const float* cache3, const std::int32_t* ids, std::int64_t k, std::int64_t width, bool bf16, float* out,
-           std::int64_t count) {
-    for (std::int64_t i = 0; i < count; ++i) pl::sum_element(cache3, ids, k, width, bf16, out, i);
+           std::int64_t count, const pl::SumFaults& f) {
+    for (std::int64_t i = 0; i < count; ++i) pl::sum_element(cache3, ids, k, width, bf16, out, i, f);
   }
   void download(float* dst, const float* src, std::int64_t count) {
     std::memcpy(dst, src, static_cast<std::size_t>(count) * sizeof(float));
@@ -83,12 +82,16 @@ Capabilities pipeline_capabilities() {
   c.block_m = pl::kBlockM;
   c.block_n = pl::kBlockN;
   c.block_k = 0;  // the whole of K per thread
-  c.injects_faults = false;
+  for (bool FaultSwitches::*flag : kPipelineFaults)
+    for (const KernelFaultInfo& info : kernel_faults())
+      if (info.flag == flag) c.faults.emplace_back(info.name);
   return c;
 }
 
 void run_pipeline_on_host(const PaddedCase& input, std::span<float> output) {
   validate(input);
+  if (const std::string why = pipeline_capabilities().fault_problem(input.faults); !why.empty())
+    throw std::invalid_argument("backend cuda: " + why);
   if (!pipeline_capabilities().supports(input))
     throw std::invalid_argument("backend cuda: unsupported case (scheme " + std::string(device::name(input.scheme)) +
                                 "; the kernels run " + std::to_string(std::size(kPipelineSchemes)) + " rows of the scheme table)");

@@ -146,11 +146,28 @@ struct WeightRef {
   // into its first block.
   std::int64_t half_rows = 0, half_blocks = 0, row_offset = 0, k_offset = 0;
   int zp_default = 0;  // 8 / 128 for symmetric WNA16
+  // Fault B1 (read_padded_scales): row b1_row of each half of w13 reads the scales of row
+  // b1_source of that half; -1: off. `interleaved`: w13's rows alternate gate and up.
+  std::int64_t b1_row = -1, b1_source = -1;
+  bool interleaved = false;
   // Per-part scalars (NVFP4 weight_scale_2, FP8 per-tensor weight_scale): part_count per expert,
   // w13's gate and up (rows split at half_rows) or one for the projection.
   const float* part_scales = nullptr;
   std::int64_t part_count = 0, part_half_rows = 0;
 
+  // The row whose scales row n reads (the sim's WeightView::scale_row).
+  MOECHECK_HD std::int64_t scale_row(std::int64_t n) const {
+    if (b1_row < 0 || half_rows == 0) return n;
+    const std::int64_t half = interleaved ? n % 2 : n / half_rows;
+    const std::int64_t i = interleaved ? n / 2 : n % half_rows;
+    if (i != b1_row) return n;
+    return interleaved ? 2 * b1_source + half : half * half_rows + b1_source;
+  }
+  // A plain scale of element (n, k) of expert e, wrapped inside the expert's scales (fault B2's
+  // stride reads past a row).
+  MOECHECK_HD std::int64_t plain_scale(std::int64_t e, std::int64_t n, std::int64_t k) const {
+    return e * scales_per_expert + (scale_row(n) * scale_stride + k / scale_k_block) % scales_per_expert;
+  }
   MOECHECK_HD float part_scale(std::int64_t e, std::int64_t n) const {
     const float* p = part_scales + e * part_count;
     return part_count == 1 || part_half_rows == 0 ? p[0] : p[n / part_half_rows];
@@ -163,25 +180,25 @@ MOECHECK_HD inline float weight_value(const WeightRef& w, std::int64_t e, std::i
       return w.values[(e * w.rows + n) * w.cols + k];
     case kMxfp4Codes: {
       const std::uint8_t byte = w.codes[(e * w.rows + n) * w.code_stride + k / 2];
-      const float s = e8m0_value(w.scale_bytes[(e * w.rows + n) * w.scale_stride + k / w.scale_k_block]);
+      const float s = e8m0_value(w.scale_bytes[w.plain_scale(e, n, k)]);
       return round_dtype(mul(e2m1_value(k % 2 == 0 ? byte & 0x0F : byte >> 4), s), bf16);
     }
     case kFp8Block: {
+      const std::int64_t r = w.scale_row(n);
       const std::int64_t stored_row =
-          w.half_rows == 0 ? n / w.scale_row_block
-                           : (n / w.half_rows) * w.half_blocks + (w.row_offset + n % w.half_rows) / w.scale_row_block;
+          w.half_rows == 0 ? r / w.scale_row_block
+                           : (r / w.half_rows) * w.half_blocks + (w.row_offset + r % w.half_rows) / w.scale_row_block;
       const float s = w.scales[e * w.scales_per_expert + stored_row * w.scale_stride + (w.k_offset + k) / w.scale_k_block];
       return round_dtype(mul(e4m3fn_value(w.codes[(e * w.rows + n) * w.code_stride + k]), s), bf16);
     }
     case kMxfp8Codes: {
-      const float s = e8m0_value(w.scale_bytes[(e * w.rows + n) * w.scale_stride + k / w.scale_k_block]);
+      const float s = e8m0_value(w.scale_bytes[w.plain_scale(e, n, k)]);
       return round_dtype(mul(e4m3fn_value(w.codes[(e * w.rows + n) * w.code_stride + k]), s), bf16);
     }
     case kNvfp4Codes: {
       const std::uint8_t byte = w.codes[(e * w.rows + n) * w.code_stride + k / 2];
       // ue4m3: the block scale's positive e4m3 code; b_scale = fp32(ue4m3) · weight_scale_2 first.
-      const float b_scale =
-          mul(e4m3fn_value(w.scale_bytes[(e * w.rows + n) * w.scale_stride + k / w.scale_k_block]), w.part_scale(e, n));
+      const float b_scale = mul(e4m3fn_value(w.scale_bytes[w.plain_scale(e, n, k)]), w.part_scale(e, n));
       return round_dtype(mul(e2m1_value(k % 2 == 0 ? byte & 0x0F : byte >> 4), b_scale), bf16);
     }
     case kFp8Tensor:
@@ -189,10 +206,10 @@ MOECHECK_HD inline float weight_value(const WeightRef& w, std::int64_t e, std::i
     default: {  // kWna16
       const std::uint8_t byte = w.codes[(e * w.rows + n) * w.code_stride + k / w.codes_per_byte];
       const int q = w.codes_per_byte == 2 ? (k % 2 == 0 ? byte & 0x0F : byte >> 4) : byte;
-      const std::int64_t group = n * w.scale_stride + k / w.scale_k_block;
-      const int zp = w.zero_points ? w.zero_points[e * w.zp_per_expert + group] : w.zp_default;
-      return round_dtype(mul(static_cast<float>(q) - static_cast<float>(zp), w.scales[e * w.scales_per_expert + group]),
-                         bf16);
+      // Zero points share the scales' row (fault B1 included) and group.
+      const int zp = w.zero_points ? w.zero_points[e * w.zp_per_expert + w.scale_row(n) * w.scale_stride + k / w.scale_k_block]
+                                   : w.zp_default;
+      return round_dtype(mul(static_cast<float>(q) - static_cast<float>(zp), w.scales[w.plain_scale(e, n, k)]), bf16);
     }
   }
 }
@@ -268,17 +285,30 @@ MOECHECK_HD inline void activation_element(const float* cache1, std::int64_t hal
 // Element i of the output (token i / width, column i % width): moe_sum over the k slots, k = 1 a
 // copy, k in {2, 3, 4} adds in the model dtype rounding after each add, other k an fp32 sum
 // rounded once. A slot of another EP rank's expert (id -1) adds zero.
+// The reduction's faults: B18 (unwritten_slots_reduced) sums a -1 slot's row as the workspace
+// holds it; B10 (nan_for_empty_experts) adds 0 · NaN, an empty expert's allocated scale, to
+// every output (`empty_experts`: how many experts got no token).
+struct SumFaults {
+  bool unwritten_slots_reduced = false;
+  bool nan_for_empty_experts = false;
+  std::int64_t empty_experts = 0;
+};
 MOECHECK_HD inline void sum_element(const float* cache3, const std::int32_t* topk_ids, std::int64_t k,
-                                    std::int64_t width, bool bf16, float* out, std::int64_t i) {
+                                    std::int64_t width, bool bf16, float* out, std::int64_t i,
+                                    const SumFaults& f = {}) {
   const std::int64_t t = i / width, h = i % width;
   const bool dtype_adds = k >= 2 && k <= 4;
   float s = 0.0f;
   for (std::int64_t j = 0; j < k; ++j) {
-    const float v = topk_ids[t * k + j] == -1 ? 0.0f : cache3[(t * k + j) * width + h];
+    const bool other_rank = topk_ids[t * k + j] == -1 && !f.unwritten_slots_reduced;
+    const float v = other_rank ? 0.0f : cache3[(t * k + j) * width + h];
     s = j == 0 ? v : add(s, v);
     if (j > 0 && dtype_adds) s = round_dtype(s, bf16);
   }
-  out[i] = round_dtype(s, bf16);
+  float o = round_dtype(s, bf16);
+  if (f.nan_for_empty_experts)
+    for (std::int64_t e = 0; e < f.empty_experts; ++e) o = add(o, mul(0.0f, from_bits(0x7FC00000u)));
+  out[i] = o;
 }
 
 }  // namespace moecheck::device::cuda::pipeline

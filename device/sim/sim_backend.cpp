@@ -506,7 +506,7 @@ Capabilities SimBackend::capabilities() const {
   c.block_m = tiles_.block_m;
   c.block_n = tiles_.block_n;
   c.block_k = tiles_.block_k;
-  c.injects_faults = true;
+  for (const KernelFaultInfo& info : kernel_faults()) c.faults.emplace_back(info.name);
   return c;
 }
 
