@@ -304,4 +304,11 @@ std::optional<std::vector<float>> at_slice(const device::PaddedCase& padded, std
   return std::nullopt;
 }
 
+std::vector<std::string> injecting_backends(const FaultInfo& fault, std::span<const device::Backend* const> backends) {
+  std::vector<std::string> out;
+  for (const device::Backend* b : backends)
+    if (fault.site != FaultSite::kKernel || b->capabilities().injects(fault.name)) out.emplace_back(b->name());
+  return out;
+}
+
 }  // namespace moecheck::properties

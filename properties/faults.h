@@ -90,6 +90,9 @@ struct FaultInfo {
 };
 // FaultInfo::methods as a list (empty: every method).
 std::vector<std::string> fault_methods(const FaultInfo& fault);
+// The backends of `backends` a run with `fault` can use: all of them for a padding-path fault, those
+// whose Capabilities::faults list it for a kernel fault (the others would refuse its cases).
+std::vector<std::string> injecting_backends(const FaultInfo& fault, std::span<const device::Backend* const> backends);
 
 // Turns `fault` on in `faults`.
 void enable(const FaultInfo& fault, Faults& faults);

@@ -142,6 +142,35 @@ TEST(FaultScope, ShardedFaultsAreInertOnUnshardedCases) {
   EXPECT_EQ(schemes, static_cast<int>(moecheck::reference::quant::weight_schemes().size()));
 }
 
+// A kernel fault runs only on the backends that inject it; a padding-path fault on every backend.
+TEST(FaultCatalog, KernelFaultsRunOnTheBackendsThatInjectThem) {
+  class Listed final : public moecheck::device::Backend {
+   public:
+    explicit Listed(std::vector<std::string> faults) : faults_(std::move(faults)) {}
+    std::string_view name() const override { return faults_.empty() ? "none" : "some"; }
+    moecheck::device::Capabilities capabilities() const override {
+      moecheck::device::Capabilities c;
+      c.faults = faults_;
+      return c;
+    }
+    void run(const moecheck::device::PaddedCase&, std::span<float>) const override {}
+
+   private:
+    std::vector<std::string> faults_;
+  };
+  const Listed none({}), some({"skip_last_output_tile"});
+  const std::vector<const moecheck::device::Backend*> both{&none, &some};
+  const auto names = [&](std::string_view fault) { return pr::injecting_backends(*pr::find_fault(fault), both); };
+  EXPECT_EQ(names("skip_last_output_tile"), (std::vector<std::string>{"some"}));
+  EXPECT_TRUE(names("uninitialized_k_tail_lanes").empty());
+  EXPECT_EQ(names("uninit_pad_weights"), (std::vector<std::string>{"none", "some"}));  // the padding path
+  // The sim injects every kernel fault.
+  const moecheck::device::Backend* sim = moecheck::device::find_backend("sim");
+  ASSERT_NE(sim, nullptr);
+  for (const moecheck::device::KernelFaultInfo& f : moecheck::device::kernel_faults())
+    EXPECT_TRUE(sim->capabilities().injects(f.name)) << f.name;
+}
+
 TEST(FaultCatalog, ParsesListsAndRejectsUnknownNames) {
   const pr::Faults two = pr::parse_faults("uninit_pad_weights,skip_last_output_tile");
   EXPECT_TRUE(two.padding.uninit_pad_weights);

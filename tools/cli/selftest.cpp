@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "device/registry.h"
 #include "properties/faults.h"
 #include "properties/properties.h"
 #include "properties/suite.h"
@@ -21,6 +22,7 @@ namespace pr = moecheck::properties;
 
 struct SelftestOptions {
   std::vector<std::string> faults;
+  std::vector<std::string> backends;  // empty: every built backend
   int cases = pr::kDefaultCases;
   std::string seed;
   std::string save_to;
@@ -60,8 +62,24 @@ void print_method_scopes(const std::vector<const pr::FaultInfo*>& faults, const 
   }
 }
 
+// The chosen backends (all built ones by default), each checked by name.
+std::vector<const device::Backend*> chosen_backends(const SelftestOptions& o) {
+  if (o.backends.empty()) {
+    const auto all = device::backends();
+    return {all.begin(), all.end()};
+  }
+  std::vector<const device::Backend*> out;
+  for (const std::string& name : o.backends) {
+    const device::Backend* b = device::find_backend(name);
+    if (!b) throw UsageError("--backend: unknown backend '" + name + "'; valid: " + device::backend_names());
+    out.push_back(b);
+  }
+  return out;
+}
+
 pr::SuiteOptions suite_options(const SelftestOptions& o, std::uint64_t seed) {
   pr::SuiteOptions so;
+  so.backends = o.backends;
   so.cases = o.cases;
   so.seed = seed;
   so.replay = false;  // generated cases only: the committed corpus would detect some faults for free
@@ -77,13 +95,20 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
   std::printf("%-34s %-4s", "fault", "bug");
   for (const std::string& p : pr::property_names()) std::printf(" %6s", p.substr(0, 2).c_str());
   std::printf("\n");
-  int escaped = 0, none = 0;
+  int escaped = 0, none = 0, not_injected = 0;
   for (const pr::FaultInfo* f : faults) {
     std::printf("%-34.*s %-4.*s", static_cast<int>(f->name.size()), f->name.data(), static_cast<int>(f->bug.size()),
                 f->bug.data());
     bool any = false;
     int cells_without_cases = 0;
     const std::vector<std::string> scope = properties_for(*f);
+    const std::vector<std::string> injecting = pr::injecting_backends(*f, chosen_backends(o));
+    if (injecting.empty()) {  // a kernel fault no chosen backend injects: neither caught nor escaped
+      for (std::size_t p = 0; p < pr::property_names().size(); ++p) std::printf(" %6s", "n/i");
+      std::printf("\n");
+      ++not_injected;
+      continue;
+    }
     for (const std::string& p : pr::property_names()) {
       if (std::find(scope.begin(), scope.end(), p) == scope.end()) {
         std::printf(" %6s", "n/a");
@@ -92,6 +117,7 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
       // With --save-to every cell's shrunk counterexample is kept: a corpus of each property that
       // catches each fault.
       pr::SuiteOptions so = suite_options(o, seed);
+      so.backends = injecting;
       so.properties = {p};
       so.faults = pr::parse_faults(f->name);
       so.methods = pr::fault_methods(*f);
@@ -122,6 +148,7 @@ int run_matrix(const SelftestOptions& o, std::uint64_t seed, const std::vector<c
               "on a rank's shard only and the property checks TP 1 without EP",
               o.cases);
   if (none > 0) std::printf("; none: --dtype / --layout admit no case of the fault's methods");
+  if (not_injected > 0) std::printf("; n/i: no chosen backend injects the kernel fault (%d faults)", not_injected);
   print_method_scopes(faults, "; cases drawn only from the methods whose kernels hold the fault's seam:");
   std::printf("\n");
   std::printf("%s: %zu faults, %d escaped every property\n", escaped == 0 ? "PASS" : "FAIL", faults.size(), escaped);
@@ -142,6 +169,7 @@ int run_selftest(const SelftestOptions& o) {
   }
   if (faults.empty())
     for (const pr::FaultInfo& f : pr::fault_catalog()) faults.push_back(&f);
+  const std::vector<const device::Backend*> backends = chosen_backends(o);  // bad names: exit 2 before any run
 
   std::printf("moecheck selftest: seed 0x%llx, at most %d generated cases per property, %zu faults\n",
               static_cast<unsigned long long>(seed), o.cases, faults.size());
@@ -171,9 +199,18 @@ int run_selftest(const SelftestOptions& o) {
   std::printf("%-34s %-4s %-13s %-9s %-22s %6s  %-22s %s\n", "fault", "bug", "site", "detected", "property",
               "cases", "shrunk to (T E H I)", "seconds");
   std::fflush(stdout);
-  int escaped = 0, beyond_target = 0, sharded_only = 0, method_scoped = 0, no_cases = 0;
+  int escaped = 0, beyond_target = 0, sharded_only = 0, method_scoped = 0, no_cases = 0, not_injected = 0;
   for (const pr::FaultInfo* f : faults) {
     pr::SuiteOptions so = suite_options(o, seed);
+    // A kernel fault runs on the chosen backends that inject it (the others refuse its cases).
+    so.backends = pr::injecting_backends(*f, backends);
+    if (so.backends.empty()) {
+      std::printf("%-34.*s %-4.*s %-13.*s %-9s no chosen backend injects this kernel fault\n",
+                  static_cast<int>(f->name.size()), f->name.data(), static_cast<int>(f->bug.size()), f->bug.data(),
+                  static_cast<int>(pr::name(f->site).size()), pr::name(f->site).data(), "n/i");
+      ++not_injected;
+      continue;
+    }
     so.faults = pr::parse_faults(f->name);
     so.properties = properties_for(*f);
     so.methods = pr::fault_methods(*f);
@@ -236,8 +273,9 @@ int run_selftest(const SelftestOptions& o) {
     std::printf("\n* shrunk counterexample beyond the target of <= 4 tokens and <= 2 experts (%d faults)\n",
                 beyond_target);
   std::printf("\n%s: %zu faults, %zu detected, %d escaped", escaped == 0 ? "PASS" : "FAIL", faults.size(),
-              faults.size() - static_cast<std::size_t>(escaped + no_cases), escaped);
+              faults.size() - static_cast<std::size_t>(escaped + no_cases + not_injected), escaped);
   if (no_cases > 0) std::printf(", %d without cases under --dtype / --layout", no_cases);
+  if (not_injected > 0) std::printf(", %d not injected by the chosen backends", not_injected);
   std::printf("\n");
   return escaped == 0 ? 0 : 1;
 }
@@ -255,6 +293,10 @@ void add_selftest(CLI::App& app, int& exit_code) {
       "replay). Exit status 0 when every fault is detected, 1 if the baseline fails or a fault escapes, 2 bad\n"
       "input.");
   sub->add_option("--fault", opts->faults, "Only these faults (repeatable; default: the whole catalog, see --list)");
+  sub->add_option("--backend", opts->backends,
+                  "Only these device backends (repeatable; default: every built one: " + device::backend_names() +
+                      "). A kernel fault runs on those of them that inject it (Capabilities::faults); one that none "
+                      "injects is reported n/i, neither detected nor escaped");
   sub->add_option("--cases", opts->cases,
                   "Generated cases per property, the budget a fault must be caught within (default " +
                       std::to_string(pr::kDefaultCases) + ")")
