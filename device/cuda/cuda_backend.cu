@@ -3,7 +3,6 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -131,12 +130,7 @@ std::string unavailable_reason() {
 Capabilities CudaBackend::capabilities() const { return pipeline_capabilities(); }
 
 void CudaBackend::run(const PaddedCase& input, std::span<float> output) const {
-  validate(input);
-  if (const std::string why = capabilities().fault_problem(input.faults); !why.empty())
-    throw std::invalid_argument("backend cuda: " + why);
-  if (!capabilities().supports(input))
-    throw std::invalid_argument("backend cuda: unsupported case (scheme " + std::string(device::name(input.scheme)) +
-                                "; the kernels run " + std::to_string(std::size(kPipelineSchemes)) + " rows of the scheme table)");
+  check_pipeline_input(input);
   if (const std::string why = unavailable_reason(); !why.empty()) throw std::runtime_error("backend cuda: " + why);
   DeviceExec x("T" + std::to_string(input.tokens) + " E" + std::to_string(input.experts) + " k" +
                std::to_string(input.top_k) + " H_pad " + std::to_string(input.plan.hidden_padded) + " I_pad " +

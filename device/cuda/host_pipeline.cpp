@@ -88,13 +88,19 @@ Capabilities pipeline_capabilities() {
   return c;
 }
 
-void run_pipeline_on_host(const PaddedCase& input, std::span<float> output) {
+void check_pipeline_input(const PaddedCase& input) {
   validate(input);
-  if (const std::string why = pipeline_capabilities().fault_problem(input.faults); !why.empty())
+  const Capabilities caps = pipeline_capabilities();
+  if (const std::string why = caps.fault_problem(input.faults); !why.empty())
     throw std::invalid_argument("backend cuda: " + why);
-  if (!pipeline_capabilities().supports(input))
+  if (!caps.supports(input))
     throw std::invalid_argument("backend cuda: unsupported case (scheme " + std::string(device::name(input.scheme)) +
-                                "; the kernels run " + std::to_string(std::size(kPipelineSchemes)) + " rows of the scheme table)");
+                                "; the kernels run " + std::to_string(std::size(kPipelineSchemes)) +
+                                " rows of the scheme table)");
+}
+
+void run_pipeline_on_host(const PaddedCase& input, std::span<float> output) {
+  check_pipeline_input(input);
   HostExec x;
   run_pipeline(x, input, output);
 }

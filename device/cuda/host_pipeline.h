@@ -14,7 +14,11 @@ namespace moecheck::device::cuda {
 // SwiGLU-OAI, fp32 and bf16, biases, the router weight on the input; order-preserving.
 Capabilities pipeline_capabilities();
 
-// validate(input), the capabilities' check, then the pipeline; output [T, H_pad].
+// What both executors check before they run: validate(input), then std::invalid_argument for a
+// fault the pipeline does not inject or a case outside pipeline_capabilities().
+void check_pipeline_input(const PaddedCase& input);
+
+// check_pipeline_input, then the pipeline; output [T, H_pad].
 void run_pipeline_on_host(const PaddedCase& input, std::span<float> output);
 
 }  // namespace moecheck::device::cuda
